@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything the test bed, the driver build and the packaging tests
+# need on a Debian 12 host. Idempotent: a second run only checks.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# trixie-backports carries linux-source-7.3; bookworm-backports carries the
+# QEMU that matches the machine's qemu-utils (10.0). Backports suites are
+# NotAutomatic, so adding them upgrades nothing; sid/unstable is never added.
+added=0
+for suite in trixie-backports bookworm-backports; do
+  f=/etc/apt/sources.list.d/dcbm-$suite.sources
+  [ -f "$f" ] && continue
+  log "adding apt suite $suite"
+  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" | $SUDO tee "$f" >/dev/null
+  added=1
+done
+((added)) && $SUDO apt-get update -qq
+
+pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
+      libclang-19-dev clang-19 lld-19 busybox-static kmod
+      dkms dh-dkms debhelper devscripts lintian fakeroot rpm rpmlint
+      python3-matplotlib zstd)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  log "apt-get install qemu-system-x86 (bookworm-backports)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
+fi
+
+command -v rustup >/dev/null || die "rustup not found: install Rust with rustup (https://rustup.rs) first"
+sysroot=$(rustc --print sysroot)
+[ -d "$sysroot/lib/rustlib/src/rust/library/core" ] || rustup component add rust-src
+[ -d "$sysroot/lib/rustlib/x86_64-unknown-linux-musl" ] || rustup target add x86_64-unknown-linux-musl
+if ! command -v bindgen >/dev/null; then
+  log "cargo install bindgen-cli"
+  LIBCLANG_PATH=/usr/lib/llvm-19/lib cargo install --locked bindgen-cli --version 0.73.2 -q
+fi
+log "host ready"
