@@ -1,0 +1,385 @@
+//! `apply` and `check`: bring the module in line with the policy, or compare.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::conditions::{self, Verdict};
+use crate::exit::{self, coded};
+use crate::module::{self, Attr, Live, CONFIG_ATTRS};
+use crate::plan::{self, Desired, Step};
+use crate::policy::{Policy, ResetMode};
+use crate::providers;
+use crate::root::Root;
+use crate::sysfs;
+use crate::system;
+
+/// Where and how the commands act.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: Root,
+    pub state_dir: PathBuf,
+    /// Shell command that loads the module (run with `sh -c`).
+    pub modprobe: String,
+    pub load_timeout: Duration,
+}
+
+/// State file recording the boot whose counters were already reset.
+pub const RESET_STATE: &str = "counters-reset.boot-id";
+
+/// The desired state, from the policy and the host (counter reset aside).
+pub fn desired(policy: &Policy, verdict: &Verdict) -> Desired {
+    Desired {
+        offloading: policy.offload.enabled && verdict.ok(),
+        nr_dma_chan: verdict.channels,
+        timeout_ms: policy.offload.timeout_ms.map(|t| t.0),
+        min_batch_bytes: policy.offload.min_batch_bytes.map(|b| b.0),
+        reset_counters: false,
+    }
+}
+
+fn report_conditions(policy: &Policy, verdict: &Verdict) {
+    for f in &verdict.failed {
+        eprintln!("condition failed: {}: {}", f.condition, f.detail);
+    }
+    if policy.offload.enabled && !verdict.ok() {
+        eprintln!(
+            "offload held off: {} condition(s) of the policy failed",
+            verdict.failed.len()
+        );
+    }
+}
+
+/// Exit code for failed conditions under `--strict`.
+fn strict_code(policy: &Policy, verdict: &Verdict, strict: bool) -> u8 {
+    if !strict || !policy.offload.enabled || verdict.ok() {
+        exit::OK
+    } else if verdict.provider_missing {
+        exit::PROVIDER_MISSING
+    } else {
+        exit::CONDITIONS_UNMET
+    }
+}
+
+/// Run the modprobe command and wait for the module's sysfs files.
+pub fn load_module(ctx: &Ctx) -> Result<()> {
+    println!("loading the dcbm module: {}", ctx.modprobe);
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&ctx.modprobe)
+        .output()
+        .map_err(|e| {
+            coded(
+                exit::MODULE_MISSING,
+                format!("cannot run `{}`: {e}", ctx.modprobe),
+            )
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(coded(
+            exit::MODULE_MISSING,
+            format!(
+                "loading the module failed: `{}` exited with {}{}",
+                ctx.modprobe,
+                out.status,
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", stderr.trim())
+                }
+            ),
+        ));
+    }
+    let start = Instant::now();
+    loop {
+        // All attributes, not just `offloading`: sysfs files appear one by one.
+        if Attr::all().all(|a| a.path(&ctx.root).exists()) {
+            return Ok(());
+        }
+        if start.elapsed() >= ctx.load_timeout {
+            let missing: Vec<&str> = Attr::all()
+                .filter(|a| !a.path(&ctx.root).exists())
+                .map(|a| a.name())
+                .collect();
+            return Err(coded(
+                exit::MODULE_MISSING,
+                format!(
+                    "`{}` succeeded but {} did not show up within {} ms (missing: {})",
+                    ctx.modprobe,
+                    ctx.root.module_dir().display(),
+                    ctx.load_timeout.as_millis(),
+                    missing.join(", ")
+                ),
+            ));
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_live(root: &Root) -> Result<Live> {
+    Live::read(root).map_err(|e| coded(exit::MODULE_MISSING, format!("{e:#}")))
+}
+
+fn reset_state_path(ctx: &Ctx) -> PathBuf {
+    ctx.state_dir.join(RESET_STATE)
+}
+
+/// Does `[counters] reset` ask for a reset now? Returns the boot id to record.
+fn counter_reset(ctx: &Ctx, mode: ResetMode) -> Result<(bool, Option<String>)> {
+    match mode {
+        ResetMode::Never => Ok((false, None)),
+        ResetMode::OnApply => Ok((true, None)),
+        ResetMode::OncePerBoot => {
+            let id = system::boot_id(&ctx.root).context("counters.reset = \"once-per-boot\"")?;
+            let done = fs::read_to_string(reset_state_path(ctx))
+                .map(|s| s.trim() == id)
+                .unwrap_or(false);
+            Ok((!done, if done { None } else { Some(id) }))
+        }
+    }
+}
+
+fn record_reset(ctx: &Ctx, boot_id: &str) -> Result<()> {
+    fs::create_dir_all(&ctx.state_dir)
+        .with_context(|| format!("creating {}", ctx.state_dir.display()))?;
+    let path = reset_state_path(ctx);
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, format!("{boot_id}\n"))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn write_step(root: &Root, attr: Attr, value: u64) -> Result<()> {
+    sysfs::write_value(&attr.path(root), attr.name(), &value.to_string())
+}
+
+/// Perform `steps` in order; on a failure, undo the ones done, newest first.
+pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
+    let mut done: Vec<Step> = Vec::new();
+    for s in steps {
+        match write_step(root, s.attr, s.to) {
+            Ok(()) => {
+                println!("wrote {s}");
+                done.push(*s);
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                let mut restored = 0;
+                let mut lost = Vec::new();
+                for d in done.iter().rev() {
+                    if d.attr.is_counter() {
+                        eprintln!(
+                            "note: counter {} was reset and cannot be restored",
+                            d.attr.name()
+                        );
+                        continue;
+                    }
+                    match write_step(root, d.attr, d.from) {
+                        Ok(()) => {
+                            eprintln!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
+                            restored += 1;
+                        }
+                        Err(e) => {
+                            eprintln!("error: rollback of {} failed: {e:#}", d.attr.name());
+                            lost.push(d.attr.name());
+                        }
+                    }
+                }
+                return Err(if lost.is_empty() {
+                    coded(
+                        exit::WRITE_FAILED,
+                        format!(
+                            "apply failed at {}; {restored} earlier write(s) rolled back, \
+                             the module is as it was",
+                            s.attr.name()
+                        ),
+                    )
+                } else {
+                    coded(
+                        exit::ROLLBACK_FAILED,
+                        format!(
+                            "apply failed at {} and the rollback failed for: {}; \
+                             run `dcbm-config check`",
+                            s.attr.name(),
+                            lost.join(", ")
+                        ),
+                    )
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show_desired(want: &Desired) {
+    for a in CONFIG_ATTRS {
+        if let Some(v) = want.get(a) {
+            println!("  {}: -> {v}", a.name());
+        }
+    }
+}
+
+/// `apply`.
+pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<u8> {
+    let chans = providers::scan(&ctx.root)?;
+    let verdict = conditions::evaluate(policy, &ctx.root, &chans);
+    report_conditions(policy, &verdict);
+    let mut want = desired(policy, &verdict);
+    let code = strict_code(policy, &verdict, strict);
+
+    if !module::loaded(&ctx.root) {
+        if !want.offloading {
+            println!("dcbm module not loaded and the policy keeps offload off: nothing to write");
+            return Ok(code);
+        }
+        if dry_run {
+            println!("plan (dry run, nothing written):");
+            println!("  load the module: {}", ctx.modprobe);
+            show_desired(&want);
+            return Ok(code);
+        }
+        load_module(ctx)?;
+    }
+    let live = read_live(&ctx.root)?;
+    let (reset, boot_id) = counter_reset(ctx, policy.counters.reset)?;
+    want.reset_counters = reset;
+    let steps = plan::plan(&live, &want);
+    if steps.is_empty() {
+        println!("nothing to write: live state matches the policy");
+    } else if dry_run {
+        println!("plan (dry run, nothing written):");
+        for s in &steps {
+            println!("  {s}");
+        }
+        return Ok(code);
+    } else {
+        execute(&ctx.root, &steps)?;
+        println!("applied {} write(s)", steps.len());
+    }
+    if let (false, Some(id)) = (dry_run, boot_id) {
+        record_reset(ctx, &id)?;
+    }
+    Ok(code)
+}
+
+/// `check`: per-attribute comparison; the exit code sums it up.
+pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
+    let chans = providers::scan(&ctx.root)?;
+    let verdict = conditions::evaluate(policy, &ctx.root, &chans);
+    report_conditions(policy, &verdict);
+    let want = desired(policy, &verdict);
+    println!(
+        "providers: {} usable channel(s) of {}{}",
+        verdict.usable.len(),
+        chans.len(),
+        if verdict.usable.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", verdict.usable.join(" "))
+        }
+    );
+    let provider_code = if verdict.provider_missing {
+        println!("provider: MISSING");
+        Some(exit::PROVIDER_MISSING)
+    } else {
+        None
+    };
+    if !module::loaded(&ctx.root) {
+        if policy.offload.enabled && !verdict.provider_missing {
+            println!(
+                "module: MISSING ({} not found)",
+                ctx.root.module_dir().display()
+            );
+            return Ok(exit::MODULE_MISSING);
+        }
+        println!("module: not loaded (offload off, as the policy wants)");
+        return Ok(provider_code.unwrap_or(strict_code(policy, &verdict, strict)));
+    }
+    let live = read_live(&ctx.root)?;
+    let mut drift = 0;
+    println!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
+    for a in CONFIG_ATTRS {
+        let l = live.get(a);
+        let (w, state) = match want.get(a) {
+            None => ("-".to_string(), "unmanaged"),
+            Some(w) if w == l => (w.to_string(), "ok"),
+            Some(w) => {
+                drift += 1;
+                (w.to_string(), "DRIFT")
+            }
+        };
+        println!("{:<16} {:>12} {:>12}  {state}", a.name(), l, w);
+    }
+    if let Some(c) = provider_code {
+        return Ok(c);
+    }
+    if drift > 0 {
+        println!("drift: {drift} attribute(s) differ from the policy");
+        return Ok(exit::DRIFT);
+    }
+    println!("in sync");
+    Ok(strict_code(policy, &verdict, strict))
+}
+
+/// `reset-counters`: zero the non-zero counters.
+pub fn reset_counters(root: &Root) -> Result<u8> {
+    if !module::loaded(root) {
+        return Err(coded(
+            exit::MODULE_MISSING,
+            format!(
+                "dcbm module not loaded ({} not found)",
+                root.module_dir().display()
+            ),
+        ));
+    }
+    let live = read_live(root)?;
+    let steps: Vec<Step> = module::COUNTERS
+        .into_iter()
+        .filter(|a| live.get(*a) != 0)
+        .map(|a| Step {
+            attr: a,
+            from: live.get(a),
+            to: 0,
+        })
+        .collect();
+    if steps.is_empty() {
+        println!("nothing to write: counters are already 0");
+        return Ok(exit::OK);
+    }
+    execute(root, &steps)?;
+    Ok(exit::OK)
+}
+
+/// `modprobe-conf`: the `options` line for /etc/modprobe.d/dcbm.conf.
+///
+/// Only load-time defaults that do not depend on the host at apply time are
+/// emitted; `offloading` is left to `apply`, which checks the conditions first.
+pub fn modprobe_conf(policy: &Policy, policy_path: &Path) -> String {
+    let mut opts = Vec::new();
+    if let Some(crate::policy::Channels::Fixed(n)) = policy.channels() {
+        opts.push(format!("nr_dma_chan={n}"));
+    }
+    if let Some(t) = policy.offload.timeout_ms {
+        opts.push(format!("timeout_ms={}", t.0));
+    }
+    if let Some(b) = policy.offload.min_batch_bytes {
+        opts.push(format!("min_batch_bytes={}", b.0));
+    }
+    let mut s = format!(
+        "# Generated by `dcbm-config modprobe-conf` from {}.\n\
+         # offloading is switched on by `dcbm-config apply` once the policy's\n\
+         # conditions hold.\n",
+        policy_path.display()
+    );
+    if opts.is_empty() {
+        s += "# (the policy sets no load-time parameter)\n";
+    } else {
+        s += &format!("options dcbm {}\n", opts.join(" "));
+    }
+    s
+}

@@ -1,0 +1,72 @@
+//! Exit codes, in one place. Documented in README.md and the man page.
+
+use std::fmt;
+
+pub const OK: u8 = 0;
+/// Unexpected failure (I/O error, unreadable sysfs value, ...).
+pub const ERROR: u8 = 1;
+/// Command-line usage error (clap's own code).
+pub const USAGE: u8 = 2;
+/// The policy is unreadable, malformed, out of range, or unsafe (ownership/mode).
+pub const BAD_POLICY: u8 = 3;
+/// `check`: the live state differs from the policy.
+pub const DRIFT: u8 = 4;
+/// No usable DMA memcpy provider while the policy needs one.
+pub const PROVIDER_MISSING: u8 = 5;
+/// The dcbm module is not loaded, failed to load, or lacks an attribute.
+pub const MODULE_MISSING: u8 = 6;
+/// `apply`: a write failed; everything already changed was restored.
+pub const WRITE_FAILED: u8 = 7;
+/// `apply`: a write failed and restoring the earlier writes failed too.
+pub const ROLLBACK_FAILED: u8 = 8;
+/// `apply --strict`/`check --strict`: a condition other than the provider failed.
+pub const CONDITIONS_UNMET: u8 = 9;
+
+/// Table used for `--help` and the man page.
+pub const TABLE: &str = "\
+EXIT STATUS:
+  0  success / in sync (also: offload held off because a condition failed, unless --strict)
+  1  unexpected error (I/O, malformed sysfs value)
+  2  command-line usage error
+  3  bad policy (syntax, unknown key, wrong type, out of range, unsafe file ownership/mode)
+  4  drift: live state differs from the policy (check)
+  5  provider missing: no usable DMA memcpy channel while the policy needs one
+  6  module missing: dcbm not loaded, failed to load, or an attribute is missing
+  7  a write failed; earlier writes were rolled back
+  8  a write failed and the rollback failed too
+  9  a condition failed (only with --strict)";
+
+/// An error carrying the process exit code it maps to.
+#[derive(Debug)]
+pub struct Coded {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+pub fn coded(code: u8, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Coded {
+        code,
+        message: message.into(),
+    })
+}
+
+/// Exit code for an error: the first `Coded` (or policy error) in its chain.
+pub fn code_of(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return c.code;
+        }
+        if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
+            return BAD_POLICY;
+        }
+    }
+    ERROR
+}

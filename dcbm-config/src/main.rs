@@ -1,0 +1,235 @@
+//! dcbm-config: apply a TOML offload policy to the dcbm module through sysfs.
+
+mod apply;
+mod conditions;
+mod exit;
+mod module;
+mod plan;
+mod policy;
+mod providers;
+mod report;
+mod root;
+mod sysfs;
+mod system;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::apply::Ctx;
+use crate::root::Root;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dcbm-config",
+    version,
+    about = "Apply a TOML offload policy to the dcbm kernel module through sysfs",
+    after_help = exit::TABLE
+)]
+struct Cli {
+    /// Policy file.
+    #[arg(
+        long,
+        global = true,
+        env = "DCBM_CONFIG",
+        default_value = "/etc/dcbm.toml"
+    )]
+    config: PathBuf,
+    /// Root under which /sys, /proc and /run are looked up (tests use a fake tree).
+    #[arg(long, global = true, env = "DCBM_SYSFS_ROOT", default_value = "/")]
+    sysfs_root: PathBuf,
+    /// Where state is kept across runs [default: <sysfs-root>/run/dcbm].
+    #[arg(long, global = true, env = "DCBM_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Shell command that loads the module (run with `sh -c`).
+    #[arg(
+        long,
+        global = true,
+        env = "DCBM_MODPROBE",
+        default_value = "modprobe dcbm"
+    )]
+    modprobe: String,
+    /// How long to wait for the module's sysfs files after loading it.
+    #[arg(long, global = true, default_value_t = 10000, value_name = "MS")]
+    load_timeout_ms: u64,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Bring the module in line with the policy (writes only what differs).
+    Apply {
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Exit 5/9 instead of 0 when a condition holds offload off.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Compare the live state with the policy, per attribute (exit code tells).
+    #[command(visible_alias = "verify")]
+    Check {
+        /// Exit 9 when in sync only because a condition holds offload off.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Offloading, knobs, counters with rates, providers and their channels.
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// Sampling interval for counter rates, in seconds (0: no rates).
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// DMA engines under /sys/class/dma, their drivers, devices and channels.
+    Providers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset the module's counters to 0.
+    ResetCounters,
+    /// Check the policy file alone.
+    Validate,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    Metrics {
+        /// Write atomically to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print the /etc/modprobe.d/dcbm.conf options matching the policy.
+    ModprobeConf {
+        /// Write atomically to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+/// Write `content` to `path` via a temporary file and rename.
+fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, content).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+fn emit(output: Option<&Path>, content: &str) -> Result<()> {
+    match output {
+        Some(p) => write_atomic(p, content),
+        None => {
+            std::io::stdout().write_all(content.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+fn load_policy(cli: &Cli) -> Result<policy::Policy> {
+    let enforce = std::env::var_os("DCBM_ENFORCE_POLICY_OWNER").is_some_and(|v| v == "1");
+    policy::load_file(&cli.config, enforce)
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let root = Root::new(&cli.sysfs_root);
+    let ctx = Ctx {
+        state_dir: cli
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| root.path(root::STATE_DIR)),
+        root,
+        modprobe: cli.modprobe.clone(),
+        load_timeout: Duration::from_millis(cli.load_timeout_ms),
+    };
+    match &cli.cmd {
+        Cmd::Apply { dry_run, strict } => {
+            let p = load_policy(&cli)?;
+            apply::apply(&ctx, &p, *dry_run, *strict)
+        }
+        Cmd::Check { strict } => {
+            let p = load_policy(&cli)?;
+            apply::check(&ctx, &p, *strict)
+        }
+        Cmd::Status { json, interval } => {
+            if !interval.is_finite() || *interval < 0.0 || *interval > 3600.0 {
+                return Err(exit::coded(
+                    exit::USAGE,
+                    "--interval must be 0..3600 seconds",
+                ));
+            }
+            let s = report::status(&ctx.root, Duration::from_secs_f64(*interval))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", report::render_status(&s));
+            }
+            Ok(exit::OK)
+        }
+        Cmd::Providers { json } => {
+            let ps = report::group(providers::scan(&ctx.root)?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&ps)?);
+            } else {
+                print!("{}", report::render_providers(&ps));
+            }
+            Ok(exit::OK)
+        }
+        Cmd::ResetCounters => apply::reset_counters(&ctx.root),
+        Cmd::Validate => {
+            let p = load_policy(&cli)?;
+            println!("{}: OK ({})", cli.config.display(), p.summary());
+            Ok(exit::OK)
+        }
+        Cmd::Metrics { output } => {
+            emit(output.as_deref(), &report::metrics(&ctx.root)?)?;
+            Ok(exit::OK)
+        }
+        Cmd::ModprobeConf { output } => {
+            let p = load_policy(&cli)?;
+            emit(output.as_deref(), &apply::modprobe_conf(&p, &cli.config))?;
+            Ok(exit::OK)
+        }
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "dcbm-config", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Cmd::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .section("8")
+                .render(&mut std::io::stdout())?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("dcbm-config: error: {e:#}");
+            ExitCode::from(exit::code_of(&e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,531 @@
+//! The policy file (`/etc/dcbm.toml`): schema and validation.
+//!
+//! Every check that can be made on the file alone happens while it is
+//! deserialized, so that `toml` attaches the span of the offending key or
+//! value and the error can be reported as `file:line:column: message`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// Range of `nr_dma_chan` accepted by the module.
+pub const CHANNELS_MIN: u64 = 1;
+pub const CHANNELS_MAX: u64 = 16;
+pub const TIMEOUT_MS_MIN: u64 = 1;
+pub const TIMEOUT_MS_MAX: u64 = 600_000;
+pub const MIN_BATCH_BYTES_MAX: u64 = 1 << 30;
+
+/// The whole policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub offload: Offload,
+    #[serde(default)]
+    pub conditions: Conditions,
+    #[serde(default)]
+    pub counters: Counters,
+}
+
+/// `[offload]`: the module's knobs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offload {
+    /// Whether offload should be on (subject to `[conditions]`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// `nr_dma_chan`: 1..16 or "auto". Unset: left as the module has it.
+    pub channels: Option<Spanned<Channels>>,
+    /// `timeout_ms`: 1..600000. Unset: left as the module has it.
+    pub timeout_ms: Option<TimeoutMs>,
+    /// `min_batch_bytes`: 0..2^30. Unset: left as the module has it.
+    pub min_batch_bytes: Option<MinBatchBytes>,
+}
+
+/// `[conditions]`: all must hold for offload to be enabled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    /// At least one usable DMA memcpy channel (driver on the allow-list).
+    #[serde(default = "yes")]
+    pub require_provider: bool,
+    /// Allow-list of provider drivers; empty = any driver.
+    #[serde(default)]
+    pub drivers: Vec<DriverName>,
+    /// At least this many usable channels.
+    pub min_channels: Option<Spanned<MinChannels>>,
+    /// At least this many NUMA nodes.
+    pub min_numa_nodes: Option<NodeCount>,
+    /// At least this many nodes with memory but no CPU (CXL / PMEM tiers).
+    pub min_cpuless_memory_nodes: Option<NodeCount>,
+    /// `/sys/kernel/mm/numa/demotion_enabled` must be true.
+    #[serde(default)]
+    pub require_demotion: bool,
+    /// Running kernel must be at least this version.
+    pub min_kernel: Option<KernelVersion>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Conditions {
+    fn default() -> Self {
+        Conditions {
+            require_provider: true,
+            drivers: Vec::new(),
+            min_channels: None,
+            min_numa_nodes: None,
+            min_cpuless_memory_nodes: None,
+            require_demotion: false,
+            min_kernel: None,
+        }
+    }
+}
+
+/// `[counters]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counters {
+    #[serde(default)]
+    pub reset: ResetMode,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetMode {
+    #[default]
+    Never,
+    OnApply,
+    OncePerBoot,
+}
+
+impl fmt::Display for ResetMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResetMode::Never => "never",
+            ResetMode::OnApply => "on-apply",
+            ResetMode::OncePerBoot => "once-per-boot",
+        })
+    }
+}
+
+/// Defines a `u64` newtype whose deserializer enforces an inclusive range.
+macro_rules! bounded {
+    ($name:ident, $key:literal, $min:expr, $max:expr) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name(pub u64);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = i64::deserialize(d)?;
+                let (min, max): (u64, u64) = ($min, $max);
+                if v < 0 || (v as u64) < min || (v as u64) > max {
+                    return Err(de::Error::custom(format!(
+                        "{} = {} is out of range {}..={}",
+                        $key, v, min, max
+                    )));
+                }
+                Ok($name(v as u64))
+            }
+        }
+    };
+}
+
+bounded!(TimeoutMs, "timeout_ms", TIMEOUT_MS_MIN, TIMEOUT_MS_MAX);
+bounded!(MinBatchBytes, "min_batch_bytes", 0, MIN_BATCH_BYTES_MAX);
+bounded!(MinChannels, "min_channels", CHANNELS_MIN, CHANNELS_MAX);
+bounded!(NodeCount, "node count", 1, 1024);
+
+/// `channels = 1..16 | "auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    Auto,
+    Fixed(u64),
+}
+
+impl fmt::Display for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Channels::Auto => f.write_str("auto"),
+            Channels::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Channels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Channels;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "an integer {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Channels, E> {
+                if v < CHANNELS_MIN as i64 || v > CHANNELS_MAX as i64 {
+                    return Err(E::custom(format!(
+                        "channels = {v} is out of range {CHANNELS_MIN}..={CHANNELS_MAX} (or \"auto\")"
+                    )));
+                }
+                Ok(Channels::Fixed(v as u64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Channels, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Channels, E> {
+                if v == "auto" {
+                    Ok(Channels::Auto)
+                } else {
+                    Err(E::custom(format!(
+                        "channels = \"{v}\": expected an integer {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A provider driver name (`ptdma`, `idxd`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverName(pub String);
+
+impl<'de> Deserialize<'de> for DriverName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "driver name \"{s}\" is not a valid kernel driver name"
+            )));
+        }
+        Ok(DriverName(s))
+    }
+}
+
+/// A kernel version `X[.Y[.Z]]`, compared numerically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KernelVersion(pub [u64; 3]);
+
+impl KernelVersion {
+    /// Strict parse of a policy value: `6`, `6.8` or `6.8.12`.
+    pub fn parse_policy(s: &str) -> Option<Self> {
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.is_empty() || parts.len() > 3 {
+            return None;
+        }
+        let mut v = [0u64; 3];
+        for (i, p) in parts.iter().enumerate() {
+            if p.is_empty() || p.len() > 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            v[i] = p.parse().ok()?;
+        }
+        Some(KernelVersion(v))
+    }
+
+    /// Parse the version prefix of a kernel release (`6.8.0-45-generic`).
+    pub fn parse_release(s: &str) -> Option<Self> {
+        let end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let head = s[..end].trim_end_matches('.');
+        KernelVersion::parse_policy(head)
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
+impl<'de> Deserialize<'de> for KernelVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KernelVersion::parse_policy(&s).ok_or_else(|| {
+            de::Error::custom(format!(
+                "min_kernel = \"{s}\" is not a kernel version like \"6.8\" or \"6.8.12\""
+            ))
+        })
+    }
+}
+
+/// A policy error located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// 1-based line and column (in characters) of byte offset `pos` in `src`.
+pub fn line_col(src: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(src.len());
+    let before = &src[..src.floor_char_boundary_compat(pos)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while i > 0 && !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+impl Policy {
+    /// Parse and validate `src`, read from `file` (used in messages).
+    pub fn parse(src: &str, file: &Path) -> Result<Policy, PolicyError> {
+        let located = |pos: usize, message: String| {
+            let (line, column) = line_col(src, pos);
+            PolicyError {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let policy: Policy = toml::from_str(src).map_err(|e| {
+            let pos = e.span().map(|s| s.start).unwrap_or(0);
+            located(pos, e.message().trim().to_string())
+        })?;
+        // Checks that involve more than one key.
+        if let (Some(minc), Some(ch)) = (&policy.conditions.min_channels, &policy.offload.channels)
+        {
+            if let Channels::Fixed(n) = ch.get_ref() {
+                if minc.get_ref().0 > *n {
+                    return Err(located(
+                        minc.span().start,
+                        format!(
+                            "min_channels = {} exceeds offload.channels = {n}",
+                            minc.get_ref().0
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(policy)
+    }
+
+    pub fn channels(&self) -> Option<Channels> {
+        self.offload.channels.as_ref().map(|c| *c.get_ref())
+    }
+
+    pub fn driver_allowed(&self, driver: Option<&str>) -> bool {
+        let list = &self.conditions.drivers;
+        if list.is_empty() {
+            return true;
+        }
+        match driver {
+            Some(d) => list.iter().any(|a| a.0 == d),
+            None => false,
+        }
+    }
+
+    /// One-line summary used by `validate`.
+    pub fn summary(&self) -> String {
+        let o = &self.offload;
+        let c = &self.conditions;
+        let mut s = format!("enabled={}", o.enabled);
+        if let Some(ch) = self.channels() {
+            s += &format!(" channels={ch}");
+        }
+        if let Some(t) = o.timeout_ms {
+            s += &format!(" timeout_ms={}", t.0);
+        }
+        if let Some(b) = o.min_batch_bytes {
+            s += &format!(" min_batch_bytes={}", b.0);
+        }
+        s += &format!(" require_provider={}", c.require_provider);
+        if !c.drivers.is_empty() {
+            let d: Vec<&str> = c.drivers.iter().map(|d| d.0.as_str()).collect();
+            s += &format!(" drivers={}", d.join(","));
+        }
+        s += &format!(" counters.reset={}", self.counters.reset);
+        s
+    }
+}
+
+/// Read and validate the policy file at `path`.
+///
+/// When running as root (or when `enforce_owner` is set), a file that is not
+/// owned by root or is world-writable is refused: whoever can edit it could
+/// otherwise steer a root process. Ownership and mode are taken from the
+/// opened file (fstat), so a swapped symlink cannot race the check.
+pub fn load_file(path: &Path, enforce_owner: bool) -> anyhow::Result<Policy> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+
+    let refuse = |msg: String| crate::exit::coded(crate::exit::BAD_POLICY, msg);
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| refuse(format!("{}: cannot open policy: {e}", path.display())))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| refuse(format!("{}: cannot stat policy: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(refuse(format!(
+            "{}: policy is not a regular file",
+            path.display()
+        )));
+    }
+    if enforce_owner || nix::unistd::geteuid().is_root() {
+        if meta.uid() != 0 {
+            return Err(refuse(format!(
+                "{}: refusing a policy owned by uid {} (must be owned by root)",
+                path.display(),
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o002 != 0 {
+            return Err(refuse(format!(
+                "{}: refusing a world-writable policy (mode {:o}); run: chmod o-w {}",
+                path.display(),
+                meta.mode() & 0o7777,
+                path.display()
+            )));
+        }
+    }
+    let mut src = String::new();
+    f.read_to_string(&mut src)
+        .map_err(|e| refuse(format!("{}: cannot read policy: {e}", path.display())))?;
+    Ok(Policy::parse(&src, path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(src, Path::new("p.toml"))
+    }
+
+    #[test]
+    fn empty_policy_is_disabled_with_defaults() {
+        let p = parse("").unwrap();
+        assert!(!p.offload.enabled);
+        assert!(p.conditions.require_provider);
+        assert_eq!(p.counters.reset, ResetMode::Never);
+        assert_eq!(p.channels(), None);
+    }
+
+    #[test]
+    fn full_policy_parses() {
+        let p = parse(
+            r#"
+[offload]
+enabled = true
+channels = "auto"
+timeout_ms = 5000
+min_batch_bytes = 262144
+[conditions]
+require_provider = true
+drivers = ["ptdma", "idxd"]
+min_channels = 2
+min_numa_nodes = 2
+min_cpuless_memory_nodes = 1
+require_demotion = true
+min_kernel = "6.8"
+[counters]
+reset = "once-per-boot"
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.channels(), Some(Channels::Auto));
+        assert_eq!(p.offload.timeout_ms, Some(TimeoutMs(5000)));
+        assert_eq!(p.offload.min_batch_bytes, Some(MinBatchBytes(262144)));
+        assert_eq!(p.conditions.min_kernel, Some(KernelVersion([6, 8, 0])));
+        assert_eq!(p.counters.reset, ResetMode::OncePerBoot);
+        assert!(p.driver_allowed(Some("idxd")));
+        assert!(!p.driver_allowed(Some("ioatdma")));
+        assert!(!p.driver_allowed(None));
+    }
+
+    fn err_at(src: &str, line: usize, col: usize, needle: &str) {
+        let e = parse(src).expect_err("policy should be rejected");
+        assert_eq!((e.line, e.column), (line, col), "{e}");
+        assert!(e.message.contains(needle), "{e}");
+        assert!(e.to_string().starts_with(&format!("p.toml:{line}:{col}: ")));
+    }
+
+    #[test]
+    fn located_errors() {
+        err_at("[offload]\nenabeld = true\n", 2, 1, "unknown field");
+        err_at("[offload]\nenabled = \"yes\"\n", 2, 11, "bool");
+        err_at("[offload]\nchannels = 0\n", 2, 12, "out of range");
+        err_at("[offload]\nchannels = 17\n", 2, 12, "out of range");
+        err_at("[offload]\nchannels = \"many\"\n", 2, 12, "auto");
+        err_at("[offload]\ntimeout_ms = 0\n", 2, 14, "timeout_ms");
+        err_at(
+            "[offload]\nmin_batch_bytes = -1\n",
+            2,
+            19,
+            "min_batch_bytes",
+        );
+        err_at("[counters]\nreset = \"daily\"\n", 2, 9, "daily");
+        err_at("[conditions]\nmin_kernel = \"6.x\"\n", 2, 14, "min_kernel");
+        err_at(
+            "[conditions]\ndrivers = [\"pt dma\"]\n",
+            2,
+            11,
+            "driver name",
+        );
+        err_at("[tuning]\nx = 1\n", 1, 2, "unknown field");
+        err_at(
+            "[offload]\nchannels = 2\n[conditions]\nmin_channels = 4\n",
+            4,
+            16,
+            "exceeds",
+        );
+        err_at("[offload\n", 1, 9, "");
+    }
+
+    #[test]
+    fn kernel_versions() {
+        let r = KernelVersion::parse_release("6.8.0-45-generic").unwrap();
+        assert_eq!(r, KernelVersion([6, 8, 0]));
+        assert_eq!(
+            KernelVersion::parse_release("6.12-rc3"),
+            Some(KernelVersion([6, 12, 0]))
+        );
+        assert!(KernelVersion::parse_policy("6.8.1.2").is_none());
+        assert!(KernelVersion::parse_policy("").is_none());
+        assert!(KernelVersion([6, 10, 0]) > KernelVersion([6, 9, 5]));
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé=x", 6), (2, 3));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+}

@@ -1,0 +1,87 @@
+//! DMA engines found under /sys/class/dma.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::root::{Root, DMA_CLASS};
+use crate::sysfs;
+
+/// One `dma<N>chan<M>` channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    pub name: String,
+    /// Provider device (basename of the `device` link), e.g. `0000:00:01.0`.
+    pub device: Option<String>,
+    /// Driver of the provider device (basename of `device/driver`).
+    pub driver: Option<String>,
+    pub in_use: bool,
+    pub memcpy_count: u64,
+    pub bytes_transferred: u64,
+}
+
+/// `dma<N>chan<M>` → (N, M).
+pub fn parse_chan_name(s: &str) -> Option<(u32, u32)> {
+    let rest = s.strip_prefix("dma")?;
+    let (n, m) = rest.split_once("chan")?;
+    let num = |x: &str| {
+        if x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            x.parse().ok()
+        }
+    };
+    Some((num(n)?, num(m)?))
+}
+
+fn link_basename(p: &Path) -> Option<String> {
+    let target = fs::read_link(p).ok()?;
+    target.file_name()?.to_str().map(str::to_string)
+}
+
+/// All channels, sorted by (device number, channel number).
+pub fn scan(root: &Root) -> Result<Vec<Channel>> {
+    let class = root.path(DMA_CLASS);
+    if !class.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<((u32, u32), String)> = sysfs::list_dir(&class)?
+        .into_iter()
+        .filter_map(|n| parse_chan_name(&n).map(|k| (k, n)))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for (_, name) in names {
+        let dir = class.join(&name);
+        let f = |attr: &str| dir.join(attr);
+        let label = |attr: &str| format!("{name}/{attr}");
+        out.push(Channel {
+            device: link_basename(&dir.join("device")),
+            driver: link_basename(&dir.join("device").join("driver")),
+            in_use: sysfs::read_bool01(&f("in_use"), &label("in_use"))?,
+            memcpy_count: sysfs::read_u64(&f("memcpy_count"), &label("memcpy_count"))?,
+            bytes_transferred: sysfs::read_u64(
+                &f("bytes_transferred"),
+                &label("bytes_transferred"),
+            )?,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names() {
+        assert_eq!(parse_chan_name("dma0chan0"), Some((0, 0)));
+        assert_eq!(parse_chan_name("dma12chan10"), Some((12, 10)));
+        for bad in ["dma0", "dmachan1", "dma0chan", "dma0chanx", "foo"] {
+            assert_eq!(parse_chan_name(bad), None, "{bad}");
+        }
+    }
+}

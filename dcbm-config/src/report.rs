@@ -1,0 +1,279 @@
+//! `status`, `providers` and `metrics`: read-only views.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::module::{self, Attr, Live, COUNTERS};
+use crate::providers::{self, Channel};
+use crate::root::Root;
+
+#[derive(Debug, Serialize)]
+pub struct CounterView {
+    pub name: &'static str,
+    pub value: u64,
+    /// Per second over the sampling interval; `None` without an interval.
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub module_loaded: bool,
+    pub module: Option<Live>,
+    pub counters: Vec<CounterView>,
+    pub providers: Vec<Channel>,
+}
+
+pub fn status(root: &Root, interval: Duration) -> Result<Status> {
+    let providers = providers::scan(root)?;
+    if !module::loaded(root) {
+        return Ok(Status {
+            module_loaded: false,
+            module: None,
+            counters: Vec::new(),
+            providers,
+        });
+    }
+    let first = Live::read(root)?;
+    let t0 = Instant::now();
+    let (live, secs) = if interval.is_zero() {
+        (first.clone(), None)
+    } else {
+        sleep(interval);
+        let second = Live::read(root)?;
+        (second, Some(t0.elapsed().as_secs_f64()))
+    };
+    let counters = COUNTERS
+        .into_iter()
+        .map(|a| CounterView {
+            name: a.name(),
+            value: live.get(a),
+            // A counter that went down was reset in between: no rate.
+            rate: secs.and_then(|s| live.get(a).checked_sub(first.get(a)).map(|d| d as f64 / s)),
+        })
+        .collect();
+    Ok(Status {
+        module_loaded: true,
+        module: Some(live),
+        counters,
+        providers,
+    })
+}
+
+fn human_bytes(b: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", units[i])
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+pub fn render_status(s: &Status) -> String {
+    let mut o = String::new();
+    match &s.module {
+        None => o += "module:          not loaded\n",
+        Some(l) => {
+            o += "module:          loaded\n";
+            let _ = writeln!(o, "offloading:      {}", l.offloading as u8);
+            let _ = writeln!(o, "nr_dma_chan:     {}", l.nr_dma_chan);
+            let _ = writeln!(o, "timeout_ms:      {}", l.timeout_ms);
+            let _ = writeln!(o, "min_batch_bytes: {}", l.min_batch_bytes);
+            if let Some(ch) = &l.channels {
+                let _ = writeln!(
+                    o,
+                    "channels held:   {}",
+                    if ch.is_empty() {
+                        "-".to_string()
+                    } else {
+                        ch.join(" ")
+                    }
+                );
+            }
+            o += "counters:\n";
+            for c in &s.counters {
+                let rate = match (c.rate, c.name) {
+                    (None, _) => String::new(),
+                    (Some(r), "bytes_migrated") => format!("  ({}/s)", human_bytes(r)),
+                    (Some(r), _) => format!("  ({r:.1}/s)"),
+                };
+                let _ = writeln!(o, "  {:<16} {:>14}{rate}", c.name, c.value);
+            }
+        }
+    }
+    o += "providers:\n";
+    if s.providers.is_empty() {
+        o += "  (no DMA channel under /sys/class/dma)\n";
+    }
+    for c in &s.providers {
+        let _ = writeln!(
+            o,
+            "  {:<12} driver={:<8} device={:<14} in_use={} memcpy_count={} bytes_transferred={}",
+            c.name,
+            c.driver.as_deref().unwrap_or("?"),
+            c.device.as_deref().unwrap_or("?"),
+            c.in_use as u8,
+            c.memcpy_count,
+            c.bytes_transferred
+        );
+    }
+    o
+}
+
+/// Channels grouped by provider device.
+#[derive(Debug, Serialize)]
+pub struct Provider {
+    pub device: String,
+    pub driver: Option<String>,
+    pub channels: Vec<Channel>,
+}
+
+pub fn group(chans: Vec<Channel>) -> Vec<Provider> {
+    let mut by: BTreeMap<String, Provider> = BTreeMap::new();
+    for c in chans {
+        let dev = c.device.clone().unwrap_or_else(|| "?".to_string());
+        by.entry(dev.clone())
+            .or_insert_with(|| Provider {
+                device: dev,
+                driver: c.driver.clone(),
+                channels: Vec::new(),
+            })
+            .channels
+            .push(c);
+    }
+    by.into_values().collect()
+}
+
+pub fn render_providers(ps: &[Provider]) -> String {
+    if ps.is_empty() {
+        return "no DMA provider found under /sys/class/dma\n".to_string();
+    }
+    let mut o = format!("{:<16} {:<10} channels\n", "device", "driver");
+    for p in ps {
+        let chans: Vec<String> = p
+            .channels
+            .iter()
+            .map(|c| {
+                if c.in_use {
+                    format!("{}(in use)", c.name)
+                } else {
+                    c.name.clone()
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<16} {:<10} {}",
+            p.device,
+            p.driver.as_deref().unwrap_or("?"),
+            chans.join(" ")
+        );
+    }
+    o
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Prometheus text exposition format (node_exporter textfile collector).
+pub fn metrics(root: &Root) -> Result<String> {
+    let mut o = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(o, "# HELP {name} {help}");
+        let _ = writeln!(o, "# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(o, "{name}{labels} {v}");
+        }
+    };
+    let loaded = module::loaded(root);
+    gauge(
+        "dcbm_module_loaded",
+        "Whether the dcbm module's sysfs interface is present.",
+        "gauge",
+        vec![(String::new(), loaded as u64)],
+    );
+    if loaded {
+        let l = Live::read(root)?;
+        let cfg = [
+            (
+                Attr::Offloading,
+                "Whether folio copies are offloaded to DMA (1) or not (0).",
+            ),
+            (Attr::NrDmaChan, "Number of DMA channels dcbm uses."),
+            (Attr::TimeoutMs, "DMA copy timeout in milliseconds."),
+            (
+                Attr::MinBatchBytes,
+                "Batches smaller than this are copied by the CPU.",
+            ),
+        ];
+        for (a, help) in cfg {
+            gauge(
+                &format!("dcbm_{}", a.name()),
+                help,
+                "gauge",
+                vec![(String::new(), l.get(a))],
+            );
+        }
+        let ctr = [
+            (Attr::FoliosMigrated, "Folios copied by DMA."),
+            (Attr::FoliosFailures, "Folio DMA copies that failed."),
+            (
+                Attr::FoliosDeclined,
+                "Folios declined to the CPU copy path.",
+            ),
+            (Attr::BytesMigrated, "Bytes copied by DMA."),
+        ];
+        for (a, help) in ctr {
+            gauge(
+                &format!("dcbm_{}_total", a.name()),
+                help,
+                "counter",
+                vec![(String::new(), l.get(a))],
+            );
+        }
+    }
+    let chans = providers::scan(root)?;
+    let label = |c: &Channel| {
+        format!(
+            "{{channel=\"{}\",driver=\"{}\",device=\"{}\"}}",
+            esc(&c.name),
+            esc(c.driver.as_deref().unwrap_or("")),
+            esc(c.device.as_deref().unwrap_or(""))
+        )
+    };
+    gauge(
+        "dcbm_dma_channel_in_use",
+        "Whether the DMA channel is held by a client.",
+        "gauge",
+        chans.iter().map(|c| (label(c), c.in_use as u64)).collect(),
+    );
+    gauge(
+        "dcbm_dma_channel_memcpy_count_total",
+        "memcpy operations issued on the DMA channel.",
+        "counter",
+        chans.iter().map(|c| (label(c), c.memcpy_count)).collect(),
+    );
+    gauge(
+        "dcbm_dma_channel_bytes_transferred_total",
+        "Bytes transferred by the DMA channel.",
+        "counter",
+        chans
+            .iter()
+            .map(|c| (label(c), c.bytes_transferred))
+            .collect(),
+    );
+    Ok(o)
+}

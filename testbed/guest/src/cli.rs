@@ -1,0 +1,316 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_CORRUPT: i32 = 1;
+pub const EXIT_SYSCALL: i32 = 2;
+pub const EXIT_USAGE: i32 = 3;
+pub const EXIT_NOT_MIGRATED: i32 = 4;
+
+const EXIT_HELP: &str = "\
+Output: one `RESULT {json}` line per result on stdout, human-readable progress on stderr.
+
+Exit codes:
+  0  every word intact and every page ended up on the requested node
+  1  corruption: a word differed from the expected pattern (first bad offset,
+     expected and actual value are printed on stderr)
+  2  a system call failed (errno text printed), e.g. the target node does not exist
+  3  usage error
+  4  not migrated: more than 1% of the page moves left the page on the wrong
+     node (status < 0 such as -EBUSY/-EAGAIN/-ENOMEM). Pages that failed to
+     move are counted (pages_not_moved) but are not corruption.
+Corruption (1) takes precedence over 2, and 2 over 4.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migrate-check",
+    version,
+    about = "Page-migration correctness and throughput checker for the dcbm testbed guest",
+    after_help = EXIT_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Fill a region on --from-node, move it to --to-node and back R times, verifying every word.
+    #[command(after_help = EXIT_HELP)]
+    Run(RunArgs),
+    /// Like run, repeated until --seconds elapse or SIGTERM/SIGINT arrives (background load).
+    #[command(after_help = EXIT_HELP)]
+    Loop(LoopArgs),
+    /// Throughput: per size, `reps` timed moves there and back (verification excluded from timing).
+    #[command(after_help = EXIT_HELP)]
+    Bench(BenchArgs),
+    /// Print the NUMA nodes with CPUs and memory sizes (from sysfs).
+    Nodes,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PageKind {
+    /// 4 KiB pages (MADV_NOHUGEPAGE)
+    #[value(name = "4k")]
+    Small,
+    /// 2 MiB transparent huge pages (2 MiB aligned, MADV_HUGEPAGE)
+    #[value(name = "thp")]
+    Thp,
+}
+
+impl PageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Small => "4k",
+            PageKind::Thp => "thp",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Api {
+    /// move_pages(2) on the region's pages
+    #[value(name = "move_pages")]
+    MovePages,
+    /// migrate_pages(2) on the whole process (from-node mask to to-node mask)
+    #[value(name = "migrate_pages")]
+    MigratePages,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::MovePages => "move_pages",
+            Api::MigratePages => "migrate_pages",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Entries {
+    /// one move_pages entry per 2 MiB (moves the whole folio); pages left
+    /// behind (THP not formed) are moved by a second, also timed, call
+    Head,
+    /// one move_pages entry per 4 KiB page
+    All,
+}
+
+impl Entries {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entries::Head => "head",
+            Entries::All => "all",
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Page size backing the region
+    #[arg(long, value_enum)]
+    pub page: PageKind,
+    /// Migration system call
+    #[arg(long, value_enum, default_value = "move_pages")]
+    pub api: Api,
+    /// Node the region is first placed on (and moved back to)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..64))]
+    pub from_node: u32,
+    /// Node the region is moved to (use 0 on a single-node host to exercise the path)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..64))]
+    pub to_node: u32,
+    /// Pattern seed
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// move_pages entries for --page thp
+    #[arg(long, value_enum, default_value = "head")]
+    pub thp_entries: Entries,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Region size in MiB (even for --page thp)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub size_mib: u64,
+    /// Number of there-and-back rounds
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoopArgs {
+    /// Run time in seconds (at least one round is always done)
+    #[arg(long)]
+    pub seconds: f64,
+    /// Region size in MiB (even for --page thp)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub size_mib: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Comma-separated region sizes in MiB
+    #[arg(long, value_delimiter = ',', required = true,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub sizes: Vec<u64>,
+    /// Repetitions per size (each: one timed move there, one timed move back)
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reps: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Checks clap cannot express.
+pub fn validate(cli: &Cli) -> Result<(), String> {
+    let (common, sizes, seconds): (&Common, Vec<u64>, Option<f64>) = match &cli.cmd {
+        Cmd::Run(a) => (&a.common, vec![a.size_mib], None),
+        Cmd::Loop(a) => (&a.common, vec![a.size_mib], Some(a.seconds)),
+        Cmd::Bench(a) => (&a.common, a.sizes.clone(), None),
+        Cmd::Nodes => return Ok(()),
+    };
+    if let Some(s) = seconds {
+        if !s.is_finite() || s < 0.0 {
+            return Err(format!("--seconds must be a non-negative number, got {s}"));
+        }
+    }
+    if common.page == PageKind::Thp {
+        if let Some(bad) = sizes.iter().find(|&&s| s % 2 != 0) {
+            return Err(format!(
+                "--page thp needs a size that is a multiple of 2 MiB, got {bad}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("migrate-check").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn run_defaults() {
+        let cli = parse(&["run", "--size-mib", "64", "--page", "thp"]).unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.size_mib, 64);
+        assert_eq!(a.rounds, 1);
+        assert_eq!(a.common.page, PageKind::Thp);
+        assert_eq!(a.common.api, Api::MovePages);
+        assert_eq!((a.common.from_node, a.common.to_node), (0, 1));
+        assert_eq!(a.common.seed, 1);
+        assert_eq!(a.common.thp_entries, Entries::Head);
+    }
+
+    #[test]
+    fn run_all_options() {
+        let cli = parse(&[
+            "run",
+            "--size-mib",
+            "8",
+            "--page",
+            "4k",
+            "--api",
+            "migrate_pages",
+            "--rounds",
+            "3",
+            "--seed",
+            "99",
+            "--to-node",
+            "0",
+            "--from-node",
+            "0",
+            "--thp-entries",
+            "all",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.common.page, PageKind::Small);
+        assert_eq!(a.common.api, Api::MigratePages);
+        assert_eq!((a.rounds, a.common.seed, a.common.to_node), (3, 99, 0));
+        assert_eq!(a.common.thp_entries, Entries::All);
+    }
+
+    #[test]
+    fn loop_and_bench_and_nodes() {
+        let cli = parse(&[
+            "loop",
+            "--seconds",
+            "2.5",
+            "--size-mib",
+            "16",
+            "--page",
+            "4k",
+        ])
+        .unwrap();
+        let Cmd::Loop(a) = cli.cmd else {
+            panic!("not loop")
+        };
+        assert_eq!((a.seconds, a.size_mib), (2.5, 16));
+
+        let cli = parse(&[
+            "bench",
+            "--sizes",
+            "64,256,1024",
+            "--page",
+            "thp",
+            "--reps",
+            "5",
+        ])
+        .unwrap();
+        let Cmd::Bench(a) = cli.cmd else {
+            panic!("not bench")
+        };
+        assert_eq!(a.sizes, vec![64, 256, 1024]);
+        assert_eq!(a.reps, 5);
+        assert_eq!(a.common.api, Api::MovePages);
+
+        assert!(matches!(parse(&["nodes"]).unwrap().cmd, Cmd::Nodes));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(parse(&["run", "--size-mib", "8"]).is_err()); // no --page
+        assert!(parse(&["run", "--size-mib", "0", "--page", "4k"]).is_err());
+        assert!(parse(&["run", "--size-mib", "8", "--page", "64k"]).is_err());
+        assert!(parse(&["run", "--size-mib", "8", "--page", "4k", "--api", "mbind"]).is_err());
+        assert!(parse(&["run", "--size-mib", "8", "--page", "4k", "--to-node", "64"]).is_err());
+        assert!(parse(&["run", "--size-mib", "8", "--page", "4k", "--rounds", "0"]).is_err());
+        assert!(parse(&["bench", "--page", "thp"]).is_err());
+        assert!(parse(&["bench", "--sizes", "1,x", "--page", "thp"]).is_err());
+        assert!(parse(&[]).is_err());
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            ErrorKind::DisplayHelp
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let odd = parse(&["run", "--size-mib", "3", "--page", "thp"]).unwrap();
+        assert!(validate(&odd).unwrap_err().contains("multiple of 2"));
+        let odd4k = parse(&["run", "--size-mib", "3", "--page", "4k"]).unwrap();
+        assert!(validate(&odd4k).is_ok());
+        let bench = parse(&["bench", "--sizes", "64,5", "--page", "thp"]).unwrap();
+        assert!(validate(&bench).is_err());
+        let neg = parse(&["loop", "--seconds=-1", "--size-mib", "2", "--page", "4k"]).unwrap();
+        assert!(validate(&neg).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,344 @@
+//! One test region plus the operations on it: place, fill, migrate, verify.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::io;
+use std::time::Instant;
+
+use crate::cli::{Api, Common, Entries, PageKind};
+use crate::mapping::{self, Region, PAGES_PER_HUGE, PAGE_SIZE};
+use crate::numa::{self, NodeMask};
+use crate::pattern::{Pattern, Verify};
+
+/// A failure that aborts the workload (exit code 2).
+#[derive(Debug)]
+pub struct SysFailure {
+    pub what: String,
+    pub err: Option<io::Error>,
+    pub hint: Option<String>,
+}
+
+impl SysFailure {
+    pub fn syscall(what: &str, err: io::Error, node: Option<u32>) -> Self {
+        let hint = node.and_then(|n| numa::errno_hint(&err, n));
+        SysFailure {
+            what: what.to_string(),
+            err: Some(err),
+            hint,
+        }
+    }
+
+    pub fn env(msg: String) -> Self {
+        SysFailure {
+            what: msg,
+            err: None,
+            hint: None,
+        }
+    }
+}
+
+impl fmt::Display for SysFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.err, &self.hint) {
+            (Some(e), Some(h)) => write!(f, "{h} ({} failed: {e})", self.what),
+            (Some(e), None) => write!(f, "{} failed: {e}", self.what),
+            (None, _) => write!(f, "{}", self.what),
+        }
+    }
+}
+
+/// Where the region's pages are, from a status query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub on_node: u64,
+    pub elsewhere: u64,
+    /// 2 MiB extents entirely on the node (THP mode only, else = on_node).
+    pub extents_on_node: u64,
+    /// First page not on the node: (page index, status).
+    pub first_off: Option<(usize, i32)>,
+}
+
+/// One timed migration of the whole region.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MoveOutcome {
+    pub from: u32,
+    pub to: u32,
+    /// Time spent inside the migration system call(s) only.
+    pub seconds: f64,
+    pub pages: u64,
+    pub placement: Placement,
+    /// 4 KiB pages moved by the follow-up call in `--thp-entries head` mode.
+    pub fallback_pages: u64,
+    /// Non-migrated count returned by the kernel (sum over calls).
+    pub kernel_not_migrated: u64,
+}
+
+impl MoveOutcome {
+    pub fn bytes_moved(&self) -> u64 {
+        self.placement.on_node * PAGE_SIZE as u64
+    }
+}
+
+pub struct Workload {
+    page: PageKind,
+    api: Api,
+    entries: Entries,
+    seed: u64,
+    region: Region,
+    /// Every 4 KiB page, for status queries.
+    all_pages: Vec<*mut c_void>,
+    status: Vec<i32>,
+    /// Current location the region is expected on.
+    pub node: u32,
+    pub initial: Placement,
+    pub thp_huge_bytes: Option<u64>,
+}
+
+impl Workload {
+    /// Map `size_mib`, place every page on `c.from_node` (mbind MPOL_BIND,
+    /// first touch), then reset the policy so migration is unconstrained.
+    pub fn new(c: &Common, size_mib: u64) -> Result<Workload, SysFailure> {
+        for n in [c.from_node, c.to_node] {
+            numa::check_node(n).map_err(SysFailure::env)?;
+        }
+        let len = usize::try_from(size_mib << 20)
+            .map_err(|_| SysFailure::env("size too large".into()))?;
+        let huge = c.page == PageKind::Thp;
+        let mut region =
+            Region::new(len, huge).map_err(|e| SysFailure::syscall("mmap", e, None))?;
+
+        // MPOL_BIND is exact but OOM-kills us if the node is too small; fall
+        // back to MPOL_PREFERRED (spill is then reported as misplacement).
+        let mut mode = numa::MPOL_BIND;
+        if let Some(free) = node_free_bytes(c.from_node) {
+            if len as u64 > free / 10 * 9 {
+                eprintln!(
+                    "warning: {size_mib} MiB exceeds 90% of node {} free memory ({} MiB); using MPOL_PREFERRED",
+                    c.from_node,
+                    free >> 20
+                );
+                mode = numa::MPOL_PREFERRED;
+            }
+        }
+        if let Some(free) = node_free_bytes(c.to_node) {
+            if c.to_node != c.from_node && len as u64 > free / 10 * 9 {
+                eprintln!(
+                    "warning: {size_mib} MiB exceeds 90% of node {} free memory ({} MiB); expect pages_not_moved",
+                    c.to_node,
+                    free >> 20
+                );
+            }
+        }
+        let mask = NodeMask::single(c.from_node);
+        numa::mbind(region.addr(), len, mode, Some(&mask))
+            .map_err(|e| SysFailure::syscall("mbind", e, Some(c.from_node)))?;
+        region.touch();
+        numa::mbind(region.addr(), len, numa::MPOL_DEFAULT, None)
+            .map_err(|e| SysFailure::syscall("mbind(MPOL_DEFAULT)", e, None))?;
+
+        let all_pages = region.page_addrs(1);
+        let status = vec![0i32; all_pages.len()];
+        let mut w = Workload {
+            page: c.page,
+            api: c.api,
+            entries: c.thp_entries,
+            seed: c.seed,
+            region,
+            all_pages,
+            status,
+            node: c.from_node,
+            initial: Placement::default(),
+            thp_huge_bytes: None,
+        };
+        w.initial = w.placement(c.from_node)?;
+        w.thp_huge_bytes = w.thp_now();
+        Ok(w)
+    }
+
+    pub fn pages(&self) -> u64 {
+        self.region.pages() as u64
+    }
+
+    pub fn thp_now(&self) -> Option<u64> {
+        mapping::thp_huge_bytes(&self.region)
+    }
+
+    pub fn fill(&mut self, round: u64) {
+        Pattern::new(self.seed, round).fill(self.region.words_mut());
+    }
+
+    pub fn verify(&self, round: u64) -> Verify {
+        Pattern::new(self.seed, round).verify(self.region.words())
+    }
+
+    /// Query where every 4 KiB page is (move_pages with nodes = NULL).
+    pub fn placement(&mut self, node: u32) -> Result<Placement, SysFailure> {
+        numa::move_pages(&self.all_pages, None, &mut self.status, 0)
+            .map_err(|e| SysFailure::syscall("move_pages(query)", e, None))?;
+        Ok(summarize(&self.status, node, self.page == PageKind::Thp))
+    }
+
+    /// Move the region from `self.node` to `to`, timing only the syscalls.
+    pub fn migrate(&mut self, to: u32) -> Result<MoveOutcome, SysFailure> {
+        let from = self.node;
+        let mut out = MoveOutcome {
+            from,
+            to,
+            pages: self.pages(),
+            ..Default::default()
+        };
+        match self.api {
+            Api::MovePages => {
+                let step = match (self.page, self.entries) {
+                    (PageKind::Thp, Entries::Head) => PAGES_PER_HUGE,
+                    _ => 1,
+                };
+                let addrs: Vec<*mut c_void> =
+                    self.all_pages.iter().step_by(step).copied().collect();
+                let (secs, n) = timed_move_pages(&addrs, to)?;
+                out.seconds += secs;
+                out.kernel_not_migrated += n as u64;
+                if step > 1 {
+                    // Extents that were not a THP only had their first page
+                    // moved: move the rest with per-page entries.
+                    numa::move_pages(&self.all_pages, None, &mut self.status, 0)
+                        .map_err(|e| SysFailure::syscall("move_pages(query)", e, None))?;
+                    let rest: Vec<*mut c_void> = self
+                        .all_pages
+                        .iter()
+                        .zip(&self.status)
+                        .filter(|&(_, &s)| s >= 0 && s != to as i32)
+                        .map(|(&a, _)| a)
+                        .collect();
+                    if !rest.is_empty() {
+                        let (secs, n) = timed_move_pages(&rest, to)?;
+                        out.seconds += secs;
+                        out.kernel_not_migrated += n as u64;
+                        out.fallback_pages = rest.len() as u64;
+                    }
+                }
+            }
+            Api::MigratePages => {
+                let (fm, tm) = (NodeMask::single(from), NodeMask::single(to));
+                loop {
+                    let t0 = Instant::now();
+                    let r = numa::migrate_pages(&fm, &tm);
+                    out.seconds += t0.elapsed().as_secs_f64();
+                    match r {
+                        Ok(n) => {
+                            out.kernel_not_migrated += n as u64;
+                            break;
+                        }
+                        Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                        Err(e) => return Err(SysFailure::syscall("migrate_pages", e, Some(to))),
+                    }
+                }
+            }
+        }
+        out.placement = self.placement(to)?;
+        self.node = to;
+        Ok(out)
+    }
+}
+
+fn timed_move_pages(addrs: &[*mut c_void], to: u32) -> Result<(f64, usize), SysFailure> {
+    let nodes = vec![to as i32; addrs.len()];
+    let mut status = vec![0i32; addrs.len()];
+    let mut secs = 0.0;
+    loop {
+        let t0 = Instant::now();
+        let r = numa::move_pages(addrs, Some(&nodes), &mut status, numa::MPOL_MF_MOVE);
+        secs += t0.elapsed().as_secs_f64();
+        match r {
+            Ok(n) => return Ok((secs, n)),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            // Old kernels: "no pages needed moving"; the status query decides.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok((secs, 0)),
+            Err(e) => return Err(SysFailure::syscall("move_pages", e, Some(to))),
+        }
+    }
+}
+
+/// Count pages on `node`; with `huge`, also full 2 MiB extents on it.
+pub fn summarize(status: &[i32], node: u32, huge: bool) -> Placement {
+    let mut p = Placement::default();
+    for (i, &s) in status.iter().enumerate() {
+        if s == node as i32 {
+            p.on_node += 1;
+        } else {
+            p.elsewhere += 1;
+            if p.first_off.is_none() {
+                p.first_off = Some((i, s));
+            }
+        }
+    }
+    p.extents_on_node = if huge {
+        status
+            .chunks(PAGES_PER_HUGE)
+            .filter(|c| c.len() == PAGES_PER_HUGE && c.iter().all(|&s| s == node as i32))
+            .count() as u64
+    } else {
+        p.on_node
+    };
+    p
+}
+
+/// Text for a page status value (node number or negative errno).
+pub fn status_text(s: i32) -> String {
+    if s >= 0 {
+        format!("on node {s}")
+    } else {
+        format!("{} ({})", errno_name(-s), io::Error::from_raw_os_error(-s))
+    }
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EBUSY => "EBUSY",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::ENOENT => "ENOENT",
+        libc::EFAULT => "EFAULT",
+        libc::EACCES => "EACCES",
+        libc::ENODEV => "ENODEV",
+        libc::EIO => "EIO",
+        _ => "errno",
+    }
+}
+
+fn node_free_bytes(node: u32) -> Option<u64> {
+    numa::list_nodes()?
+        .into_iter()
+        .find(|n| n.node == node)?
+        .mem_free_kib
+        .map(|k| k * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarize_counts_pages_and_extents() {
+        let mut st = vec![1i32; 2 * PAGES_PER_HUGE];
+        let p = summarize(&st, 1, true);
+        assert_eq!(
+            (p.on_node, p.elsewhere, p.extents_on_node, p.first_off),
+            (1024, 0, 2, None)
+        );
+        st[600] = -libc::EBUSY;
+        let p = summarize(&st, 1, true);
+        assert_eq!((p.on_node, p.elsewhere, p.extents_on_node), (1023, 1, 1));
+        assert_eq!(p.first_off, Some((600, -libc::EBUSY)));
+        let p = summarize(&st, 1, false);
+        assert_eq!(p.extents_on_node, 1023);
+        let p = summarize(&st, 0, false);
+        assert_eq!((p.on_node, p.first_off), (0, Some((0, 1))));
+    }
+
+    #[test]
+    fn status_texts() {
+        assert_eq!(status_text(1), "on node 1");
+        assert!(status_text(-libc::EBUSY).starts_with("EBUSY ("));
+    }
+}

@@ -1,0 +1,285 @@
+//! Runs the real binary on the build host. The host may have a single NUMA
+//! node, so migrations use `--to-node 0` (moving to the current node is a
+//! valid move_pages/migrate_pages call and exercises the whole code path).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_migrate-check");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("spawn migrate-check")
+}
+
+fn results(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESULT ").map(str::to_string))
+        .collect()
+}
+
+/// Raw JSON value of a top-level key in a flat object.
+fn field<'a>(json: &'a str, key: &str) -> &'a str {
+    let pat = format!("\"{key}\":");
+    let start = json
+        .find(&pat)
+        .unwrap_or_else(|| panic!("{key} missing in {json}"))
+        + pat.len();
+    let rest = &json[start..];
+    let end = if let Some(quoted) = rest.strip_prefix('"') {
+        quoted.find('"').unwrap() + 2
+    } else {
+        rest.find([',', '}']).unwrap()
+    };
+    &rest[..end]
+}
+
+fn num(json: &str, key: &str) -> f64 {
+    field(json, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} not a number in {json}"))
+}
+
+fn assert_ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}");
+    let r = results(out);
+    assert_eq!(r.len(), 1, "{r:?}");
+    let j = r[0].clone();
+    assert_eq!(field(&j, "ok"), "true", "{j}");
+    assert_eq!(field(&j, "corrupt_words"), "0", "{j}");
+    assert_eq!(field(&j, "pages_not_moved"), "0", "{j}");
+    assert!(num(&j, "seconds") > 0.0, "{j}");
+    j
+}
+
+#[test]
+fn run_4k_move_pages_same_node() {
+    let out = run(&[
+        "run",
+        "--size-mib",
+        "8",
+        "--page",
+        "4k",
+        "--to-node",
+        "0",
+        "--rounds",
+        "2",
+    ]);
+    let j = assert_ok(&out);
+    assert_eq!(field(&j, "api"), "\"move_pages\"");
+    assert_eq!(field(&j, "page"), "\"4k\"");
+    assert_eq!(num(&j, "rounds"), 2.0);
+    assert_eq!(num(&j, "moves"), 4.0);
+    assert_eq!(num(&j, "pages_moved"), 4.0 * 2048.0);
+    assert_eq!(num(&j, "folios_moved"), 4.0 * 2048.0);
+    assert_eq!(num(&j, "bytes_moved"), 4.0 * 8.0 * 1048576.0);
+    assert_eq!(num(&j, "verifications"), 4.0);
+    assert_eq!(
+        num(&j, "thp_huge_bytes"),
+        0.0,
+        "MADV_NOHUGEPAGE must prevent THP"
+    );
+}
+
+#[test]
+fn run_thp_move_pages_head_and_all_entries() {
+    for entries in ["head", "all"] {
+        let out = run(&[
+            "run",
+            "--size-mib",
+            "8",
+            "--page",
+            "thp",
+            "--to-node",
+            "0",
+            "--thp-entries",
+            entries,
+            "--seed",
+            "7",
+        ]);
+        let j = assert_ok(&out);
+        assert_eq!(num(&j, "pages_moved"), 2.0 * 2048.0);
+        // Every 2 MiB extent ends on the target, whether or not THP formed.
+        assert_eq!(num(&j, "folios_moved"), 2.0 * 4.0);
+        assert!(num(&j, "thp_huge_bytes") <= 8.0 * 1048576.0);
+    }
+}
+
+#[test]
+fn run_migrate_pages_same_node() {
+    for page in ["4k", "thp"] {
+        let out = run(&[
+            "run",
+            "--size-mib",
+            "4",
+            "--page",
+            page,
+            "--to-node",
+            "0",
+            "--api",
+            "migrate_pages",
+        ]);
+        let j = assert_ok(&out);
+        assert_eq!(field(&j, "api"), "\"migrate_pages\"");
+        assert_eq!(num(&j, "pages_moved"), 2.0 * 1024.0);
+    }
+}
+
+#[test]
+fn loop_runs_until_time_is_up() {
+    let t0 = Instant::now();
+    let out = run(&[
+        "loop",
+        "--seconds",
+        "0.3",
+        "--size-mib",
+        "4",
+        "--page",
+        "4k",
+        "--to-node",
+        "0",
+    ]);
+    let j = assert_ok(&out);
+    assert!(num(&j, "rounds") >= 1.0);
+    assert_eq!(num(&j, "moves"), 2.0 * num(&j, "rounds"));
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loop ended: time"));
+}
+
+#[test]
+fn loop_stops_cleanly_on_sigterm() {
+    let child = Command::new(BIN)
+        .args([
+            "loop",
+            "--seconds",
+            "120",
+            "--size-mib",
+            "4",
+            "--page",
+            "thp",
+            "--to-node",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: plain kill(2) on the child we spawned and still own.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    let j = assert_ok(&out);
+    assert!(num(&j, "verifications") >= 1.0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loop ended: signal"));
+}
+
+#[test]
+fn bench_prints_per_rep_lines_and_summary() {
+    let out = run(&[
+        "bench",
+        "--sizes",
+        "2,4",
+        "--page",
+        "thp",
+        "--reps",
+        "3",
+        "--to-node",
+        "0",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = results(&out);
+    assert_eq!(r.len(), 2 * (3 * 2 + 1), "{r:?}");
+    let lines: Vec<&String> = r
+        .iter()
+        .filter(|j| field(j, "cmd") == "\"bench\"")
+        .collect();
+    assert_eq!(lines.len(), 12);
+    for j in &lines {
+        assert_eq!(field(j, "ok"), "true", "{j}");
+        assert!(num(j, "gbps") > 0.0);
+        assert!(num(j, "folios_per_sec") > 0.0);
+    }
+    assert_eq!(field(lines[0], "direction"), "\"to\"");
+    assert_eq!(field(lines[1], "direction"), "\"back\"");
+    let sums: Vec<&String> = r
+        .iter()
+        .filter(|j| field(j, "cmd") == "\"bench_summary\"")
+        .collect();
+    assert_eq!(sums.len(), 2);
+    for (s, size) in sums.iter().zip([2.0, 4.0]) {
+        assert_eq!(num(s, "size_mib"), size);
+        assert_eq!(num(s, "samples"), 6.0);
+        let (lo, med, hi) = (
+            num(s, "gbps_min"),
+            num(s, "gbps_median"),
+            num(s, "gbps_max"),
+        );
+        assert!(lo <= med && med <= hi, "{s}");
+        assert_eq!(field(s, "ok"), "true");
+    }
+}
+
+#[test]
+fn nodes_lists_node_zero() {
+    if !Path::new("/sys/devices/system/node/node0").exists() {
+        return;
+    }
+    let out = run(&["nodes"]);
+    assert_eq!(out.status.code(), Some(0));
+    let r = results(&out);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains(r#"{"node":0,"#), "{}", r[0]);
+    assert!(num(&r[0], "count") >= 1.0);
+}
+
+#[test]
+fn missing_target_node_is_explained() {
+    if Path::new("/sys/devices/system/node/node1").exists() {
+        return; // multi-node host: node 1 is valid
+    }
+    let out = run(&["run", "--size-mib", "8", "--page", "4k"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("node 1 does not exist: the guest needs 2 NUMA nodes"),
+        "{stderr}"
+    );
+    let r = results(&out);
+    assert_eq!(r.len(), 1);
+    assert_eq!(field(&r[0], "ok"), "false");
+    assert_eq!(field(&r[0], "exit_code"), "2");
+}
+
+#[test]
+fn usage_errors_exit_3() {
+    for args in [
+        &["run", "--page", "4k"][..],
+        &["run", "--size-mib", "8", "--page", "2m"],
+        &["run", "--size-mib", "3", "--page", "thp"],
+        &["bench", "--sizes", "a", "--page", "thp"],
+        &["frobnicate"],
+        &[],
+    ] {
+        assert_eq!(run(args).status.code(), Some(3), "{args:?}");
+    }
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("Exit codes:") && text.contains("not migrated"),
+        "{text}"
+    );
+}

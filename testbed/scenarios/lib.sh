@@ -1,0 +1,34 @@
+# Helpers for guest scenarios (busybox sh). Each check prints one line
+# "PASS name" or "FAIL name: why"; the host counts them.
+failures=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+check() { # check NAME CMD...: PASS if CMD succeeds
+  name=$1; shift
+  if "$@"; then pass "$name"; else fail "$name: '$*' exited $?"; fi
+}
+finish() { [ "$failures" = 0 ]; exit $?; }
+
+load() { # load MODULE [PARAMS...]
+  m=$1; shift
+  insmod "/modules/$m.ko" "$@" || { fail "insmod $m $*"; finish; }
+}
+
+# Runs migrate-check and keeps its RESULT json in $RESULT.
+migrate() {
+  out=$(migrate-check "$@" 2>/tmp/migrate.err); rc=$?
+  RESULT=$(echo "$out" | sed -n 's/^RESULT //p' | tail -1)
+  [ $rc = 0 ] || { cat /tmp/migrate.err; echo "$out"; }
+  return $rc
+}
+
+json_num() { # json_num KEY: number from $RESULT
+  echo "$RESULT" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}
+
+sysfs_read() { cat "/sys/module/dcbm/$1"; }
+
+# Fails when the kernel log shows a bug, warning, lockdep or sleep report.
+kernel_log_clean() {
+  ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: '
+}
