@@ -5,7 +5,7 @@
 # every input, and doubles as the "kernel headers" for out-of-tree and
 # DKMS builds. Prints the tree's path on stdout.
 #
-#   build-kernel.sh [--localversion SUFFIX]
+#   build-kernel.sh [--localversion SUFFIX] [--print-key]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -13,10 +13,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
-localversion=-dcbm
+localversion=-dcbm print_key=0
 while (($#)); do
   case $1 in
     --localversion) localversion=$2; shift 2 ;;
+    --print-key) print_key=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -38,10 +39,11 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 # Everything that changes the result is part of the key.
 key=$( {
   echo "$SRC_SHA256 $localversion"
-  cat "$here"/patches/*.patch "$here/kernel.config" "$0"
+  cat "$here"/patches/*.patch "$here/kernel.config" "$here/build-kernel.sh"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
 } | sha256sum | cut -c1-16)
 tree="$DCBM_CACHE/linux-$key"
+((print_key)) && { echo "$key"; exit 0; }
 if [ -f "$tree/.dcbm-built" ]; then
   ln -sfn "$tree" "$DCBM_CACHE/current$localversion"
   [ "$localversion" = -dcbm ] && ln -sfn "$tree" "$DCBM_CACHE/current"

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sysfs files under /sys/module/dcbm/, with the C driver's semantics:
+//! a bad write returns an errno and leaves the value as it was; a write
+//! to a counter resets it.
+
+use crate::control;
+use crate::stats::{self, Counter};
+use core::cell::UnsafeCell;
+use core::fmt::Write;
+use core::ptr;
+use kernel::bindings;
+use kernel::ffi::{c_char, c_uint};
+use kernel::prelude::*;
+
+type Show = unsafe extern "C" fn(*mut bindings::kobject, *mut bindings::kobj_attribute, *mut c_char) -> isize;
+type Store =
+    unsafe extern "C" fn(*mut bindings::kobject, *mut bindings::kobj_attribute, *const c_char, usize) -> isize;
+
+/// A `kobj_attribute` in writable memory, as sysfs and lockdep expect.
+#[repr(transparent)]
+struct Attr(UnsafeCell<bindings::kobj_attribute>);
+
+// SAFETY: sysfs only reads the attribute after registration; nothing in
+// this module writes it.
+unsafe impl Sync for Attr {}
+
+impl Attr {
+    const fn new(name: &'static CStr, mode: u16, show: Show, store: Store) -> Self {
+        Self(UnsafeCell::new(bindings::kobj_attribute {
+            attr: bindings::attribute {
+                name: name.as_ptr().cast(),
+                mode,
+                // SAFETY: the remaining (lockdep) fields are zero when unused.
+                ..unsafe { core::mem::zeroed() }
+            },
+            __bindgen_anon_1: bindings::kobj_attribute__bindgen_ty_1 { show: Some(show) },
+            __bindgen_anon_2: bindings::kobj_attribute__bindgen_ty_2 { store: Some(store) },
+        }))
+    }
+
+    const fn attr(&'static self) -> *mut bindings::attribute {
+        // SAFETY: a projection of a static, no reference is created.
+        unsafe { ptr::addr_of_mut!((*self.0.get()).attr) }
+    }
+}
+
+/// Writes the value and a newline into the PAGE_SIZE buffer sysfs gave.
+fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
+    struct Page {
+        buf: *mut u8,
+        len: usize,
+    }
+    impl Write for Page {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            // Values are a few digits; anything near a page is a bug.
+            if self.len + s.len() >= bindings::PAGE_SIZE as usize {
+                return Err(core::fmt::Error);
+            }
+            // SAFETY: bounds checked above against the page sysfs gave.
+            unsafe { ptr::copy_nonoverlapping(s.as_ptr(), self.buf.add(self.len), s.len()) };
+            self.len += s.len();
+            Ok(())
+        }
+    }
+    let mut page = Page { buf: buf.cast(), len: 0 };
+    match writeln!(page, "{}", args) {
+        Ok(()) => page.len as isize,
+        Err(_) => EINVAL.to_errno() as isize,
+    }
+}
+
+fn ret(count: usize, r: Result) -> isize {
+    match r {
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// Parses an unsigned integer as kstrtouint/kstrtoull do (base prefix,
+/// one trailing newline, nothing else).
+fn parse_u64(buf: *const c_char) -> Result<u64> {
+    let mut v = 0u64;
+    // SAFETY: sysfs passes a NUL-terminated buffer.
+    kernel::error::to_result(unsafe { bindings::kstrtoull(buf, 0, &mut v) })?;
+    Ok(v)
+}
+
+fn parse_u32(buf: *const c_char) -> Result<u32> {
+    let mut v: c_uint = 0;
+    // SAFETY: sysfs passes a NUL-terminated buffer.
+    kernel::error::to_result(unsafe { bindings::kstrtouint(buf, 0, &mut v) })?;
+    Ok(v)
+}
+
+macro_rules! attr_fns {
+    ($show:ident, $store:ident, |$buf:ident, $count:ident| show: $s:expr, store: $st:expr) => {
+        unsafe extern "C" fn $show(
+            _: *mut bindings::kobject,
+            _: *mut bindings::kobj_attribute,
+            $buf: *mut c_char,
+        ) -> isize {
+            emit($buf, format_args!("{}", $s))
+        }
+        unsafe extern "C" fn $store(
+            _: *mut bindings::kobject,
+            _: *mut bindings::kobj_attribute,
+            $buf: *const c_char,
+            $count: usize,
+        ) -> isize {
+            ret($count, $st)
+        }
+    };
+}
+
+attr_fns!(offloading_show, offloading_store, |buf, count|
+    show: u8::from(control::CONTROL.lock().enabled),
+    store: (|| {
+        let mut v = false;
+        // SAFETY: sysfs passes a NUL-terminated buffer.
+        kernel::error::to_result(unsafe { bindings::kstrtobool(buf, &mut v) })?;
+        control::set_offloading(v)
+    })()
+);
+
+attr_fns!(nr_dma_chan_show, nr_dma_chan_store, |buf, count|
+    show: control::CONTROL.lock().nr_chan,
+    store: parse_u32(buf).and_then(control::set_nr_chan)
+);
+
+attr_fns!(timeout_ms_show, timeout_ms_store, |buf, count|
+    show: control::timeout_ms(),
+    store: parse_u32(buf).and_then(control::set_timeout_ms)
+);
+
+attr_fns!(min_batch_bytes_show, min_batch_bytes_store, |buf, count|
+    show: control::min_batch_bytes(),
+    store: parse_u64(buf).and_then(control::set_min_batch_bytes)
+);
+
+fn reset(c: &Counter) -> Result {
+    c.reset();
+    Ok(())
+}
+
+attr_fns!(folios_migrated_show, folios_migrated_store, |_buf, count|
+    show: stats::FOLIOS_MIGRATED.get(), store: reset(&stats::FOLIOS_MIGRATED));
+attr_fns!(folios_failures_show, folios_failures_store, |_buf, count|
+    show: stats::FOLIOS_FAILURES.get(), store: reset(&stats::FOLIOS_FAILURES));
+attr_fns!(folios_declined_show, folios_declined_store, |_buf, count|
+    show: stats::FOLIOS_DECLINED.get(), store: reset(&stats::FOLIOS_DECLINED));
+attr_fns!(bytes_migrated_show, bytes_migrated_store, |_buf, count|
+    show: stats::BYTES_MIGRATED.get(), store: reset(&stats::BYTES_MIGRATED));
+
+/// The held channels, space separated (read-only: writes fail EPERM).
+unsafe extern "C" fn channels_show(
+    _: *mut bindings::kobject,
+    _: *mut bindings::kobj_attribute,
+    buf: *mut c_char,
+) -> isize {
+    struct Names<'a>(Option<&'a crate::channels::ChannelSet>);
+    impl core::fmt::Display for Names<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            for (i, c) in self.0.into_iter().flat_map(|s| s.iter()).enumerate() {
+                let sep = if i == 0 { "" } else { " " };
+                write!(f, "{}{}", sep, c.name().to_str().unwrap_or("?"))?;
+            }
+            Ok(())
+        }
+    }
+    let set = control::channels();
+    emit(buf, format_args!("{}", Names(set.as_deref())))
+}
+
+unsafe extern "C" fn channels_store(
+    _: *mut bindings::kobject,
+    _: *mut bindings::kobj_attribute,
+    _: *const c_char,
+    _: usize,
+) -> isize {
+    EPERM.to_errno() as isize
+}
+
+static OFFLOADING: Attr = Attr::new(c"offloading", 0o644, offloading_show, offloading_store);
+static NR_DMA_CHAN: Attr = Attr::new(c"nr_dma_chan", 0o644, nr_dma_chan_show, nr_dma_chan_store);
+static TIMEOUT_MS: Attr = Attr::new(c"timeout_ms", 0o644, timeout_ms_show, timeout_ms_store);
+static MIN_BATCH_BYTES: Attr =
+    Attr::new(c"min_batch_bytes", 0o644, min_batch_bytes_show, min_batch_bytes_store);
+static FOLIOS_MIGRATED: Attr =
+    Attr::new(c"folios_migrated", 0o644, folios_migrated_show, folios_migrated_store);
+static FOLIOS_FAILURES: Attr =
+    Attr::new(c"folios_failures", 0o644, folios_failures_show, folios_failures_store);
+static FOLIOS_DECLINED: Attr =
+    Attr::new(c"folios_declined", 0o644, folios_declined_show, folios_declined_store);
+static BYTES_MIGRATED: Attr =
+    Attr::new(c"bytes_migrated", 0o644, bytes_migrated_show, bytes_migrated_store);
+static CHANNELS: Attr = Attr::new(c"channels", 0o444, channels_show, channels_store);
+
+#[repr(transparent)]
+struct AttrList([*mut bindings::attribute; 10]);
+// SAFETY: read-only after construction; sysfs only reads it.
+unsafe impl Sync for AttrList {}
+
+static ATTRS: AttrList = AttrList([
+    OFFLOADING.attr(),
+    NR_DMA_CHAN.attr(),
+    TIMEOUT_MS.attr(),
+    MIN_BATCH_BYTES.attr(),
+    FOLIOS_MIGRATED.attr(),
+    FOLIOS_FAILURES.attr(),
+    FOLIOS_DECLINED.attr(),
+    BYTES_MIGRATED.attr(),
+    CHANNELS.attr(),
+    ptr::null_mut(),
+]);
+
+#[repr(transparent)]
+struct Group(UnsafeCell<bindings::attribute_group>);
+// SAFETY: as for `Attr`.
+unsafe impl Sync for Group {}
+
+static GROUP: Group = Group(UnsafeCell::new(bindings::attribute_group {
+    __bindgen_anon_2: bindings::attribute_group__bindgen_ty_2 {
+        attrs: ptr::addr_of!(ATTRS.0).cast_mut().cast(),
+    },
+    // SAFETY: the other fields are optional and zero when unused.
+    ..unsafe { core::mem::zeroed() }
+}));
+
+/// The attribute files, present from creation until drop.
+pub(crate) struct Files {
+    kobj: *mut bindings::kobject,
+}
+
+// SAFETY: the module kobject lives as long as the module.
+unsafe impl Send for Files {}
+// SAFETY: as above; `Files` has no interior state.
+unsafe impl Sync for Files {}
+
+impl Files {
+    pub(crate) fn create(module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: `module` is this module, whose kobject is registered
+        // before init runs and removed after exit.
+        let kobj = unsafe { ptr::addr_of_mut!((*module.as_ptr()).mkobj.kobj) };
+        // SAFETY: `kobj` is valid; `GROUP` is static.
+        kernel::error::to_result(unsafe { bindings::sysfs_create_group(kobj, GROUP.0.get()) })?;
+        Ok(Self { kobj })
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        // SAFETY: created in `create`; waits for running show/store calls.
+        unsafe { bindings::sysfs_remove_group(self.kobj, GROUP.0.get()) };
+    }
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dcbm, the DMA Core Batch Migrator: copies batches of folios for page
+//! migration with dmaengine memcpy channels.
+//!
+//! The Rust rewrite of the reference C driver of the "Accelerate page
+//! migration with batch copying and hardware offload" series (v5), with
+//! the same /sys/module/dcbm/ interface. See README.md for what it adds.
+
+use kernel::prelude::*;
+
+mod attrs;
+mod batch;
+mod channels;
+mod control;
+mod ffi;
+mod segments;
+mod stats;
+
+module! {
+    type: Dcbm,
+    name: "dcbm",
+    authors: ["dcbm developers"],
+    description: "DMA Core Batch Migrator: page migration copies by DMA",
+    license: "GPL",
+    params: {
+        offloading: bool {
+            default: false,
+            description: "Enable offloading at load time (as writing 1 to /sys/module/dcbm/offloading)",
+        },
+        nr_dma_chan: u32 {
+            default: 1,
+            description: "DMA channels to use, 1..16",
+        },
+    },
+}
+
+struct Dcbm {
+    files: Option<attrs::Files>,
+}
+
+impl kernel::Module for Dcbm {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        control::init();
+        let nr = module_parameters::nr_dma_chan.value();
+        control::set_nr_chan(nr).inspect_err(|_| {
+            pr_err!("nr_dma_chan={} is out of range 1..{}\n", nr, control::MAX_CHANNELS);
+        })?;
+        let files = attrs::Files::create(module)?;
+        if module_parameters::offloading.value() {
+            if let Err(e) = control::set_offloading(true) {
+                pr_warn!("offloading=1 at load failed ({:?}): no usable DMA memcpy channel?\n", e);
+            }
+        }
+        pr_info!("DMA Core Batch Migrator loaded\n");
+        Ok(Self { files: Some(files) })
+    }
+}
+
+impl Drop for Dcbm {
+    fn drop(&mut self) {
+        // Remove the files first so no write can re-enable offloading,
+        // then unregister (waiting for copies in flight) and release the
+        // channels.
+        drop(self.files.take());
+        let _ = control::set_offloading(false);
+        pr_info!("DMA Core Batch Migrator unloaded\n");
+    }
+}

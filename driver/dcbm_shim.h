@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Functions of dcbm_shim.c called from Rust (see ffi.rs), and back. */
+#ifndef DCBM_SHIM_H
+#define DCBM_SHIM_H
+
+#include <linux/dmaengine.h>
+
+struct folio;
+struct list_head;
+struct scatterlist;
+
+/* Implemented in Rust (batch.rs). */
+int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
+		      unsigned int folio_cnt);
+
+int dcbm_migrator_register(void);
+void dcbm_migrator_unregister(void);
+struct folio *dcbm_lru_folio(struct list_head *entry);
+size_t dcbm_folio_size(struct folio *folio);
+void dcbm_sg_set_folio(struct scatterlist *sg, struct folio *folio);
+struct dma_chan *dcbm_request_memcpy_chan(void);
+struct dma_chan *dcbm_find_public_memcpy_chan(void);
+struct device *dcbm_chan_device(struct dma_chan *chan);
+const char *dcbm_chan_name(struct dma_chan *chan);
+unsigned int dcbm_max_seg_size(struct device *dev);
+int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		       size_t len, dma_async_tx_callback_result cb, void *param);
+bool dcbm_result_ok(const struct dmaengine_result *result);
+void dcbm_issue_pending(struct dma_chan *chan);
+void dcbm_terminate_sync(struct dma_chan *chan);
+
+#endif /* DCBM_SHIM_H */

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! C functions dcbm calls that `kernel::bindings` does not carry: the
+//! dmaengine API (absent from the kernel's Rust bindings) and the static
+//! inline helpers wrapped in `dcbm_shim.c`. DMA channels, descriptors and
+//! results stay opaque to Rust: only C code looks inside them.
+
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
+
+/// `struct dma_chan`, opaque.
+#[repr(C)]
+pub(crate) struct DmaChan {
+    _private: [u8; 0],
+}
+
+/// `struct dmaengine_result`, opaque.
+#[repr(C)]
+pub(crate) struct DmaResult {
+    _private: [u8; 0],
+}
+
+/// `struct folio`, opaque (only its address and size are used).
+#[repr(C)]
+pub(crate) struct Folio {
+    _private: [u8; 0],
+}
+
+pub(crate) type CallbackResult = unsafe extern "C" fn(param: *mut c_void, result: *const DmaResult);
+
+// `bindings::device` has zero-sized members bindgen cannot describe;
+// it is only ever passed through by pointer.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    // dcbm_shim.c (prototypes in dcbm_shim.h)
+    pub(crate) fn dcbm_migrator_register() -> c_int;
+    pub(crate) fn dcbm_migrator_unregister();
+    pub(crate) fn dcbm_lru_folio(entry: *mut bindings::list_head) -> *mut Folio;
+    pub(crate) fn dcbm_folio_size(folio: *mut Folio) -> usize;
+    pub(crate) fn dcbm_sg_set_folio(sg: *mut bindings::scatterlist, folio: *mut Folio);
+    pub(crate) fn dcbm_request_memcpy_chan() -> *mut DmaChan;
+    pub(crate) fn dcbm_find_public_memcpy_chan() -> *mut DmaChan;
+    pub(crate) fn dcbm_chan_device(chan: *mut DmaChan) -> *mut bindings::device;
+    pub(crate) fn dcbm_chan_name(chan: *mut DmaChan) -> *const c_char;
+    pub(crate) fn dcbm_max_seg_size(dev: *mut bindings::device) -> c_uint;
+    pub(crate) fn dcbm_submit_memcpy(
+        chan: *mut DmaChan,
+        dst: bindings::dma_addr_t,
+        src: bindings::dma_addr_t,
+        len: usize,
+        cb: CallbackResult,
+        param: *mut c_void,
+    ) -> c_int;
+    pub(crate) fn dcbm_result_ok(result: *const DmaResult) -> bool;
+    pub(crate) fn dcbm_issue_pending(chan: *mut DmaChan);
+    pub(crate) fn dcbm_terminate_sync(chan: *mut DmaChan);
+
+    // drivers/dma/dmaengine.c
+    pub(crate) fn dma_release_channel(chan: *mut DmaChan);
+    pub(crate) fn dmaengine_get();
+    pub(crate) fn dmaengine_put();
+}

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pairs DMA segments of a source and a destination mapping into copies.
+//!
+//! An IOMMU may merge the two sides differently (source in one segment,
+//! destination in three, say); the C driver gave up then. The walk below
+//! cuts both sides at every boundary of either, so any mapping of equal
+//! total length is copied.
+
+/// A mapped DMA segment: bus address and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seg {
+    pub(crate) addr: u64,
+    pub(crate) len: u64,
+}
+
+/// One memcpy to submit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Copy {
+    pub(crate) dst: u64,
+    pub(crate) src: u64,
+    pub(crate) len: u64,
+}
+
+/// Yields the copies that move `src` onto `dst`, none longer than
+/// `max_len`, then `None`. `mismatch()` tells afterwards whether the two
+/// sides had different total lengths (nothing valid to copy then).
+pub(crate) struct CopyWalk<S, D> {
+    src: S,
+    dst: D,
+    s: Option<Seg>,
+    d: Option<Seg>,
+    max_len: u64,
+}
+
+impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
+    pub(crate) fn new(mut src: S, mut dst: D, max_len: u64) -> Self {
+        let s = next_nonempty(&mut src);
+        let d = next_nonempty(&mut dst);
+        Self { src, dst, s, d, max_len: max_len.max(1) }
+    }
+
+    /// True once the walk has ended with bytes left on one side only.
+    pub(crate) fn mismatch(&self) -> bool {
+        self.s.is_some() != self.d.is_some()
+    }
+}
+
+fn next_nonempty(it: &mut impl Iterator<Item = Seg>) -> Option<Seg> {
+    it.find(|s| s.len != 0)
+}
+
+impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, D> {
+    type Item = Copy;
+
+    fn next(&mut self) -> Option<Copy> {
+        let (s, d) = (self.s.as_mut()?, self.d.as_mut()?);
+        let len = s.len.min(d.len).min(self.max_len);
+        let copy = Copy { dst: d.addr, src: s.addr, len };
+        s.addr += len;
+        s.len -= len;
+        d.addr += len;
+        d.len -= len;
+        if s.len == 0 {
+            self.s = next_nonempty(&mut self.src);
+        }
+        if d.len == 0 {
+            self.d = next_nonempty(&mut self.dst);
+        }
+        Some(copy)
+    }
+}
+
+#[kernel::macros::kunit_tests(dcbm_segments)]
+mod tests {
+    use super::*;
+    use kernel::prelude::*;
+
+    const fn seg(addr: u64, len: u64) -> Seg {
+        Seg { addr, len }
+    }
+
+    fn walk(src: &[Seg], dst: &[Seg], max: u64) -> (KVec<Copy>, bool) {
+        let mut w = CopyWalk::new(src.iter().copied(), dst.iter().copied(), max);
+        let mut out = KVec::new();
+        for c in &mut w {
+            out.push(c, GFP_KERNEL).unwrap();
+        }
+        (out, w.mismatch())
+    }
+
+    /// Every byte of src lands at the same offset of dst, exactly once.
+    fn covers(src: &[Seg], dst: &[Seg], copies: &[Copy]) -> bool {
+        let total: u64 = src.iter().map(|s| s.len).sum();
+        let mut off = 0;
+        for c in copies {
+            let at = |segs: &[Seg], mut o: u64| {
+                for s in segs {
+                    if o < s.len {
+                        return Some((s.addr + o, s.len - o));
+                    }
+                    o -= s.len;
+                }
+                None
+            };
+            let (Some((sa, sl)), Some((da, dl))) = (at(src, off), at(dst, off)) else {
+                return false;
+            };
+            if c.src != sa || c.dst != da || c.len > sl || c.len > dl || c.len == 0 {
+                return false;
+            }
+            off += c.len;
+        }
+        off == total
+    }
+
+    #[test]
+    fn even_segments_copy_one_to_one() {
+        let src = [seg(0x1000, 4096), seg(0x9000, 4096)];
+        let dst = [seg(0x20000, 4096), seg(0x40000, 4096)];
+        let (c, mismatch) = walk(&src, &dst, u64::MAX);
+        assert!(!mismatch);
+        assert_eq!(c.len(), 2);
+        assert!(covers(&src, &dst, &c));
+    }
+
+    #[test]
+    fn merged_source_is_split_at_destination_boundaries() {
+        let src = [seg(0x100000, 3 * 4096)];
+        let dst = [seg(0x5000, 4096), seg(0x8000, 8192)];
+        let (c, mismatch) = walk(&src, &dst, u64::MAX);
+        assert!(!mismatch);
+        assert_eq!(c.len(), 2);
+        assert!(covers(&src, &dst, &c));
+    }
+
+    #[test]
+    fn uneven_on_both_sides() {
+        let src = [seg(0x10000, 6144), seg(0x30000, 2048), seg(0x50000, 8192)];
+        let dst = [seg(0x90000, 4096), seg(0xa0000, 10240), seg(0xc0000, 2048)];
+        let (c, mismatch) = walk(&src, &dst, u64::MAX);
+        assert!(!mismatch);
+        assert!(covers(&src, &dst, &c));
+    }
+
+    #[test]
+    fn long_segments_are_cut_to_max_len() {
+        let src = [seg(0, 2 << 20)];
+        let dst = [seg(1 << 30, 2 << 20)];
+        let (c, _) = walk(&src, &dst, 65536);
+        assert_eq!(c.len(), 32);
+        assert!(c.iter().all(|c| c.len == 65536));
+        assert!(covers(&src, &dst, &c));
+    }
+
+    #[test]
+    fn unequal_totals_are_reported() {
+        let (_, mismatch) = walk(&[seg(0, 8192)], &[seg(0, 4096)], u64::MAX);
+        assert!(mismatch);
+        let (_, mismatch) = walk(&[seg(0, 4096)], &[seg(0, 4096), seg(8192, 1)], u64::MAX);
+        assert!(mismatch);
+    }
+
+    #[test]
+    fn empty_segments_are_skipped() {
+        let src = [seg(0, 0), seg(4096, 4096)];
+        let dst = [seg(8192, 4096), seg(0, 0)];
+        let (c, mismatch) = walk(&src, &dst, u64::MAX);
+        assert!(!mismatch);
+        assert_eq!(c.len(), 1);
+    }
+}

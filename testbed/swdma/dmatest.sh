@@ -1,0 +1,185 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# Guest-side check of the swdma engine with the kernel's own dmatest client
+# (busybox sh). For every channel count N given, and every DMA_PRIVATE
+# setting asked for: loads swdma channels=N, loads dmatest, runs it on all
+# swdma channels (interrupt mode, then polled mode unless -I), checks that
+# every channel reports "summary <iterations> tests, 0 failures", that
+# swdma cannot be removed while dmatest holds its channels, that no
+# descriptor is leaked, and that swdma unloads afterwards.
+#
+# usage: dmatest.sh [-k swdma.ko] [-d dmatest.ko] [-p "1 0"] [-i iterations]
+#                   [-t timeout_ms] [-w wait_s] [-I] N [N...]
+#   -k  path of swdma.ko (default: next to this script, else modprobe)
+#   -d  path of dmatest.ko (default: modprobe dmatest)
+#   -p  DMA_PRIVATE settings to test, "1", "0" or "1 0" (default "1")
+#   -i  dmatest iterations per channel (default 10)
+#   -t  dmatest per-transfer timeout in ms (default 2000)
+#   -w  seconds to wait for one run to finish (default 120)
+#   -I  interrupt mode only (skip the polled pass)
+# Prints "PASS dmatest channels=N" or "FAIL dmatest channels=N: why" per N;
+# exits 0 if all passed, 1 otherwise.
+
+here=$(cd "$(dirname "$0")" && pwd)
+swdma_ko=
+dmatest_ko=
+privs=1
+iterations=10
+timeout=2000
+wait_s=120
+modes="irq polled"
+
+usage() { sed -n '3,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+
+while getopts k:d:p:i:t:w:Ih opt; do
+	case $opt in
+	k) swdma_ko=$OPTARG ;;
+	d) dmatest_ko=$OPTARG ;;
+	p) privs=$OPTARG ;;
+	i) iterations=$OPTARG ;;
+	t) timeout=$OPTARG ;;
+	w) wait_s=$OPTARG ;;
+	I) modes=irq ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || usage
+[ -n "$swdma_ko" ] || [ ! -f "$here/swdma.ko" ] || swdma_ko=$here/swdma.ko
+
+P=/sys/module/dmatest/parameters
+S=/sys/module/swdma/parameters
+runid=0
+
+note() { echo "# $*"; }
+kmsg() { echo "$*" > /dev/kmsg 2>/dev/null; }
+
+unload_all() {
+	[ -d /sys/module/dmatest ] && rmmod dmatest
+	[ -d /sys/module/swdma ] && rmmod swdma
+	[ ! -d /sys/module/dmatest ] && [ ! -d /sys/module/swdma ]
+}
+
+load_swdma() { # channels private
+	if [ -n "$swdma_ko" ]; then
+		insmod "$swdma_ko" channels="$1" private="$2"
+	else
+		modprobe swdma channels="$1" private="$2"
+	fi
+}
+
+load_dmatest() {
+	[ -d /sys/module/dmatest ] && return 0
+	if [ -n "$dmatest_ko" ]; then
+		insmod "$dmatest_ko"
+	else
+		modprobe dmatest
+	fi
+}
+
+# Names (dmaXchanY) of the channels bound to the swdma driver.
+swdma_channels() {
+	for c in /sys/class/dma/*; do
+		[ -e "$c/device/driver" ] || continue
+		drv=$(readlink "$c/device/driver")
+		[ "${drv##*/}" = swdma ] && echo "${c##*/}"
+	done
+}
+
+# One dmatest run over all swdma channels: n private mode -> 0 if passed.
+run_once() {
+	n=$1 priv=$2 mode=$3
+	runid=$((runid + 1))
+	tag="swdma-dmatest: run $runid channels=$n private=$priv mode=$mode"
+
+	unload_all || { echo "cannot unload swdma/dmatest"; return 1; }
+	load_swdma "$n" "$priv" || { echo "loading swdma failed"; return 1; }
+	chans=$(swdma_channels)
+	got=$(echo "$chans" | grep -c chan)
+	[ "$got" -eq "$n" ] ||
+		{ echo "$got channels bound to swdma, expected $n"; return 1; }
+	load_dmatest || { echo "loading dmatest failed"; return 1; }
+
+	polled=N
+	[ "$mode" = polled ] && polled=Y
+	echo "$timeout" > $P/timeout
+	echo "$iterations" > $P/iterations
+	echo 1 > $P/threads_per_chan
+	echo 0 > $P/max_channels
+	echo "$polled" > $P/polled
+	echo swdma > $P/device
+	kmsg "$tag"
+	# "" selects every channel of the device (requests them now)
+	echo "" > $P/channel || { echo "dmatest found no channel"; return 1; }
+
+	# the dmaengine core must hold module references for the client
+	if rmmod swdma 2>/dev/null || [ ! -d /sys/module/swdma ]; then
+		echo "swdma could be removed while dmatest held its channels"
+		return 1
+	fi
+
+	echo 1 > $P/run
+	t=0
+	while [ "$(cat $P/run)" != N ]; do
+		t=$((t + 1))
+		if [ $t -gt "$wait_s" ]; then
+			echo 0 > $P/run
+			echo "dmatest still running after ${wait_s}s"
+			return 1
+		fi
+		sleep 1
+	done
+
+	log=$(dmesg | sed -n "/$tag/,\$p")
+	rc=0
+	for c in $chans; do
+		line=$(echo "$log" | grep "dmatest: $c-copy0: summary" | tail -n 1)
+		if [ -z "$line" ]; then
+			echo "$c: no dmatest summary"
+			rc=1
+		elif ! echo "$line" |
+		     grep -q "summary $iterations tests, 0 failures"; then
+			echo "$c: ${line#*summary }"
+			rc=1
+		fi
+	done
+	errs=$(echo "$log" | grep -E "dmatest: .*(result|error|timed out)|BUG|WARNING|lockdep|circular|sleeping function" | head -n 5)
+	if [ -n "$errs" ]; then
+		echo "kernel log: $errs"
+		rc=1
+	fi
+
+	rmmod dmatest || { echo "rmmod dmatest failed"; return 1; }
+	left=$(cat $S/descriptors)
+	[ "$left" = 0 ] || { echo "$left descriptors leaked"; rc=1; }
+	note "copies_done=$(cat $S/copies_done) bytes_copied=$(cat $S/bytes_copied)"
+	rmmod swdma || { echo "rmmod swdma failed"; return 1; }
+	return $rc
+}
+
+status=0
+for n in "$@"; do
+	failed=
+	for priv in $privs; do
+		for mode in $modes; do
+			why=$(run_once "$n" "$priv" "$mode")
+			rc=$?
+			echo "$why" | grep '^#'
+			why=$(echo "$why" | grep -v '^#' | tr '\n' ' ')
+			if [ $rc -eq 0 ]; then
+				note "ok channels=$n private=$priv mode=$mode"
+			else
+				note "not ok channels=$n private=$priv mode=$mode: $why"
+				failed="$failed private=$priv mode=$mode: $why;"
+			fi
+		done
+	done
+	if [ -z "$failed" ]; then
+		echo "PASS dmatest channels=$n"
+	else
+		echo "FAIL dmatest channels=$n:$failed"
+		status=1
+	fi
+done
+unload_all >/dev/null 2>&1
+exit $status

@@ -1,0 +1,917 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * swdma - a software DMA_MEMCPY engine for testing dmaengine clients
+ *
+ * Each channel owns a work item on an unbound workqueue that performs the
+ * copies with the CPU, outside the submitter's context, and a tasklet that
+ * delivers the completion callbacks in softirq context like a real engine's
+ * interrupt handler would.  Faults (prep/submit/transfer failures, a stalled
+ * engine, late and out-of-order completions) can be injected at run time
+ * through the module parameters in /sys/module/swdma/parameters/.
+ *
+ * Test infrastructure only: the copies rely on dma-direct (no IOMMU), so a
+ * DMA address is a physical address.
+ */
+
+#include <linux/atomic.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
+#include <linux/highmem.h>
+#include <linux/init.h>
+#include <linux/interrupt.h>
+#include <linux/jiffies.h>
+#include <linux/list.h>
+#include <linux/mem_encrypt.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/platform_device.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dmaengine.h"
+
+#define SWDMA_NAME		"swdma"
+#define SWDMA_MAX_CHANNELS	64
+/* pages copied between two cond_resched()/termination checks */
+#define SWDMA_RESCHED_PAGES	64
+/* failed cookies remembered per channel so tx_status can report DMA_ERROR */
+#define SWDMA_ERR_RING		16
+/* poll period of a stalled (hang) engine for the hang knob being cleared */
+#define SWDMA_HANG_POLL_MS	20
+
+/* Load-time configuration. */
+static unsigned int channels = 4;
+module_param(channels, uint, 0444);
+MODULE_PARM_DESC(channels, "Number of DMA channels (1..64, default 4)");
+
+static bool private = true;
+module_param(private, bool, 0444);
+MODULE_PARM_DESC(private, "Set DMA_PRIVATE on the device (default 1)");
+
+/*
+ * Run-time fault injection.  Countdown knobs: N > 0 makes the next N
+ * operations fail and then reads 0 again, a negative value makes every
+ * operation fail, 0 turns the fault off.
+ */
+static int fail_prep;
+module_param(fail_prep, int, 0644);
+MODULE_PARM_DESC(fail_prep, "Fail the next N prep calls (return NULL), -1: all");
+
+static int fail_submit;
+module_param(fail_submit, int, 0644);
+MODULE_PARM_DESC(fail_submit, "Fail the next N submits (cookie -EIO), -1: all");
+
+static int fail_transfer;
+module_param(fail_transfer, int, 0644);
+MODULE_PARM_DESC(fail_transfer,
+		 "Fail the next N transfers after copying half, -1: all");
+
+static int fail_result = DMA_TRANS_READ_FAILED;
+module_param(fail_result, int, 0644);
+MODULE_PARM_DESC(fail_result,
+		 "Result of an injected transfer failure: 1 read failed (default), 2 write failed, 3 aborted");
+
+/* Level knobs. */
+static int hang;
+module_param(hang, int, 0644);
+MODULE_PARM_DESC(hang,
+		 "Non-zero: the engine stalls; descriptors stay pending until terminate_all or hang=0");
+
+static unsigned int late_ms;
+module_param(late_ms, uint, 0644);
+MODULE_PARM_DESC(late_ms, "Complete each descriptor M ms after it was copied");
+
+static bool out_of_order;
+module_param(out_of_order, bool, 0644);
+MODULE_PARM_DESC(out_of_order,
+		 "Complete the descriptors of each batch in reverse cookie order");
+
+static unsigned int delay_us;
+module_param(delay_us, uint, 0644);
+MODULE_PARM_DESC(delay_us, "Extra time each copy takes, in microseconds");
+
+/* Global counters, read-only parameters. */
+static atomic64_t swdma_copies_done = ATOMIC64_INIT(0);
+static atomic64_t swdma_bytes_copied = ATOMIC64_INIT(0);
+static atomic64_t swdma_errors_injected = ATOMIC64_INIT(0);
+static atomic64_t swdma_desc_live = ATOMIC64_INIT(0);
+
+static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
+{
+	return sysfs_emit(buffer, "%lld\n", atomic64_read(kp->arg));
+}
+
+static const struct kernel_param_ops swdma_counter_ops = {
+	.get = swdma_counter_get,
+};
+
+module_param_cb(copies_done, &swdma_counter_ops, &swdma_copies_done, 0444);
+MODULE_PARM_DESC(copies_done, "Transfers completed successfully");
+module_param_cb(bytes_copied, &swdma_counter_ops, &swdma_bytes_copied, 0444);
+MODULE_PARM_DESC(bytes_copied, "Bytes copied, partial copies included");
+module_param_cb(errors_injected, &swdma_counter_ops, &swdma_errors_injected,
+		0444);
+MODULE_PARM_DESC(errors_injected, "Prep, submit and transfer faults injected");
+module_param_cb(descriptors, &swdma_counter_ops, &swdma_desc_live, 0444);
+MODULE_PARM_DESC(descriptors, "Descriptors currently allocated");
+
+enum swdma_desc_state {
+	SWDMA_ALLOCATED,	/* prepared, not submitted (or idle reusable) */
+	SWDMA_SUBMITTED,	/* cookie assigned, waiting for issue_pending */
+	SWDMA_ISSUED,		/* waiting for the engine */
+	SWDMA_ACTIVE,		/* taken by the engine (current batch) */
+	SWDMA_COMPLETED,	/* done, callback not yet delivered */
+	SWDMA_TERMINATED,	/* aborted, freed by device_synchronize */
+	SWDMA_UNACKED,		/* done, waiting for the client's ack */
+};
+
+struct swdma_desc {
+	struct dma_async_tx_descriptor tx;
+	struct dmaengine_result res;
+	struct list_head node;		/* protected by swdma_chan.lock */
+	enum swdma_desc_state state;	/* protected by swdma_chan.lock */
+	dma_addr_t dst;
+	dma_addr_t src;
+	size_t len;
+	size_t done;			/* bytes copied, for the residue */
+	bool copied;			/* engine finished with it */
+};
+
+struct swdma_chan {
+	struct dma_chan chan;
+	struct swdma_dev *sd;
+	spinlock_t lock;		/* protects the lists, gen, failed, stats */
+	/* lists of struct swdma_desc, protected by lock */
+	struct list_head allocated;
+	struct list_head submitted;
+	struct list_head issued;
+	struct list_head active;
+	struct list_head completed;
+	struct list_head terminated;
+	struct list_head unacked;
+	/* bumped by terminate_all, tells the engine to drop its batch */
+	unsigned int gen;
+	dma_cookie_t failed[SWDMA_ERR_RING];
+	unsigned int failed_next;
+	struct work_struct work;
+	struct tasklet_struct task;
+	wait_queue_head_t wait;
+	/* statistics, protected by lock */
+	u64 copies;
+	u64 bytes;
+	u64 errors;
+};
+
+struct swdma_dev {
+	struct dma_device dd;
+	struct device *dev;
+	unsigned int nr;
+	struct swdma_chan chans[] __counted_by(nr);
+};
+
+static struct workqueue_struct *swdma_wq;
+static struct platform_device *swdma_pdev;
+static struct dentry *swdma_debugfs;
+
+static struct swdma_chan *to_swdma_chan(struct dma_chan *chan)
+{
+	return container_of(chan, struct swdma_chan, chan);
+}
+
+static struct swdma_desc *to_swdma_desc(struct dma_async_tx_descriptor *tx)
+{
+	return container_of(tx, struct swdma_desc, tx);
+}
+
+/* Consume one fault from a countdown knob, see above. */
+static bool swdma_inject(int *knob)
+{
+	int old, val = READ_ONCE(*knob);
+
+	for (;;) {
+		if (!val)
+			return false;
+		if (val < 0)
+			break;
+		old = cmpxchg(knob, val, val - 1);
+		if (old == val)
+			break;
+		val = old;
+	}
+	atomic64_inc(&swdma_errors_injected);
+	return true;
+}
+
+static bool swdma_terminated(struct swdma_chan *sc, unsigned int gen)
+{
+	return READ_ONCE(sc->gen) != gen;
+}
+
+static void swdma_desc_free(struct swdma_desc *d)
+{
+	kfree(d);
+	atomic64_dec(&swdma_desc_live);
+}
+
+/*
+ * Free a descriptor the engine is done with, unless the client may still
+ * use it: reusable descriptors go back to the allocated list, descriptors
+ * the client has not acked (async_tx_ack()) wait on the unacked list and
+ * are reaped by the next prep or by free_chan_resources.
+ */
+static void swdma_desc_put(struct swdma_chan *sc, struct swdma_desc *d)
+{
+	unsigned long flags;
+	bool release = false;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	if (dmaengine_desc_test_reuse(&d->tx)) {
+		d->state = SWDMA_ALLOCATED;
+		list_add_tail(&d->node, &sc->allocated);
+	} else if (!async_tx_test_ack(&d->tx)) {
+		d->state = SWDMA_UNACKED;
+		list_add_tail(&d->node, &sc->unacked);
+	} else {
+		release = true;
+	}
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	if (release)
+		swdma_desc_free(d);
+}
+
+static void swdma_free_list(struct list_head *head)
+{
+	struct swdma_desc *d, *n;
+
+	list_for_each_entry_safe(d, n, head, node) {
+		list_del(&d->node);
+		swdma_desc_free(d);
+	}
+}
+
+/* Free the descriptors the client has acked since their completion. */
+static void swdma_reap_acked(struct swdma_chan *sc)
+{
+	struct swdma_desc *d, *n;
+	unsigned long flags;
+	LIST_HEAD(head);
+
+	spin_lock_irqsave(&sc->lock, flags);
+	list_for_each_entry_safe(d, n, &sc->unacked, node)
+		if (async_tx_test_ack(&d->tx))
+			list_move_tail(&d->node, &head);
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	swdma_free_list(&head);
+}
+
+/* Completion "interrupt": deliver the callbacks, never under sc->lock. */
+static void swdma_tasklet(struct tasklet_struct *t)
+{
+	struct swdma_chan *sc = from_tasklet(sc, t, task);
+	struct dmaengine_desc_callback cb;
+	struct swdma_desc *d, *n;
+	LIST_HEAD(head);
+
+	spin_lock_irq(&sc->lock);
+	list_splice_tail_init(&sc->completed, &head);
+	spin_unlock_irq(&sc->lock);
+
+	list_for_each_entry_safe(d, n, &head, node) {
+		list_del(&d->node);
+		if (d->tx.flags & DMA_PREP_INTERRUPT) {
+			dmaengine_desc_get_callback(&d->tx, &cb);
+			dmaengine_desc_callback_invoke(&cb, &d->res);
+		}
+		swdma_desc_put(sc, d);
+	}
+}
+
+/*
+ * Mark a descriptor complete and queue its callback.  Completions may come
+ * out of cookie order (out_of_order), so completed_cookie only moves
+ * forward; tx_status checks the active list for older cookies still
+ * pending.  Called with sc->lock held.
+ */
+static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d)
+{
+	struct dma_chan *chan = &sc->chan;
+	dma_cookie_t cookie = d->tx.cookie;
+
+	lockdep_assert_held(&sc->lock);
+
+	if (dma_async_is_complete(cookie, chan->completed_cookie,
+				  chan->cookie) == DMA_IN_PROGRESS)
+		chan->completed_cookie = cookie;
+	d->tx.cookie = 0;
+
+	if (d->res.result == DMA_TRANS_NOERROR) {
+		sc->copies++;
+		atomic64_inc(&swdma_copies_done);
+	} else {
+		sc->errors++;
+		sc->failed[sc->failed_next] = cookie;
+		sc->failed_next = (sc->failed_next + 1) % SWDMA_ERR_RING;
+	}
+
+	d->state = SWDMA_COMPLETED;
+	list_move_tail(&d->node, &sc->completed);
+	tasklet_schedule(&sc->task);
+}
+
+/* Sleep up to @ms, or less if the batch is terminated; false if it was. */
+static bool swdma_wait(struct swdma_chan *sc, unsigned int gen,
+		       unsigned int ms)
+{
+	wait_event_timeout(sc->wait, swdma_terminated(sc, gen),
+			   msecs_to_jiffies(ms));
+	return !swdma_terminated(sc, gen);
+}
+
+/*
+ * Copy @len bytes of @d page by page through temporary mappings, so any
+ * page works, highmem included.  Returns DMA_TRANS_NOERROR, an error when an
+ * address is not backed by memory, or DMA_TRANS_ABORTED when terminated.
+ */
+static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
+					   struct swdma_desc *d, size_t len,
+					   unsigned int gen)
+{
+	phys_addr_t src = dma_addr_canonical(d->src);
+	phys_addr_t dst = dma_addr_canonical(d->dst);
+	unsigned int pages = 0;
+	size_t done = 0;
+
+	while (done < len) {
+		phys_addr_t s = src + done, t = dst + done;
+		size_t soff = offset_in_page(s), toff = offset_in_page(t);
+		size_t chunk = min3(len - done, PAGE_SIZE - soff,
+				    PAGE_SIZE - toff);
+		void *vs, *vt;
+
+		if (!pfn_valid(PHYS_PFN(s))) {
+			dev_err_ratelimited(sc->sd->dev,
+					    "%s: source %pa is not memory\n",
+					    dma_chan_name(&sc->chan), &s);
+			return DMA_TRANS_READ_FAILED;
+		}
+		if (!pfn_valid(PHYS_PFN(t))) {
+			dev_err_ratelimited(sc->sd->dev,
+					    "%s: destination %pa is not memory\n",
+					    dma_chan_name(&sc->chan), &t);
+			return DMA_TRANS_WRITE_FAILED;
+		}
+
+		vs = kmap_local_page(pfn_to_page(PHYS_PFN(s)));
+		vt = kmap_local_page(pfn_to_page(PHYS_PFN(t)));
+		memcpy(vt + toff, vs + soff, chunk);
+		kunmap_local(vt);
+		kunmap_local(vs);
+
+		done += chunk;
+		WRITE_ONCE(d->done, done);
+		atomic64_add(chunk, &swdma_bytes_copied);
+
+		if (++pages % SWDMA_RESCHED_PAGES == 0) {
+			cond_resched();
+			if (swdma_terminated(sc, gen))
+				return DMA_TRANS_ABORTED;
+		}
+	}
+	return DMA_TRANS_NOERROR;
+}
+
+/* Run one descriptor; false if the batch was terminated meanwhile. */
+static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
+			   unsigned int gen)
+{
+	enum dmaengine_tx_result result;
+	unsigned int us, ms;
+	size_t len = d->len;
+	bool fail;
+
+	while (READ_ONCE(hang)) {
+		if (!swdma_wait(sc, gen, SWDMA_HANG_POLL_MS))
+			return false;
+	}
+
+	fail = swdma_inject(&fail_transfer);
+	if (fail)
+		len /= 2;
+
+	result = swdma_copy(sc, d, len, gen);
+	if (result == DMA_TRANS_ABORTED)
+		return false;
+	if (result == DMA_TRANS_NOERROR && fail) {
+		int kind = READ_ONCE(fail_result);
+
+		if (kind < DMA_TRANS_READ_FAILED || kind > DMA_TRANS_ABORTED)
+			kind = DMA_TRANS_READ_FAILED;
+		result = kind;
+	}
+
+	us = READ_ONCE(delay_us);
+	if (us) {
+		if (us >= 20000) {
+			if (!swdma_wait(sc, gen, DIV_ROUND_UP(us, 1000)))
+				return false;
+		} else {
+			fsleep(us);
+		}
+	}
+
+	ms = READ_ONCE(late_ms);
+	if (ms && !swdma_wait(sc, gen, ms))
+		return false;
+
+	d->res.result = result;
+	d->res.residue = d->len - READ_ONCE(d->done);
+	return !swdma_terminated(sc, gen);
+}
+
+/*
+ * The engine: takes one descriptor at a time (or, with out_of_order, every
+ * issued descriptor as one batch), copies and completes it.  Returns false
+ * when nothing is left to do.
+ */
+static bool swdma_run_batch(struct swdma_chan *sc)
+{
+	struct swdma_desc *d, *first;
+	unsigned long flags;
+	unsigned int gen;
+	bool reverse;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	first = list_first_entry_or_null(&sc->issued, struct swdma_desc, node);
+	if (!first) {
+		spin_unlock_irqrestore(&sc->lock, flags);
+		return false;
+	}
+	gen = sc->gen;
+	reverse = READ_ONCE(out_of_order);
+	if (reverse)
+		list_splice_tail_init(&sc->issued, &sc->active);
+	else
+		list_move_tail(&first->node, &sc->active);
+	list_for_each_entry(d, &sc->active, node)
+		d->state = SWDMA_ACTIVE;
+
+	for (;;) {
+		struct swdma_desc *next = NULL;
+
+		list_for_each_entry(d, &sc->active, node) {
+			if (!d->copied) {
+				next = d;
+				break;
+			}
+		}
+		if (!next)
+			break;
+		spin_unlock_irqrestore(&sc->lock, flags);
+
+		/*
+		 * Unlocked: terminate_all may move @next to the terminated
+		 * list, but only device_synchronize frees it, after flushing
+		 * this work.
+		 */
+		if (!swdma_run_desc(sc, next, gen))
+			return true;
+
+		spin_lock_irqsave(&sc->lock, flags);
+		if (sc->gen != gen)
+			goto out;
+		sc->bytes += next->len - next->res.residue;
+		next->copied = true;
+		if (!reverse)
+			swdma_complete(sc, next);
+	}
+
+	/* out_of_order: complete the batch newest first */
+	while (!list_empty(&sc->active)) {
+		swdma_complete(sc, list_last_entry(&sc->active,
+						   struct swdma_desc, node));
+		spin_unlock_irqrestore(&sc->lock, flags);
+		spin_lock_irqsave(&sc->lock, flags);
+		if (sc->gen != gen)
+			break;
+	}
+out:
+	spin_unlock_irqrestore(&sc->lock, flags);
+	return true;
+}
+
+static void swdma_work(struct work_struct *work)
+{
+	struct swdma_chan *sc = container_of(work, struct swdma_chan, work);
+
+	while (swdma_run_batch(sc))
+		cond_resched();
+}
+
+static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
+{
+	struct swdma_chan *sc = to_swdma_chan(tx->chan);
+	struct swdma_desc *d = to_swdma_desc(tx);
+	unsigned long flags;
+	dma_cookie_t cookie;
+
+	if (swdma_inject(&fail_submit))
+		return -EIO;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	if (d->state != SWDMA_ALLOCATED) {
+		spin_unlock_irqrestore(&sc->lock, flags);
+		dev_warn_ratelimited(sc->sd->dev,
+				     "%s: descriptor submitted twice\n",
+				     dma_chan_name(&sc->chan));
+		return -EBUSY;
+	}
+	cookie = dma_cookie_assign(tx);
+	d->res.result = DMA_TRANS_NOERROR;
+	d->res.residue = 0;
+	d->done = 0;
+	d->copied = false;
+	d->state = SWDMA_SUBMITTED;
+	list_move_tail(&d->node, &sc->submitted);
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	return cookie;
+}
+
+/* dmaengine_desc_free() of a reusable descriptor */
+static int swdma_tx_desc_free(struct dma_async_tx_descriptor *tx)
+{
+	struct swdma_chan *sc = to_swdma_chan(tx->chan);
+	struct swdma_desc *d = to_swdma_desc(tx);
+	unsigned long flags;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	if (d->state != SWDMA_ALLOCATED) {
+		spin_unlock_irqrestore(&sc->lock, flags);
+		return -EBUSY;
+	}
+	list_del(&d->node);
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	swdma_desc_free(d);
+	return 0;
+}
+
+static struct dma_async_tx_descriptor *
+swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		  size_t len, unsigned long flags)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	unsigned long irqflags;
+	struct swdma_desc *d;
+
+	if (swdma_inject(&fail_prep))
+		return NULL;
+
+	swdma_reap_acked(sc);
+
+	d = kzalloc_obj(*d, GFP_NOWAIT);
+	if (!d)
+		return NULL;
+	atomic64_inc(&swdma_desc_live);
+
+	dma_async_tx_descriptor_init(&d->tx, chan);
+	d->tx.flags = flags;
+	d->tx.tx_submit = swdma_tx_submit;
+	d->tx.desc_free = swdma_tx_desc_free;
+	d->dst = dst;
+	d->src = src;
+	d->len = len;
+	d->state = SWDMA_ALLOCATED;
+
+	spin_lock_irqsave(&sc->lock, irqflags);
+	list_add_tail(&d->node, &sc->allocated);
+	spin_unlock_irqrestore(&sc->lock, irqflags);
+
+	return &d->tx;
+}
+
+static void swdma_issue_pending(struct dma_chan *chan)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	unsigned long flags;
+	struct swdma_desc *d;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	if (!list_empty(&sc->submitted)) {
+		list_for_each_entry(d, &sc->submitted, node)
+			d->state = SWDMA_ISSUED;
+		list_splice_tail_init(&sc->submitted, &sc->issued);
+		queue_work(swdma_wq, &sc->work);
+	}
+	spin_unlock_irqrestore(&sc->lock, flags);
+}
+
+/* Find a not yet completed descriptor by cookie.  Called with sc->lock. */
+static struct swdma_desc *swdma_find(struct swdma_chan *sc,
+				     dma_cookie_t cookie)
+{
+	struct list_head *lists[] = { &sc->active, &sc->issued,
+				      &sc->submitted };
+	struct swdma_desc *d;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		list_for_each_entry(d, lists[i], node)
+			if (d->tx.cookie == cookie)
+				return d;
+	return NULL;
+}
+
+static enum dma_status swdma_tx_status(struct dma_chan *chan,
+				       dma_cookie_t cookie,
+				       struct dma_tx_state *state)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	enum dma_status ret;
+	unsigned long flags;
+	struct swdma_desc *d;
+	int i;
+
+	ret = dma_cookie_status(chan, cookie, state);
+
+	spin_lock_irqsave(&sc->lock, flags);
+	if (ret == DMA_COMPLETE) {
+		/* an older cookie of an out-of-order batch may be pending */
+		d = list_empty(&sc->active) ? NULL : swdma_find(sc, cookie);
+		if (d) {
+			ret = DMA_IN_PROGRESS;
+			dma_set_residue(state, d->len - READ_ONCE(d->done));
+		} else {
+			for (i = 0; i < SWDMA_ERR_RING; i++)
+				if (sc->failed[i] == cookie)
+					ret = DMA_ERROR;
+		}
+	} else if (state) {
+		d = swdma_find(sc, cookie);
+		if (d)
+			dma_set_residue(state, d->len - READ_ONCE(d->done));
+	}
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	return ret;
+}
+
+static int swdma_terminate_all(struct dma_chan *chan)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	unsigned long flags;
+	struct swdma_desc *d;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	WRITE_ONCE(sc->gen, sc->gen + 1);
+	list_splice_tail_init(&sc->submitted, &sc->terminated);
+	list_splice_tail_init(&sc->issued, &sc->terminated);
+	list_splice_tail_init(&sc->active, &sc->terminated);
+	list_splice_tail_init(&sc->completed, &sc->terminated);
+	list_for_each_entry(d, &sc->terminated, node)
+		d->state = SWDMA_TERMINATED;
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	wake_up_all(&sc->wait);
+	return 0;
+}
+
+static void swdma_synchronize(struct dma_chan *chan)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	struct swdma_desc *d, *n;
+	unsigned long flags;
+	LIST_HEAD(head);
+
+	flush_work(&sc->work);
+	tasklet_kill(&sc->task);
+
+	spin_lock_irqsave(&sc->lock, flags);
+	list_splice_tail_init(&sc->terminated, &head);
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	list_for_each_entry_safe(d, n, &head, node) {
+		list_del(&d->node);
+		swdma_desc_put(sc, d);
+	}
+}
+
+static int swdma_alloc_chan_resources(struct dma_chan *chan)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	unsigned long flags;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	dma_cookie_init(chan);
+	memset(sc->failed, 0, sizeof(sc->failed));
+	spin_unlock_irqrestore(&sc->lock, flags);
+	return 0;
+}
+
+static void swdma_free_chan_resources(struct dma_chan *chan)
+{
+	struct swdma_chan *sc = to_swdma_chan(chan);
+	unsigned long flags;
+	LIST_HEAD(head);
+
+	swdma_terminate_all(chan);
+	swdma_synchronize(chan);
+
+	spin_lock_irqsave(&sc->lock, flags);
+	list_splice_tail_init(&sc->allocated, &head);
+	list_splice_tail_init(&sc->unacked, &head);
+	spin_unlock_irqrestore(&sc->lock, flags);
+
+	swdma_free_list(&head);
+}
+
+static void swdma_release(struct dma_device *dd)
+{
+	kfree(container_of(dd, struct swdma_dev, dd));
+}
+
+static int swdma_stats_show(struct seq_file *s, void *unused)
+{
+	struct swdma_dev *sd = s->private;
+	unsigned long flags;
+	unsigned int i;
+
+	seq_printf(s, "copies_done %lld\nbytes_copied %lld\nerrors_injected %lld\ndescriptors %lld\n",
+		   atomic64_read(&swdma_copies_done),
+		   atomic64_read(&swdma_bytes_copied),
+		   atomic64_read(&swdma_errors_injected),
+		   atomic64_read(&swdma_desc_live));
+	for (i = 0; i < sd->nr; i++) {
+		struct swdma_chan *sc = &sd->chans[i];
+
+		spin_lock_irqsave(&sc->lock, flags);
+		seq_printf(s, "%s: copies %llu bytes %llu errors %llu cookie %d completed %d busy %d\n",
+			   dma_chan_name(&sc->chan), sc->copies, sc->bytes,
+			   sc->errors, sc->chan.cookie,
+			   sc->chan.completed_cookie,
+			   !list_empty(&sc->active) || !list_empty(&sc->issued));
+		spin_unlock_irqrestore(&sc->lock, flags);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(swdma_stats);
+
+static void swdma_chan_init(struct swdma_dev *sd, struct swdma_chan *sc)
+{
+	sc->sd = sd;
+	spin_lock_init(&sc->lock);
+	INIT_LIST_HEAD(&sc->allocated);
+	INIT_LIST_HEAD(&sc->submitted);
+	INIT_LIST_HEAD(&sc->issued);
+	INIT_LIST_HEAD(&sc->active);
+	INIT_LIST_HEAD(&sc->completed);
+	INIT_LIST_HEAD(&sc->terminated);
+	INIT_LIST_HEAD(&sc->unacked);
+	INIT_WORK(&sc->work, swdma_work);
+	tasklet_setup(&sc->task, swdma_tasklet);
+	init_waitqueue_head(&sc->wait);
+	sc->chan.device = &sd->dd;
+	dma_cookie_init(&sc->chan);
+	list_add_tail(&sc->chan.device_node, &sd->dd.channels);
+}
+
+static int swdma_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	struct dma_device *dd;
+	struct swdma_dev *sd;
+	unsigned int i;
+	int ret;
+
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+	dma_set_max_seg_size(dev, UINT_MAX);
+	if (dev->dma_range_map || device_iommu_mapped(dev)) {
+		dev_err(dev, "DMA addresses are not physical addresses\n");
+		return -ENODEV;
+	}
+
+	/* freed by swdma_release() once the dmaengine core drops it */
+	sd = kzalloc_flex(*sd, chans, channels);
+	if (!sd)
+		return -ENOMEM;
+	sd->nr = channels;
+	sd->dev = dev;
+
+	dd = &sd->dd;
+	dd->dev = dev;
+	INIT_LIST_HEAD(&dd->channels);
+	dma_cap_set(DMA_MEMCPY, dd->cap_mask);
+	if (private)
+		dma_cap_set(DMA_PRIVATE, dd->cap_mask);
+	dd->copy_align = DMAENGINE_ALIGN_1_BYTE;
+	dd->directions = BIT(DMA_MEM_TO_MEM);
+	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_BURST;
+	dd->descriptor_reuse = true;
+	dd->device_alloc_chan_resources = swdma_alloc_chan_resources;
+	dd->device_free_chan_resources = swdma_free_chan_resources;
+	dd->device_prep_dma_memcpy = swdma_prep_memcpy;
+	dd->device_issue_pending = swdma_issue_pending;
+	dd->device_tx_status = swdma_tx_status;
+	dd->device_terminate_all = swdma_terminate_all;
+	dd->device_synchronize = swdma_synchronize;
+	dd->device_release = swdma_release;
+
+	for (i = 0; i < sd->nr; i++)
+		swdma_chan_init(sd, &sd->chans[i]);
+
+	ret = dma_async_device_register(dd);
+	if (ret) {
+		kfree(sd);
+		return ret;
+	}
+	platform_set_drvdata(pdev, sd);
+
+	swdma_debugfs = debugfs_create_dir(SWDMA_NAME, NULL);
+	debugfs_create_file("stats", 0444, swdma_debugfs, sd,
+			    &swdma_stats_fops);
+
+	dev_info(dev, "%u memcpy channels, %s\n", sd->nr,
+		 private ? "private" : "public");
+	return 0;
+}
+
+static void swdma_remove(struct platform_device *pdev)
+{
+	struct swdma_dev *sd = platform_get_drvdata(pdev);
+
+	debugfs_remove_recursive(swdma_debugfs);
+	swdma_debugfs = NULL;
+	/* clients hold module references, so no channel is in use here */
+	dma_async_device_unregister(&sd->dd);
+}
+
+static struct platform_driver swdma_driver = {
+	.probe = swdma_probe,
+	.remove = swdma_remove,
+	.driver = {
+		.name = SWDMA_NAME,
+		/* unbinding while channels are in use is not supported */
+		.suppress_bind_attrs = true,
+	},
+};
+
+static int __init swdma_init(void)
+{
+	int ret;
+
+	if (channels < 1 || channels > SWDMA_MAX_CHANNELS) {
+		pr_err(SWDMA_NAME ": channels must be 1..%d\n",
+		       SWDMA_MAX_CHANNELS);
+		return -EINVAL;
+	}
+
+	swdma_wq = alloc_workqueue(SWDMA_NAME, WQ_UNBOUND, 0);
+	if (!swdma_wq)
+		return -ENOMEM;
+
+	ret = platform_driver_register(&swdma_driver);
+	if (ret)
+		goto err_wq;
+
+	swdma_pdev = platform_device_register_simple(SWDMA_NAME, -1, NULL, 0);
+	if (IS_ERR(swdma_pdev)) {
+		ret = PTR_ERR(swdma_pdev);
+		goto err_driver;
+	}
+	if (!platform_get_drvdata(swdma_pdev)) {
+		ret = -ENODEV;
+		goto err_device;
+	}
+	return 0;
+
+err_device:
+	platform_device_unregister(swdma_pdev);
+err_driver:
+	platform_driver_unregister(&swdma_driver);
+err_wq:
+	destroy_workqueue(swdma_wq);
+	return ret;
+}
+module_init(swdma_init);
+
+static void __exit swdma_exit(void)
+{
+	platform_device_unregister(swdma_pdev);
+	platform_driver_unregister(&swdma_driver);
+	destroy_workqueue(swdma_wq);
+}
+module_exit(swdma_exit);
+
+MODULE_DESCRIPTION("Software DMA memcpy engine for testing dmaengine clients");
+MODULE_LICENSE("GPL");
