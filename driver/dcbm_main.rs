@@ -32,6 +32,14 @@ module! {
             default: 1,
             description: "DMA channels to use, 1..16",
         },
+        timeout_ms: u32 {
+            default: 10000,
+            description: "Time a batch may take before it falls back to the CPU, 1..600000 ms",
+        },
+        min_batch_bytes: u64 {
+            default: 65536,
+            description: "Batches smaller than this are left to the CPU, 0..1 GiB",
+        },
     },
 }
 
@@ -45,6 +53,14 @@ impl kernel::Module for Dcbm {
         let nr = module_parameters::nr_dma_chan.value();
         control::set_nr_chan(nr).inspect_err(|_| {
             pr_err!("nr_dma_chan={} is out of range 1..{}\n", nr, control::MAX_CHANNELS);
+        })?;
+        let t = module_parameters::timeout_ms.value();
+        control::set_timeout_ms(t).inspect_err(|_| {
+            pr_err!("timeout_ms={} is out of range 1..{}\n", t, control::MAX_TIMEOUT_MS);
+        })?;
+        let b = module_parameters::min_batch_bytes.value();
+        control::set_min_batch_bytes(b).inspect_err(|_| {
+            pr_err!("min_batch_bytes={} is above {}\n", b, control::MAX_MIN_BATCH_BYTES);
         })?;
         let files = attrs::Files::create(module)?;
         if module_parameters::offloading.value() {

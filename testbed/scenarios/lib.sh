@@ -30,5 +30,5 @@ sysfs_read() { cat "/sys/module/dcbm/$1"; }
 
 # Fails when the kernel log shows a bug, warning, lockdep or sleep report.
 kernel_log_clean() {
-  ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: '
+  ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: .*(driver|leak|error)'
 }

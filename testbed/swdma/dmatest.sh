@@ -10,8 +10,9 @@
 #
 # usage: dmatest.sh [-k swdma.ko] [-d dmatest.ko] [-p "1 0"] [-i iterations]
 #                   [-t timeout_ms] [-w wait_s] [-I] N [N...]
-#   -k  path of swdma.ko (default: next to this script, else modprobe)
-#   -d  path of dmatest.ko (default: modprobe dmatest)
+#   -k  path of swdma.ko (default: next to this script or in /modules,
+#       else modprobe swdma)
+#   -d  path of dmatest.ko (default: as for -k, else modprobe dmatest)
 #   -p  DMA_PRIVATE settings to test, "1", "0" or "1 0" (default "1")
 #   -i  dmatest iterations per channel (default 10)
 #   -t  dmatest per-transfer timeout in ms (default 2000)
@@ -45,7 +46,11 @@ while getopts k:d:p:i:t:w:Ih opt; do
 done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
-[ -n "$swdma_ko" ] || [ ! -f "$here/swdma.ko" ] || swdma_ko=$here/swdma.ko
+# default: a module next to this script or in /modules (testbed/vm/run)
+for d in "$here" /modules; do
+	[ -n "$swdma_ko" ] || [ ! -f "$d/swdma.ko" ] || swdma_ko=$d/swdma.ko
+	[ -n "$dmatest_ko" ] || [ ! -f "$d/dmatest.ko" ] || dmatest_ko=$d/dmatest.ko
+done
 
 P=/sys/module/dmatest/parameters
 S=/sys/module/swdma/parameters
@@ -86,10 +91,10 @@ swdma_channels() {
 	done
 }
 
-# One dmatest run over all swdma channels: n private mode -> 0 if passed.
+# One dmatest run over all swdma channels: n private mode id -> 0 if passed.
+# (runs in a subshell: $4 numbers the run so its log marker is unique)
 run_once() {
-	n=$1 priv=$2 mode=$3
-	runid=$((runid + 1))
+	n=$1 priv=$2 mode=$3 runid=$4
 	tag="swdma-dmatest: run $runid channels=$n private=$priv mode=$mode"
 
 	unload_all || { echo "cannot unload swdma/dmatest"; return 1; }
@@ -133,7 +138,9 @@ run_once() {
 	log=$(dmesg | sed -n "/$tag/,\$p")
 	rc=0
 	for c in $chans; do
-		line=$(echo "$log" | grep "dmatest: $c-copy0: summary" | tail -n 1)
+		# thread names are cut to 15 characters: dma0chan10-copy
+		line=$(echo "$log" | grep -E "dmatest: $c-copy[0-9]*: summary" |
+		       tail -n 1)
 		if [ -z "$line" ]; then
 			echo "$c: no dmatest summary"
 			rc=1
@@ -162,7 +169,8 @@ for n in "$@"; do
 	failed=
 	for priv in $privs; do
 		for mode in $modes; do
-			why=$(run_once "$n" "$priv" "$mode")
+			runid=$((runid + 1))
+			why=$(run_once "$n" "$priv" "$mode" $runid)
 			rc=$?
 			echo "$why" | grep '^#'
 			why=$(echo "$why" | grep -v '^#' | tr '\n' ' ')

@@ -1,0 +1,23 @@
+# A generic engine without DMA_PRIVATE whose channels are in public use
+# (a dmaengine_get() client is loaded): private requests fail, as they
+# would for the C driver; dcbm shares a public channel and still offloads.
+. ./lib.sh
+D=/sys/module/dcbm
+load swdma channels=4 private=0
+load pubclient
+load dcbm
+echo 0 > $D/min_batch_bytes
+check "enable with a public-only provider" sh -c "echo 1 > $D/offloading"
+echo "channels: $(cat $D/channels)"
+if migrate run --size-mib 8 --page thp --rounds 1; then
+  m=$(cat $D/folios_migrated)
+  [ "$m" -gt 0 ] && pass "public channel: folios_migrated=$m, bytes intact" || fail "public channel: nothing offloaded"
+else
+  fail "public channel migration"
+fi
+check "disable" sh -c "echo 0 > $D/offloading"
+check "rmmod dcbm" rmmod dcbm
+check "rmmod pubclient" rmmod pubclient
+check "rmmod swdma" rmmod swdma
+check "kernel log clean" kernel_log_clean
+finish

@@ -1,0 +1,28 @@
+# dcbm on the software engine: offload on, 4 KiB and THP migrations raise
+# folios_migrated, every byte intact.
+. ./lib.sh
+chans=${1:-4}
+load swdma channels=$chans
+load dcbm
+echo 0 > /sys/module/dcbm/min_batch_bytes
+echo $chans > /sys/module/dcbm/nr_dma_chan
+check "enable offloading" sh -c 'echo 1 > /sys/module/dcbm/offloading'
+check "offloading reads 1" test "$(sysfs_read offloading)" = 1
+echo "channels held: $(sysfs_read channels)"
+for page in 4k thp; do
+  echo 0 > /sys/module/dcbm/folios_migrated
+  if migrate run --size-mib 32 --page $page --api move_pages --rounds 1; then
+    moved=$(json_num folios_moved); got=$(sysfs_read folios_migrated)
+    pass "$page: $moved folios moved, bytes intact, folios_migrated=$got"
+    if [ "$got" -ge "$moved" ] && [ "$got" -gt 0 ]; then pass "$page: folios_migrated counts the moved folios"
+    else fail "$page: folios_migrated=$got < folios moved=$moved"; fi
+  else
+    fail "$page migration with offload"
+  fi
+done
+echo "failures=$(sysfs_read folios_failures) declined=$(sysfs_read folios_declined) bytes=$(sysfs_read bytes_migrated)"
+check "disable offloading" sh -c 'echo 0 > /sys/module/dcbm/offloading'
+check "rmmod dcbm" rmmod dcbm
+check "rmmod swdma" rmmod swdma
+check "kernel log clean" kernel_log_clean
+finish

@@ -1,0 +1,39 @@
+# Toggle offloading and nr_dma_chan 100 times while migrations run; then
+# insmod and rmmod dcbm 20 times under load. Bytes intact, log clean.
+. ./lib.sh
+D=/sys/module/dcbm
+load swdma channels=4
+load dcbm
+echo 0 > $D/min_batch_bytes
+
+migrate-check loop --seconds 600 --size-mib 16 --page 4k >/tmp/loop4k.out 2>&1 &
+l1=$!
+migrate-check loop --seconds 600 --size-mib 16 --page thp >/tmp/loopthp.out 2>&1 &
+l2=$!
+i=0
+while [ $i -lt 100 ]; do
+  echo $((i % 2 == 0)) > $D/offloading || fail "toggle offloading ($i)"
+  echo $((i % 16 + 1)) > $D/nr_dma_chan || fail "set nr_dma_chan ($i)"
+  i=$((i + 1))
+done
+pass "toggled offloading and nr_dma_chan 100 times under load"
+echo 1 > $D/offloading
+sleep 2
+check "rmmod dcbm while enabled under load" rmmod dcbm
+i=0
+while [ $i -lt 20 ]; do
+  insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 || fail "insmod ($i)"
+  sleep 1
+  rmmod dcbm || fail "rmmod ($i)"
+  i=$((i + 1))
+done
+pass "insmod/rmmod 20 times under load"
+kill -TERM $l1 $l2
+wait $l1; r1=$?
+wait $l2; r2=$?
+for f in /tmp/loop4k.out /tmp/loopthp.out; do sed -n 's/^RESULT /loop: /p' $f; done
+check "4k loop kept every byte" test $r1 = 0
+check "thp loop kept every byte" test $r2 = 0
+check "rmmod swdma" rmmod swdma
+check "kernel log clean" kernel_log_clean
+finish
