@@ -6,7 +6,8 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use nix::errno::Errno;
 
 use crate::conditions::{self, Verdict};
 use crate::exit::{self, coded};
@@ -154,8 +155,35 @@ fn record_reset(ctx: &Ctx, boot_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Message for ENODEV on a store that acquires channels.
+pub const NO_CHANNEL: &str = "no DMA memcpy channel available (is a DMA engine driver loaded?)";
+
+/// What the module means by the errno of a failed store, if it says more
+/// than the errno alone.
+fn store_hint(attr: Attr, value: u64, errno: Errno) -> Option<&'static str> {
+    match (attr, errno) {
+        // Enabling acquires the channels first and fails with ENODEV when
+        // there is none; a resize while enabled acquires channels as well.
+        (Attr::Offloading, Errno::ENODEV) if value == 1 => Some(NO_CHANNEL),
+        (Attr::NrDmaChan, Errno::ENODEV) => Some(NO_CHANNEL),
+        (Attr::NrDmaChan | Attr::TimeoutMs | Attr::MinBatchBytes, Errno::EINVAL) => {
+            Some("the module rejected the value as out of range")
+        }
+        _ => None,
+    }
+}
+
+/// Append the hint for a failed store's errno, if there is one.
+fn explain(attr: Attr, value: u64, err: anyhow::Error) -> anyhow::Error {
+    match sysfs::store_errno(&err).and_then(|e| store_hint(attr, value, e)) {
+        Some(hint) => anyhow!("{err:#}: {hint}"),
+        None => err,
+    }
+}
+
 fn write_step(root: &Root, attr: Attr, value: u64) -> Result<()> {
     sysfs::write_value(&attr.path(root), attr.name(), &value.to_string())
+        .map_err(|e| explain(attr, value, e))
 }
 
 /// Perform `steps` in order; on a failure, undo the ones done, newest first.
@@ -382,4 +410,52 @@ pub fn modprobe_conf(policy: &Policy, policy_path: &Path) -> String {
         s += &format!("options dcbm {}\n", opts.join(" "));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_err(errno: Errno, attr: &str, value: &str) -> anyhow::Error {
+        anyhow::Error::new(sysfs::StoreError::new(
+            errno,
+            &format!(
+                "writing {attr}={value} to /sys/module/dcbm/{attr} failed: {}",
+                sysfs::describe_io(&std::io::Error::from_raw_os_error(errno as i32))
+            ),
+        ))
+    }
+
+    #[test]
+    fn enodev_on_enable_names_the_missing_channel() {
+        let e = explain(
+            Attr::Offloading,
+            1,
+            store_err(Errno::ENODEV, "offloading", "1"),
+        );
+        let s = format!("{e:#}");
+        assert!(s.contains("writing offloading=1"), "{s}");
+        assert!(s.contains("ENODEV"), "{s}");
+        assert!(s.contains(NO_CHANNEL), "{s}");
+        // Other errnos, and ENODEV on disable, are left as they are.
+        let e = explain(
+            Attr::Offloading,
+            1,
+            store_err(Errno::EBUSY, "offloading", "1"),
+        );
+        assert!(!format!("{e:#}").contains(NO_CHANNEL));
+        let e = explain(
+            Attr::Offloading,
+            0,
+            store_err(Errno::ENODEV, "offloading", "0"),
+        );
+        assert!(!format!("{e:#}").contains(NO_CHANNEL));
+        let e = explain(
+            Attr::TimeoutMs,
+            0,
+            store_err(Errno::EINVAL, "timeout_ms", "0"),
+        );
+        let s = format!("{e:#}");
+        assert!(s.contains("EINVAL") && s.contains("out of range"), "{s}");
+    }
 }

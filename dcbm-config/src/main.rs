@@ -86,7 +86,8 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
     },
-    /// DMA engines under /sys/class/dma, their drivers, devices and channels.
+    /// DMA engines under /sys/class/dma, their drivers, devices and channels
+    /// (marked when held by dcbm or in use by another client).
     Providers {
         #[arg(long)]
         json: bool,
@@ -176,7 +177,10 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Cmd::Providers { json } => {
-            let ps = report::group(providers::scan(&ctx.root)?);
+            let mut chans = providers::scan(&ctx.root)?;
+            let held = module::held_channels(&ctx.root)?.unwrap_or_default();
+            providers::mark_holders(&mut chans, &held);
+            let ps = report::group(chans);
             if *json {
                 println!("{}", serde_json::to_string_pretty(&ps)?);
             } else {

@@ -68,6 +68,18 @@ pub fn loaded(root: &Root) -> bool {
     Attr::Offloading.path(root).exists()
 }
 
+/// Read-only attribute listing the channels dcbm holds, space separated
+/// (an empty line when offloading is off).
+pub const CHANNELS: &str = "channels";
+
+/// The names in `channels`; `None` when the attribute (or the module) is absent.
+pub fn held_channels(root: &Root) -> Result<Option<Vec<String>>> {
+    Ok(
+        sysfs::read_optional(&root.module_dir().join(CHANNELS), CHANNELS)?
+            .map(|s| s.split_whitespace().map(str::to_string).collect()),
+    )
+}
+
 /// Live values of every attribute, read strictly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Live {
@@ -79,15 +91,15 @@ pub struct Live {
     pub folios_failures: u64,
     pub folios_declined: u64,
     pub bytes_migrated: u64,
-    /// Names of the DMA channels held (optional attribute `channels`).
+    /// Names of the DMA channels dcbm holds (read-only attribute `channels`;
+    /// `None` when absent, empty when offloading is off).
     pub channels: Option<Vec<String>>,
 }
 
 impl Live {
     pub fn read(root: &Root) -> Result<Live> {
         let u = |a: Attr| sysfs::read_u64(&a.path(root), a.name());
-        let channels = sysfs::read_optional(&root.module_dir().join("channels"), "channels")?
-            .map(|s| s.split_whitespace().map(str::to_string).collect());
+        let channels = held_channels(root)?;
         Ok(Live {
             offloading: sysfs::read_bool01(&Attr::Offloading.path(root), "offloading")?,
             nr_dma_chan: u(Attr::NrDmaChan)?,

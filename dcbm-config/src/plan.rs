@@ -49,32 +49,32 @@ impl fmt::Display for Step {
 
 /// Ordered writes taking `live` to `want`.
 ///
-/// Order: when offload is on and must go off, or the channel count changes
-/// while it is on, `offloading=0` comes first (the module re-acquires its
-/// channels when re-enabled); then `nr_dma_chan`, `timeout_ms`,
+/// Order: `offloading=0` first when offload is on and must go off (nothing
+/// is resized only to be released); then `nr_dma_chan`, `timeout_ms`,
 /// `min_batch_bytes`; then counter resets; `offloading=1` comes last, so the
 /// migrator is registered only once everything else is in place.
+///
+/// A channel-count change while offload stays on is a lone `nr_dma_chan`
+/// write: the module resizes its held channel set in place (batches in
+/// flight keep the channels they started with), so offloading is never
+/// toggled for it.
 pub fn plan(live: &Live, want: &Desired) -> Vec<Step> {
     let step = |attr: Attr, to: u64| Step {
         attr,
         from: live.get(attr),
         to,
     };
-    let mut cfg = Vec::new();
+    let mut steps = Vec::new();
+    if live.offloading && !want.offloading {
+        steps.push(step(Attr::Offloading, 0));
+    }
     for a in [Attr::NrDmaChan, Attr::TimeoutMs, Attr::MinBatchBytes] {
         if let Some(v) = want.get(a) {
             if live.get(a) != v {
-                cfg.push(step(a, v));
+                steps.push(step(a, v));
             }
         }
     }
-    let chan_change = cfg.iter().any(|s| s.attr == Attr::NrDmaChan);
-    let cycle = live.offloading && want.offloading && chan_change;
-    let mut steps = Vec::new();
-    if live.offloading && (!want.offloading || cycle) {
-        steps.push(step(Attr::Offloading, 0));
-    }
-    steps.extend(cfg);
     if want.reset_counters {
         for a in COUNTERS {
             if live.get(a) != 0 {
@@ -82,12 +82,8 @@ pub fn plan(live: &Live, want: &Desired) -> Vec<Step> {
             }
         }
     }
-    if want.offloading && (!live.offloading || cycle) {
-        steps.push(Step {
-            attr: Attr::Offloading,
-            from: 0,
-            to: 1,
-        });
+    if want.offloading && !live.offloading {
+        steps.push(step(Attr::Offloading, 1));
     }
     steps
 }
@@ -147,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn disable_goes_first_and_channel_change_cycles() {
+    fn disable_goes_first() {
         let mut l = live();
         l.offloading = true;
         l.bytes_migrated = 5;
@@ -165,20 +161,34 @@ mod tests {
                 "bytes_migrated: 5 -> 0 (reset)"
             ]
         );
-        let on = Desired {
+    }
+
+    #[test]
+    fn channel_change_while_enabled_writes_only_nr_dma_chan() {
+        let mut l = live();
+        l.offloading = true;
+        l.nr_dma_chan = 4;
+        let want = Desired {
             offloading: true,
             nr_dma_chan: Some(2),
+            timeout_ms: Some(10000),
+            ..Default::default()
+        };
+        let steps = plan(&l, &want);
+        assert_eq!(names(&steps), ["nr_dma_chan: 4 -> 2"]);
+        assert!(steps.iter().all(|s| s.attr != Attr::Offloading));
+        // Growing it too, and alongside another knob: still no toggle.
+        let want = Desired {
+            offloading: true,
+            nr_dma_chan: Some(8),
+            timeout_ms: Some(20),
             ..Default::default()
         };
         assert_eq!(
-            names(&plan(&l, &on)),
-            [
-                "offloading: 1 -> 0",
-                "nr_dma_chan: 1 -> 2",
-                "offloading: 0 -> 1"
-            ]
+            names(&plan(&l, &want)),
+            ["nr_dma_chan: 4 -> 8", "timeout_ms: 10000 -> 20"]
         );
-        // A timeout change alone does not cycle offloading.
+        // A timeout change alone is a lone write as well.
         let t = Desired {
             offloading: true,
             timeout_ms: Some(20),

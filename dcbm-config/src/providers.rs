@@ -9,6 +9,16 @@ use serde::Serialize;
 use crate::root::{Root, DMA_CLASS};
 use crate::sysfs;
 
+/// Who holds a channel that is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holder {
+    /// Listed in `/sys/module/dcbm/channels`.
+    Dcbm,
+    /// `in_use` but not listed by dcbm: another dmaengine client.
+    Other,
+}
+
 /// One `dma<N>chan<M>` channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Channel {
@@ -18,6 +28,8 @@ pub struct Channel {
     /// Driver of the provider device (basename of `device/driver`).
     pub driver: Option<String>,
     pub in_use: bool,
+    /// `None`: free. Set from `in_use` by `scan`, refined by `mark_holders`.
+    pub held_by: Option<Holder>,
     pub memcpy_count: u64,
     pub bytes_transferred: u64,
 }
@@ -57,10 +69,12 @@ pub fn scan(root: &Root) -> Result<Vec<Channel>> {
         let dir = class.join(&name);
         let f = |attr: &str| dir.join(attr);
         let label = |attr: &str| format!("{name}/{attr}");
+        let in_use = sysfs::read_bool01(&f("in_use"), &label("in_use"))?;
         out.push(Channel {
             device: link_basename(&dir.join("device")),
             driver: link_basename(&dir.join("device").join("driver")),
-            in_use: sysfs::read_bool01(&f("in_use"), &label("in_use"))?,
+            in_use,
+            held_by: in_use.then_some(Holder::Other),
             memcpy_count: sysfs::read_u64(&f("memcpy_count"), &label("memcpy_count"))?,
             bytes_transferred: sysfs::read_u64(
                 &f("bytes_transferred"),
@@ -70,6 +84,20 @@ pub fn scan(root: &Root) -> Result<Vec<Channel>> {
         });
     }
     Ok(out)
+}
+
+/// Mark the channels dcbm holds (`held`: the names in its `channels`
+/// attribute); the other in-use channels are held by another client.
+pub fn mark_holders(chans: &mut [Channel], held: &[String]) {
+    for c in chans {
+        c.held_by = if held.contains(&c.name) {
+            Some(Holder::Dcbm)
+        } else if c.in_use {
+            Some(Holder::Other)
+        } else {
+            None
+        };
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +111,42 @@ mod tests {
         for bad in ["dma0", "dmachan1", "dma0chan", "dma0chanx", "foo"] {
             assert_eq!(parse_chan_name(bad), None, "{bad}");
         }
+    }
+
+    fn chan(name: &str, in_use: bool) -> Channel {
+        Channel {
+            name: name.to_string(),
+            device: None,
+            driver: None,
+            in_use,
+            held_by: in_use.then_some(Holder::Other),
+            memcpy_count: 0,
+            bytes_transferred: 0,
+        }
+    }
+
+    #[test]
+    fn holders_by_name() {
+        let mut cs = vec![
+            chan("dma0chan0", true),
+            chan("dma0chan1", true),
+            chan("dma0chan2", false),
+            chan("dma0chan10", true),
+        ];
+        mark_holders(&mut cs, &["dma0chan0".to_string(), "dma0chan1".to_string()]);
+        let got: Vec<Option<Holder>> = cs.iter().map(|c| c.held_by).collect();
+        assert_eq!(
+            got,
+            [
+                Some(Holder::Dcbm),
+                Some(Holder::Dcbm),
+                None,
+                Some(Holder::Other)
+            ]
+        );
+        // Offloading off: the list is empty, every in-use channel is another's.
+        mark_holders(&mut cs, &[]);
+        assert_eq!(cs[0].held_by, Some(Holder::Other));
+        assert_eq!(cs[2].held_by, None);
     }
 }

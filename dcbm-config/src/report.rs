@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::module::{self, Attr, Live, COUNTERS};
-use crate::providers::{self, Channel};
+use crate::providers::{self, Channel, Holder};
 use crate::root::Root;
 
 #[derive(Debug, Serialize)]
@@ -29,7 +29,7 @@ pub struct Status {
 }
 
 pub fn status(root: &Root, interval: Duration) -> Result<Status> {
-    let providers = providers::scan(root)?;
+    let mut providers = providers::scan(root)?;
     if !module::loaded(root) {
         return Ok(Status {
             module_loaded: false,
@@ -56,6 +56,7 @@ pub fn status(root: &Root, interval: Duration) -> Result<Status> {
             rate: secs.and_then(|s| live.get(a).checked_sub(first.get(a)).map(|d| d as f64 / s)),
         })
         .collect();
+    providers::mark_holders(&mut providers, live.channels.as_deref().unwrap_or_default());
     Ok(Status {
         module_loaded: true,
         module: Some(live),
@@ -90,9 +91,15 @@ pub fn render_status(s: &Status) -> String {
             let _ = writeln!(o, "timeout_ms:      {}", l.timeout_ms);
             let _ = writeln!(o, "min_batch_bytes: {}", l.min_batch_bytes);
             if let Some(ch) = &l.channels {
+                // The module takes what it can get, up to nr_dma_chan.
+                let short = if l.offloading && (ch.len() as u64) < l.nr_dma_chan {
+                    format!("  ({} of nr_dma_chan={})", ch.len(), l.nr_dma_chan)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     o,
-                    "channels held:   {}",
+                    "channels held:   {}{short}",
                     if ch.is_empty() {
                         "-".to_string()
                     } else {
@@ -118,16 +125,25 @@ pub fn render_status(s: &Status) -> String {
     for c in &s.providers {
         let _ = writeln!(
             o,
-            "  {:<12} driver={:<8} device={:<14} in_use={} memcpy_count={} bytes_transferred={}",
+            "  {:<12} driver={:<8} device={:<14} in_use={} held_by={:<5} memcpy_count={} bytes_transferred={}",
             c.name,
             c.driver.as_deref().unwrap_or("?"),
             c.device.as_deref().unwrap_or("?"),
             c.in_use as u8,
+            holder_name(c.held_by),
             c.memcpy_count,
             c.bytes_transferred
         );
     }
     o
+}
+
+fn holder_name(h: Option<Holder>) -> &'static str {
+    match h {
+        Some(Holder::Dcbm) => "dcbm",
+        Some(Holder::Other) => "other",
+        None => "-",
+    }
 }
 
 /// Channels grouped by provider device.
@@ -159,15 +175,17 @@ pub fn render_providers(ps: &[Provider]) -> String {
         return "no DMA provider found under /sys/class/dma\n".to_string();
     }
     let mut o = format!("{:<16} {:<10} channels\n", "device", "driver");
+    let mut marked = false;
     for p in ps {
         let chans: Vec<String> = p
             .channels
             .iter()
             .map(|c| {
-                if c.in_use {
-                    format!("{}(in use)", c.name)
-                } else {
-                    c.name.clone()
+                marked |= c.held_by.is_some();
+                match c.held_by {
+                    Some(Holder::Dcbm) => format!("{}(dcbm)", c.name),
+                    Some(Holder::Other) => format!("{}(in use)", c.name),
+                    None => c.name.clone(),
                 }
             })
             .collect();
@@ -178,6 +196,9 @@ pub fn render_providers(ps: &[Provider]) -> String {
             p.driver.as_deref().unwrap_or("?"),
             chans.join(" ")
         );
+    }
+    if marked {
+        o += "(dcbm): held by dcbm; (in use): held by another dmaengine client\n";
     }
     o
 }
@@ -199,6 +220,7 @@ pub fn metrics(root: &Root) -> Result<String> {
         }
     };
     let loaded = module::loaded(root);
+    let mut held: Vec<String> = Vec::new();
     gauge(
         "dcbm_module_loaded",
         "Whether the dcbm module's sysfs interface is present.",
@@ -207,6 +229,15 @@ pub fn metrics(root: &Root) -> Result<String> {
     );
     if loaded {
         let l = Live::read(root)?;
+        if let Some(ch) = &l.channels {
+            gauge(
+                "dcbm_channels_held",
+                "Number of DMA channels dcbm holds.",
+                "gauge",
+                vec![(String::new(), ch.len() as u64)],
+            );
+            held = ch.clone();
+        }
         let cfg = [
             (
                 Attr::Offloading,
@@ -245,7 +276,8 @@ pub fn metrics(root: &Root) -> Result<String> {
             );
         }
     }
-    let chans = providers::scan(root)?;
+    let mut chans = providers::scan(root)?;
+    providers::mark_holders(&mut chans, &held);
     let label = |c: &Channel| {
         format!(
             "{{channel=\"{}\",driver=\"{}\",device=\"{}\"}}",
@@ -259,6 +291,15 @@ pub fn metrics(root: &Root) -> Result<String> {
         "Whether the DMA channel is held by a client.",
         "gauge",
         chans.iter().map(|c| (label(c), c.in_use as u64)).collect(),
+    );
+    gauge(
+        "dcbm_dma_channel_held_by_dcbm",
+        "Whether the DMA channel is one dcbm holds.",
+        "gauge",
+        chans
+            .iter()
+            .map(|c| (label(c), (c.held_by == Some(Holder::Dcbm)) as u64))
+            .collect(),
     );
     gauge(
         "dcbm_dma_channel_memcpy_count_total",

@@ -98,14 +98,48 @@ fn on_sysfs(f: &fs::File) -> bool {
     }
 }
 
+/// A failed store: the message names the attribute, the value and the errno;
+/// `errno` lets callers explain what a given errno means for an attribute.
+#[derive(Debug)]
+pub struct StoreError {
+    pub errno: Option<Errno>,
+    msg: String,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+#[cfg(test)]
+impl StoreError {
+    pub fn new(errno: Errno, msg: &str) -> StoreError {
+        StoreError {
+            errno: Some(errno),
+            msg: msg.to_string(),
+        }
+    }
+}
+
+/// The errno of a failed store, if `err` is one.
+pub fn store_errno(err: &anyhow::Error) -> Option<Errno> {
+    err.downcast_ref::<StoreError>().and_then(|e| e.errno)
+}
+
 /// Store `value` into attribute `name` at `path`.
 pub fn write_value(path: &Path, name: &str, value: &str) -> Result<()> {
     let fail = |e: io::Error| {
-        anyhow!(
-            "writing {name}={value} to {} failed: {}",
-            path.display(),
-            describe_io(&e)
-        )
+        anyhow::Error::new(StoreError {
+            errno: e.raw_os_error().map(Errno::from_raw),
+            msg: format!(
+                "writing {name}={value} to {} failed: {}",
+                path.display(),
+                describe_io(&e)
+            ),
+        })
     };
     if !path.exists() {
         bail!("attribute `{name}` is missing ({})", path.display());
@@ -205,6 +239,8 @@ mod tests {
         let e = write_value(&p, "offloading", "1").unwrap_err().to_string();
         assert!(e.contains("EISDIR"), "{e}");
         assert!(e.contains("offloading=1"), "{e}");
+        let err = write_value(&p, "offloading", "1").unwrap_err();
+        assert_eq!(store_errno(&err), Some(Errno::EISDIR));
         let e = write_value(&d.path().join("nope"), "nope", "1")
             .unwrap_err()
             .to_string();

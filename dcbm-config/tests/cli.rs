@@ -409,6 +409,43 @@ fn half_applied_state_writes_only_the_difference() {
     );
 }
 
+/// The module resizes its channel set in place while offloading is on: a
+/// channel-count change is one `nr_dma_chan` write, offloading is not toggled.
+#[test]
+fn channel_change_while_enabled_writes_only_nr_dma_chan() {
+    let t = Tree::new()
+        .with_module(&[
+            ("offloading", "1"),
+            ("nr_dma_chan", "2"),
+            ("timeout_ms", "20000"),
+            ("min_batch_bytes", "262144"),
+            ("channels", "dma0chan0 dma0chan1"),
+        ])
+        .with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let o = t.run(&["apply", "--dry-run"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("  nr_dma_chan: 2 -> 4"), "{o:?}");
+    assert!(!o.stdout.contains("offloading"), "{o:?}");
+
+    let snap = t.snapshot();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let wrote: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("wrote"))
+        .collect();
+    assert_eq!(wrote, ["wrote nr_dma_chan: 2 -> 4"], "{o:?}");
+    assert_eq!(t.attr("nr_dma_chan"), "4");
+    assert_eq!(t.attr("offloading"), "1");
+    // Only nr_dma_chan was touched: offloading was never written, not even
+    // with its own value.
+    let nr = t.path("sys/module/dcbm/nr_dma_chan");
+    let rest: BTreeMap<_, _> = snap.into_iter().filter(|(p, _)| *p != nr).collect();
+    t.unchanged_since(&rest);
+}
+
 #[test]
 fn malformed_sysfs_value_is_rejected() {
     let t = swdma_tree();
@@ -769,6 +806,93 @@ fn status_metrics_and_json() {
     assert!(o.stdout.contains("not loaded"), "{o:?}");
     let o = Tree::new().run(&["metrics"]);
     assert!(o.stdout.contains("dcbm_module_loaded 0\n"), "{o:?}");
+}
+
+/// `channels` lists what dcbm holds: `status` shows it, `providers` tells
+/// dcbm's channels from those another client has in use.
+#[test]
+fn held_channels_in_status_and_providers() {
+    let t = Tree::new()
+        .with_module(&[
+            ("offloading", "1"),
+            ("nr_dma_chan", "4"),
+            ("channels", "dma0chan0 dma0chan1"),
+        ])
+        .with_channels(0, 4, "swdma.0", Some("swdma"));
+    for c in ["dma0chan0", "dma0chan1", "dma0chan3"] {
+        t.put(&format!("sys/class/dma/{c}/in_use"), "1");
+    }
+    let o = t.run(&["providers"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout
+            .contains("swdma      dma0chan0(dcbm) dma0chan1(dcbm) dma0chan2 dma0chan3(in use)"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout.contains("held by another dmaengine client"),
+        "{o:?}"
+    );
+    let o = t.run(&["providers", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let held: Vec<&serde_json::Value> = v[0]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["held_by"])
+        .collect();
+    assert_eq!(
+        held,
+        [
+            &serde_json::json!("dcbm"),
+            &serde_json::json!("dcbm"),
+            &serde_json::Value::Null,
+            &serde_json::json!("other")
+        ],
+        "{o:?}"
+    );
+
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // Two held of four requested: the module takes what it can get.
+    assert!(
+        o.stdout
+            .contains("channels held:   dma0chan0 dma0chan1  (2 of nr_dma_chan=4)"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("in_use=1 held_by=dcbm"), "{o:?}");
+    assert!(o.stdout.contains("in_use=1 held_by=other"), "{o:?}");
+    let o = t.run(&["status", "--json", "--interval", "0"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        v["module"]["channels"],
+        serde_json::json!(["dma0chan0", "dma0chan1"])
+    );
+    assert_eq!(v["providers"][1]["held_by"], "dcbm");
+    assert_eq!(v["providers"][3]["held_by"], "other");
+
+    let o = t.run(&["metrics"]);
+    assert!(o.stdout.contains("dcbm_channels_held 2\n"), "{o:?}");
+    assert!(o.stdout.contains(
+        "dcbm_dma_channel_held_by_dcbm{channel=\"dma0chan1\",driver=\"swdma\",device=\"swdma.0\"} 1\n"
+    ), "{o:?}");
+    assert!(o.stdout.contains(
+        "dcbm_dma_channel_held_by_dcbm{channel=\"dma0chan3\",driver=\"swdma\",device=\"swdma.0\"} 0\n"
+    ), "{o:?}");
+
+    // Offloading off: the module lists nothing, every in-use channel is
+    // another client's.
+    t.set_attr("offloading", "0");
+    t.set_attr("channels", "");
+    let o = t.run(&["providers"]);
+    assert!(
+        o.stdout
+            .contains("dma0chan0(in use) dma0chan1(in use) dma0chan2 dma0chan3(in use)"),
+        "{o:?}"
+    );
+    let o = t.run(&["status", "--interval", "0"]);
+    assert!(o.stdout.contains("channels held:   -\n"), "{o:?}");
 }
 
 #[test]

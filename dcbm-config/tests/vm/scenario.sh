@@ -33,7 +33,25 @@ run_policy() { # file, then expected "attr=value" pairs
 }
 
 run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4 timeout_ms=10000 min_batch_bytes=262144
+held() { wc -w < "$M/channels" | tr -d ' '; }
+[ "$(held)" = 4 ] && ok "channels lists 4 held" || bad "channels: '$(cat "$M/channels")', want 4 names"
+
+# Channel change while offloading is on: one nr_dma_chan write, no toggle.
+tmp=$(mktemp)
+sed 's/^channels = 4/channels = 2/; s/^min_channels = 4/min_channels = 2/' \
+    "$EX/testbed-swdma.toml" > "$tmp"; chmod 0644 "$tmp"
+out=$("$BIN" --config "$tmp" apply)
+case $out in *"wrote nr_dma_chan: 4 -> 2"*) ok "resize wrote nr_dma_chan" ;;
+    *) bad "resize: $out" ;; esac
+case $out in *offloading*) bad "resize toggled offloading: $out" ;;
+    *) ok "resize left offloading alone" ;; esac
+expect offloading 1 resize
+[ "$(held)" = 2 ] && ok "channels lists 2 held" || bad "channels after resize: '$(cat "$M/channels")'"
+"$BIN" providers | grep -q '(dcbm)' && ok "providers marks dcbm's channels" || bad "providers: no (dcbm) mark"
+rm -f "$tmp"
+run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4
 run_policy "$EX/disabled.toml" offloading=0
+[ -z "$(cat "$M/channels")" ] && ok "channels empty when off" || bad "channels when off: '$(cat "$M/channels")'"
 run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4
 "$BIN" status --interval 0 && ok status || bad status
 "$BIN" metrics | grep -q '^dcbm_offloading 1$' && ok metrics || bad metrics
