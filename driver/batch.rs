@@ -136,7 +136,7 @@ impl Drop for SgTable {
 
 /// What the completion callbacks of one batch share with its waiter.
 #[pin_data]
-struct Sync {
+struct Pending {
     #[pin]
     done: Opaque<bindings::completion>,
     /// Descriptors not yet completed, plus one while still submitting.
@@ -144,7 +144,7 @@ struct Sync {
     failed: AtomicBool,
 }
 
-impl Sync {
+impl Pending {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `init_completion` initialises the slot in place.
@@ -176,16 +176,16 @@ impl Sync {
 /// The dmaengine completion callback of every descriptor.
 ///
 /// # Safety
-/// `param` is the `Sync` of a batch still waiting or not yet torn down.
+/// `param` is the `Pending` of a batch still waiting or not yet torn down.
 unsafe extern "C" fn on_complete(param: *mut c_void, result: *const DmaResult) {
     // SAFETY: the batch outlives every callback: it either waits for all
     // of them or terminates its channels synchronously before freeing.
-    let sync = unsafe { &*param.cast::<Sync>() };
+    let pending = unsafe { &*param.cast::<Pending>() };
     // SAFETY: dmaengine passes a valid result, or NULL (treated as error).
     if !unsafe { ffi::dcbm_result_ok(result) } {
-        sync.failed.store(true, Ordering::Relaxed);
+        pending.failed.store(true, Ordering::Relaxed);
     }
-    sync.put();
+    pending.put();
 }
 
 /// One channel's share of a batch.
@@ -196,7 +196,7 @@ struct Share<'a> {
 }
 
 /// Submits the memcpys of one share. Errors leave descriptors queued.
-fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Sync) -> Result {
+fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Pending) -> Result {
     // SAFETY: the channel's device is valid while we hold the channel.
     let max = u64::from(unsafe { ffi::dcbm_max_seg_size(chan.device()) });
     let mut walk = CopyWalk::new(src.segs(), dst.segs(), max);
@@ -229,7 +229,7 @@ fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Sync) -> Result {
 /// Copies the batch with DMA. Any error means "copy it on the CPU".
 fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32) -> Result {
     let nr_chan = set.len().min(pairs.len());
-    let sync = KBox::pin_init(Sync::new(), GFP_KERNEL)?;
+    let sync = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
     let mut shares = KVec::with_capacity(nr_chan, GFP_KERNEL)?;
 
     let mut result = Ok(());

@@ -69,7 +69,9 @@ pub fn scan(root: &Root) -> Result<Vec<Channel>> {
         let dir = class.join(&name);
         let f = |attr: &str| dir.join(attr);
         let label = |attr: &str| format!("{name}/{attr}");
-        let in_use = sysfs::read_bool01(&f("in_use"), &label("in_use"))?;
+        // The kernel prints the channel's client count: public channels
+        // shared by several clients read above 1.
+        let in_use = sysfs::read_u64(&f("in_use"), &label("in_use"))? > 0;
         out.push(Channel {
             device: link_basename(&dir.join("device")),
             driver: link_basename(&dir.join("device").join("driver")),
