@@ -1,5 +1,6 @@
 # Toggle offloading and nr_dma_chan 100 times while migrations run; then
-# insmod and rmmod dcbm 20 times under load. Bytes intact, log clean.
+# insmod (enabled) and rmmod (after disabling: registration pins the
+# module) 20 times under load. Bytes intact, log clean.
 . ./lib.sh
 D=/sys/module/dcbm
 load swdma channels=4
@@ -19,11 +20,13 @@ done
 pass "toggled offloading and nr_dma_chan 100 times under load"
 echo 1 > $D/offloading
 sleep 2
-check "rmmod dcbm while enabled under load" rmmod dcbm
+echo 0 > $D/offloading
+check "rmmod dcbm under load" rmmod dcbm
 i=0
 while [ $i -lt 20 ]; do
   insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 || fail "insmod ($i)"
   sleep 1
+  echo 0 > $D/offloading || fail "disable ($i)"
   rmmod dcbm || fail "rmmod ($i)"
   i=$((i + 1))
 done

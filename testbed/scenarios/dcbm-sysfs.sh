@@ -64,7 +64,11 @@ load dcbm offloading=1 nr_dma_chan=3
 check "load-time offloading=1" test "$(cat $D/offloading)" = 1
 check "load-time nr_dma_chan=3" test "$(cat $D/nr_dma_chan)" = 3
 check "3 channels held" test "$(in_use)" = 3
-check "rmmod while enabled" rmmod dcbm
+# The interface holds a reference on the module while registered.
+check "rmmod refused while offloading" sh -c "! rmmod dcbm 2>/dev/null"
+check "still enabled after refused rmmod" test "$(cat $D/offloading)" = 1
+echo 0 > $D/offloading
+check "rmmod once disabled" rmmod dcbm
 check "rmmod released channels" test "$(in_use)" = 0
 check "rmmod swdma" rmmod swdma
 check "kernel log clean" kernel_log_clean

@@ -523,8 +523,20 @@ static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
 	unsigned long flags;
 	dma_cookie_t cookie;
 
-	if (swdma_inject(&fail_submit))
+	if (swdma_inject(&fail_submit)) {
+		/*
+		 * The client cannot submit this descriptor again: once acked,
+		 * the next prep reaps it, like a completed one.
+		 */
+		spin_lock_irqsave(&sc->lock, flags);
+		if (d->state == SWDMA_ALLOCATED &&
+		    !dmaengine_desc_test_reuse(tx)) {
+			d->state = SWDMA_UNACKED;
+			list_move_tail(&d->node, &sc->unacked);
+		}
+		spin_unlock_irqrestore(&sc->lock, flags);
 		return -EIO;
+	}
 
 	spin_lock_irqsave(&sc->lock, flags);
 	if (d->state != SWDMA_ALLOCATED) {
@@ -754,11 +766,14 @@ static int swdma_stats_show(struct seq_file *s, void *unused)
 		struct swdma_chan *sc = &sd->chans[i];
 
 		spin_lock_irqsave(&sc->lock, flags);
-		seq_printf(s, "%s: copies %llu bytes %llu errors %llu cookie %d completed %d busy %d\n",
+		seq_printf(s, "%s: copies %llu bytes %llu errors %llu cookie %d completed %d busy %d queued %zu\n",
 			   dma_chan_name(&sc->chan), sc->copies, sc->bytes,
 			   sc->errors, sc->chan.cookie,
 			   sc->chan.completed_cookie,
-			   !list_empty(&sc->active) || !list_empty(&sc->issued));
+			   !list_empty(&sc->active) || !list_empty(&sc->issued),
+			   list_count_nodes(&sc->submitted) +
+			   list_count_nodes(&sc->issued) +
+			   list_count_nodes(&sc->active));
 		spin_unlock_irqrestore(&sc->lock, flags);
 	}
 	return 0;
