@@ -152,6 +152,15 @@ attr_fns!(folios_declined_show, folios_declined_store, |_buf, count|
 attr_fns!(bytes_migrated_show, bytes_migrated_store, |_buf, count|
     show: stats::BYTES_MIGRATED.get(), store: reset(&stats::BYTES_MIGRATED));
 
+attr_fns!(batches_show, batches_store, |_buf, count|
+    show: stats::BATCHES.get(), store: reset(&stats::BATCHES));
+attr_fns!(setup_ns_show, setup_ns_store, |_buf, count|
+    show: stats::SETUP_NS.get(), store: reset(&stats::SETUP_NS));
+attr_fns!(wait_ns_show, wait_ns_store, |_buf, count|
+    show: stats::WAIT_NS.get(), store: reset(&stats::WAIT_NS));
+attr_fns!(teardown_ns_show, teardown_ns_store, |_buf, count|
+    show: stats::TEARDOWN_NS.get(), store: reset(&stats::TEARDOWN_NS));
+
 /// The held channels, space separated (read-only: writes fail EPERM).
 unsafe extern "C" fn channels_show(
     _: *mut bindings::kobject,
@@ -196,12 +205,17 @@ static BYTES_MIGRATED: Attr =
     Attr::new(c"bytes_migrated", 0o644, bytes_migrated_show, bytes_migrated_store);
 static CHANNELS: Attr = Attr::new(c"channels", 0o444, channels_show, channels_store);
 
-#[repr(transparent)]
-struct AttrList([*mut bindings::attribute; 10]);
-// SAFETY: read-only after construction; sysfs only reads it.
-unsafe impl Sync for AttrList {}
+static BATCHES: Attr = Attr::new(c"batches", 0o644, batches_show, batches_store);
+static SETUP_NS: Attr = Attr::new(c"setup_ns", 0o644, setup_ns_show, setup_ns_store);
+static WAIT_NS: Attr = Attr::new(c"wait_ns", 0o644, wait_ns_show, wait_ns_store);
+static TEARDOWN_NS: Attr = Attr::new(c"teardown_ns", 0o644, teardown_ns_show, teardown_ns_store);
 
-static ATTRS: AttrList = AttrList([
+#[repr(transparent)]
+struct AttrList<const N: usize>([*mut bindings::attribute; N]);
+// SAFETY: read-only after construction; sysfs only reads it.
+unsafe impl<const N: usize> Sync for AttrList<N> {}
+
+static ATTRS: AttrList<10> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
@@ -219,13 +233,32 @@ struct Group(UnsafeCell<bindings::attribute_group>);
 // SAFETY: as for `Attr`.
 unsafe impl Sync for Group {}
 
-static GROUP: Group = Group(UnsafeCell::new(bindings::attribute_group {
-    __bindgen_anon_2: bindings::attribute_group__bindgen_ty_2 {
-        attrs: ptr::addr_of!(ATTRS.0).cast_mut().cast(),
-    },
-    // SAFETY: the other fields are optional and zero when unused.
-    ..unsafe { core::mem::zeroed() }
-}));
+/// Where a batch's time goes, under /sys/module/dcbm/timing/.
+static TIMING_ATTRS: AttrList<5> = AttrList([
+    BATCHES.attr(),
+    SETUP_NS.attr(),
+    WAIT_NS.attr(),
+    TEARDOWN_NS.attr(),
+    ptr::null_mut(),
+]);
+
+const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static AttrList<N>) -> Group {
+    Group(UnsafeCell::new(bindings::attribute_group {
+        name: match name {
+            Some(n) => n.as_ptr().cast(),
+            None => ptr::null(),
+        },
+        __bindgen_anon_2: bindings::attribute_group__bindgen_ty_2 {
+            attrs: ptr::addr_of!(attrs.0).cast_mut().cast(),
+        },
+        // SAFETY: the other fields are optional and zero when unused.
+        ..unsafe { core::mem::zeroed() }
+    }))
+}
+
+static GROUP: Group = group(None, &ATTRS);
+static TIMING: Group = group(Some(c"timing"), &TIMING_ATTRS);
+static GROUPS: [&Group; 2] = [&GROUP, &TIMING];
 
 /// The attribute files, present from creation until drop.
 pub(crate) struct Files {
@@ -242,15 +275,26 @@ impl Files {
         // SAFETY: `module` is this module, whose kobject is registered
         // before init runs and removed after exit.
         let kobj = unsafe { ptr::addr_of_mut!((*module.as_ptr()).mkobj.kobj) };
-        // SAFETY: `kobj` is valid; `GROUP` is static.
-        kernel::error::to_result(unsafe { bindings::sysfs_create_group(kobj, GROUP.0.get()) })?;
+        for (i, g) in GROUPS.iter().enumerate() {
+            // SAFETY: `kobj` is valid; the group is static.
+            let rc = unsafe { bindings::sysfs_create_group(kobj, g.0.get()) };
+            if rc != 0 {
+                for g in &GROUPS[..i] {
+                    // SAFETY: created just above.
+                    unsafe { bindings::sysfs_remove_group(kobj, g.0.get()) };
+                }
+                return Err(Error::from_errno(rc));
+            }
+        }
         Ok(Self { kobj })
     }
 }
 
 impl Drop for Files {
     fn drop(&mut self) {
-        // SAFETY: created in `create`; waits for running show/store calls.
-        unsafe { bindings::sysfs_remove_group(self.kobj, GROUP.0.get()) };
+        for g in GROUPS.iter().rev() {
+            // SAFETY: created in `create`; waits for running show/store.
+            unsafe { bindings::sysfs_remove_group(self.kobj, g.0.get()) };
+        }
     }
 }

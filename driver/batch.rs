@@ -21,6 +21,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::time::{Instant, Monotonic};
 use kernel::types::Opaque;
 
 /// One (source, destination) folio pair of the batch.
@@ -226,8 +227,12 @@ fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Pending) -> Result {
     Ok(())
 }
 
+fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monotonic>) {
+    counter.add((to - from).as_nanos().max(0) as u64);
+}
+
 /// Copies the batch with DMA. Any error means "copy it on the CPU".
-fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32) -> Result {
+fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monotonic>) -> Result {
     let nr_chan = set.len().min(pairs.len());
     let sync = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
     let mut shares = KVec::with_capacity(nr_chan, GFP_KERNEL)?;
@@ -260,6 +265,8 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32) -> Result {
         for s in shares.iter() {
             s.chan.issue_pending();
         }
+        let submitted = Instant::<Monotonic>::now();
+        account(&stats::SETUP_NS, start, submitted);
         // Drop the submission bias; then wait for the descriptors.
         sync.put();
         if !sync.wait(timeout_ms) {
@@ -267,7 +274,9 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32) -> Result {
         } else if sync.failed.load(Ordering::Relaxed) {
             result = Err(EIO);
         }
+        account(&stats::WAIT_NS, submitted, Instant::<Monotonic>::now());
     }
+    let teardown = Instant::<Monotonic>::now();
 
     if result.is_err() {
         // No callback may run, and no byte may be written, once the
@@ -279,6 +288,8 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32) -> Result {
     // Unmap the shares, then free `sync` (spelled out: the order matters).
     drop(shares);
     drop(sync);
+    account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
+    stats::BATCHES.add(1);
     result
 }
 
@@ -295,6 +306,7 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     src_list: *mut bindings::list_head,
     folio_cnt: u32,
 ) -> i32 {
+    let start = Instant::<Monotonic>::now();
     let nr = folio_cnt as usize;
     // SAFETY: forwarded from the core's contract.
     let (pairs, bytes) = match unsafe { collect_pairs(dst_list, src_list, nr) } {
@@ -309,7 +321,7 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
         return EOPNOTSUPP.to_errno();
     }
     let result = match control::channels() {
-        Some(set) => copy(&set, &pairs, control::timeout_ms()),
+        Some(set) => copy(&set, &pairs, control::timeout_ms(), start),
         None => Err(ENODEV),
     };
     match result {

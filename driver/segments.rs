@@ -71,6 +71,7 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
     }
 }
 
+#[cfg(dcbm_kunit)]
 #[kernel::macros::kunit_tests(dcbm_segments)]
 mod tests {
     use super::*;

@@ -32,3 +32,12 @@ pub(crate) static FOLIOS_FAILURES: Counter = Counter::new();
 pub(crate) static FOLIOS_DECLINED: Counter = Counter::new();
 /// Bytes a DMA engine copied.
 pub(crate) static BYTES_MIGRATED: Counter = Counter::new();
+
+/// Batches handed to an engine (declined ones excluded), and the time they
+/// spent in each phase: reading the lists, mapping and submitting; waiting
+/// for the engine; and tearing down (unmapping, terminating on failure).
+/// Together they show the offload path's own cost apart from the copy.
+pub(crate) static BATCHES: Counter = Counter::new();
+pub(crate) static SETUP_NS: Counter = Counter::new();
+pub(crate) static WAIT_NS: Counter = Counter::new();
+pub(crate) static TEARDOWN_NS: Counter = Counter::new();

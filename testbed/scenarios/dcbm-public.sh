@@ -7,8 +7,11 @@ load swdma channels=4 private=0
 load pubclient
 load dcbm
 echo 0 > $D/min_batch_bytes
+echo 4 > $D/nr_dma_chan
 check "enable with a public-only provider" sh -c "echo 1 > $D/offloading"
 echo "channels: $(cat $D/channels)"
+# Private requests fail (what the C driver relies on); one shared channel.
+check "private requests failed, one public channel shared" test "$(cat $D/channels | wc -w)" = 1
 if migrate run --size-mib 8 --page thp --rounds 1; then
   m=$(cat $D/folios_migrated)
   [ "$m" -gt 0 ] && pass "public channel: folios_migrated=$m, bytes intact" || fail "public channel: nothing offloaded"

@@ -1,15 +1,21 @@
-# The KUnit suite for the copy offload registration rules.
+# The KUnit suites: the copy offload registration rules (kernel series)
+# and dcbm's own (a DCBM_KUNIT=1 build of the module, /modules/dcbm-kunit.ko).
 . ./lib.sh
+# suite NAME COUNT: the suite ran COUNT cases and all passed
+suite() {
+  summary=$(dmesg | grep -E "# $1: pass:" | tail -1 | sed 's/.*# /# /')
+  case "$summary" in
+    *"pass:$2 fail:0 skip:0 total:$2"*) pass "kunit $1: $summary" ;;
+    *) fail "kunit $1: ${summary:-no summary}"; dmesg | grep -E "^\[.*\] +(not ok|# )" | tail -20 ;;
+  esac
+}
 load migrate_copy_offload_kunit
-res=/sys/kernel/debug/kunit/migrate_copy_offload/results
-if [ -f $res ]; then
-  cat $res
-  summary=$(grep -E '^# migrate_copy_offload: pass:' $res)
+suite migrate_copy_offload 7
+if [ -f /modules/dcbm-kunit.ko ]; then
+  insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
+  suite dcbm_segments 6
+  rmmod dcbm
 else
-  summary=$(dmesg | grep -E '# migrate_copy_offload: pass:' | tail -1)
+  fail "dcbm-kunit.ko missing"
 fi
-case "$summary" in
-  *"pass:7 fail:0 skip:0 total:7"*) pass "kunit migrate_copy_offload: $summary" ;;
-  *) fail "kunit migrate_copy_offload: ${summary:-no summary}" ;;
-esac
 finish

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Packaging test: builds the .deb and .rpm packages, lints them, installs
+# the .debs with apt, checks that DKMS built and installed dcbm for the
+# test-bed kernel, for a second test-bed kernel through the kernel postinst
+# hook, and that it skips kernels without Rust or without the offload
+# interface (without failing); removes and purges the packages and checks
+# that nothing is left.
+#
+#   sudo tests/packaging.sh          (needs root: apt, dkms, /lib/modules)
+#
+# Prints one `PASS ...`/`FAIL ...` line per check and `N passed, N failed`;
+# exits non-zero if a check failed. Re-runnable: leftovers of an earlier run
+# are cleaned up first, and every /lib/modules entry it creates is removed.
+# Builds the second test-bed tree (testbed/build-kernel.sh --localversion
+# -dcbm2; cached afterwards). The module DKMS built for the test-bed kernel
+# is kept as target/pkg/dkms/<release>/dcbm.ko (path printed as MODULE:).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+cache=${DCBM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dcbm-testbed}
+work=$repo/target/pkg/test
+state=/var/tmp/dcbm-packaging-test.created   # /lib/modules entries we made
+log=$work/log
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$repo/Cargo.toml")
+arch=$(uname -m)
+
+pass=0 fail=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@" >>"$log" 2>&1; then ok "$what"; else ko "$what"; fi; }
+info() { echo "# $*"; }
+
+[ "$(id -u)" = 0 ] || { echo "tests/packaging.sh must run as root" >&2; exit 2; }
+
+# --- /lib/modules entries for the kernels under test -------------------
+# link_kernel RELEASE TREE: /lib/modules/RELEASE/build -> TREE, recording
+# what did not exist before so cleanup removes exactly that.
+link_kernel() {
+  local rel=$1 tree=$2
+  [ -e /lib/modules ] || { mkdir -p /lib/modules && echo /lib/modules >>"$state"; }
+  [ -e "/lib/modules/$rel" ] || { mkdir -p "/lib/modules/$rel" && echo "/lib/modules/$rel" >>"$state"; }
+  if [ ! -e "/lib/modules/$rel/build" ] || [ -L "/lib/modules/$rel/build" ]; then
+    ln -sfn "$tree" "/lib/modules/$rel/build"
+    echo "/lib/modules/$rel/build" >>"$state"
+  fi
+}
+
+cleanup() {
+  if dpkg-query -W -f='${Status}\n' dcbm-dkms dcbm-config 2>/dev/null | grep -qv 'not-installed'; then
+    apt-get purge -y dcbm-dkms dcbm-config >>"$log" 2>&1
+  fi
+  if [ -d /var/lib/dkms/dcbm ]; then
+    local v; for v in /var/lib/dkms/dcbm/*/; do
+      [ -d "$v" ] && dkms remove -m dcbm -v "$(basename "$v")" --all >>"$log" 2>&1
+    done
+    rm -rf /var/lib/dkms/dcbm
+  fi
+  if [ -f "$state" ]; then
+    # deepest first: build links, then release dirs (with what dkms and
+    # depmod put there), then /lib/modules itself if it was ours
+    local p
+    while read -r p; do
+      case $p in
+        */build) [ -L "$p" ] && rm -f "$p" ;;
+        /lib/modules) ;;
+        /lib/modules/*) rm -rf "$p" ;;
+      esac
+    done < <(sort -r -u "$state")
+    grep -qx /lib/modules "$state" && rmdir /lib/modules 2>/dev/null
+    rm -f "$state"
+  fi
+  return 0
+}
+
+mkdir -p "$work"
+: >"$log"
+cleanup
+trap cleanup EXIT
+
+# --- the test-bed kernel tree ------------------------------------------
+tree1=$(readlink -f "$cache/current" 2>/dev/null)
+if [ -z "$tree1" ] || [ ! -f "$tree1/vmlinux" ] || [ ! -f "$tree1/.dcbm-built" ]; then
+  ko "test-bed kernel tree present ($cache/current; run testbed/build-kernel.sh)"
+  echo "$pass passed, $fail failed"; exit 1
+fi
+rel1=$(cat "$tree1/include/config/kernel.release")
+info "test-bed kernel $rel1: $tree1"
+
+# --- build and lint ------------------------------------------------------
+debdir=$work/deb
+rm -rf "$debdir"
+if "$repo/packaging/deb/build.sh" "$debdir" >"$work/deb-build.out" 2>>"$log"; then
+  ok "deb: dpkg-buildpackage builds dcbm-dkms and dcbm-config"
+else
+  ko "deb: dpkg-buildpackage (see $log)"
+fi
+deb_dkms=$debdir/dcbm-dkms_${version}_all.deb
+deb_cfg=$(ls "$debdir"/dcbm-config_"${version}"_*.deb 2>/dev/null | head -1)
+check "deb: dcbm-dkms is Architecture: all" test "$(dpkg-deb -f "$deb_dkms" Architecture 2>/dev/null)" = all
+if lintian --fail-on error,warning "$debdir"/dcbm_"${version}"_*.changes >"$work/lintian.out" 2>&1; then
+  ok "deb: lintian --fail-on error,warning ($(grep -c '^[EW]:' "$work/lintian.out") errors/warnings)"
+else
+  ko "deb: lintian: $(grep '^[EW]:' "$work/lintian.out" | head -5 | tr '\n' ' ')"
+fi
+check "deb: dkms.conf carries version $version" \
+  sh -c "dpkg-deb --fsys-tarfile '$deb_dkms' | tar -xO ./usr/src/dcbm-$version/dkms.conf | grep -qx 'PACKAGE_VERSION=\"$version\"'"
+
+# --- kernels that do not qualify (configured trees only: dkms reads .config)
+fake=$work/kernels
+rm -rf "$fake"
+rel_nooff=${rel1%%-*}-nooffload rel_norust=${rel1%%-*}-norust
+mkdir -p "$fake/$rel_nooff/include/config" "$fake/$rel_norust/include/config"
+grep -v '^CONFIG_MIGRATION_COPY_OFFLOAD=' "$tree1/.config" >"$fake/$rel_nooff/.config"
+ln -s "$tree1/rust" "$fake/$rel_nooff/rust"     # Rust is there, the interface is not
+grep -v '^CONFIG_RUST=' "$tree1/.config" >"$fake/$rel_norust/.config"
+echo "$rel_nooff" >"$fake/$rel_nooff/include/config/kernel.release"
+echo "$rel_norust" >"$fake/$rel_norust/include/config/kernel.release"
+
+link_kernel "$rel1" "$tree1"
+link_kernel "$rel_nooff" "$fake/$rel_nooff"
+link_kernel "$rel_norust" "$fake/$rel_norust"
+
+# --- apt install -----------------------------------------------------------
+if apt-get install -y "$deb_dkms" "$deb_cfg" >"$work/apt-install.out" 2>&1; then
+  ok "apt install ./dcbm-dkms ./dcbm-config succeeds (with 2 unsupported kernels present)"
+else
+  ko "apt install (see $work/apt-install.out)"; tail -20 "$work/apt-install.out"
+fi
+check "apt install: $rel_nooff skipped, saying the offload interface is missing" \
+  grep -q "dcbm: not building for kernel $rel_nooff: .*copy-offload interface" "$work/apt-install.out"
+check "apt install: $rel_norust skipped, saying Rust is missing" \
+  grep -q "dcbm: not building for kernel $rel_norust: .*CONFIG_RUST" "$work/apt-install.out"
+check "dkms status: dcbm/$version installed for $rel1" \
+  sh -c "dkms status -m dcbm -v $version -k $rel1 | grep -q ': installed'"
+ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
+check "module installed at $ko1 (uncompressed: no CONFIG_MODULE_COMPRESS)" test -f "$ko1"
+check "module vermagic is $rel1" sh -c "modinfo -F vermagic '$ko1' | grep -q '^$rel1 '"
+check "depmod knows dcbm for $rel1" grep -q 'updates/dkms/dcbm.ko' "/lib/modules/$rel1/modules.dep"
+check "no dcbm build for $rel_nooff / $rel_norust" \
+  sh -c "! dkms status -m dcbm | grep -q -e '$rel_nooff' -e '$rel_norust' &&
+         test ! -e /var/lib/dkms/dcbm/$version/$rel_nooff -a ! -e /var/lib/dkms/dcbm/$version/$rel_norust"
+if [ -f "$ko1" ]; then
+  mkdir -p "$repo/target/pkg/dkms/$rel1"
+  cp "$ko1" "$repo/target/pkg/dkms/$rel1/dcbm.ko"
+  echo "MODULE: $ko1 (kept as $repo/target/pkg/dkms/$rel1/dcbm.ko)"
+fi
+
+# dcbm-config's files, laid out as the VM image uses them
+check "dcbm-config: /usr/bin/dcbm-config runs" /usr/bin/dcbm-config --version
+check "dcbm-config: /etc/dcbm.toml is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' dcbm-config | grep -q '/etc/dcbm.toml'"
+check "dcbm-config: default policy validates" /usr/bin/dcbm-config --config /etc/dcbm.toml validate
+check "dcbm-config: unit enabled (multi-user.target.wants)" test -L /etc/systemd/system/multi-user.target.wants/dcbm-config.service
+check "dcbm-config: udev rule, man page, completions installed" \
+  test -f /lib/udev/rules.d/90-dcbm.rules -a -f /usr/share/man/man8/dcbm-config.8.gz \
+  -a -f /usr/share/bash-completion/completions/dcbm-config -a -f /usr/share/zsh/vendor-completions/_dcbm-config
+
+# Explicit dkms build/install against the test-bed tree (as the driver
+# issue asks), on top of what the package's postinst did.
+check "dkms uninstall + build + install -k $rel1" sh -c "
+  dkms remove -m dcbm -v $version -k $rel1 && test ! -e '$ko1' &&
+  dkms build -m dcbm -v $version -k $rel1 && dkms install -m dcbm -v $version -k $rel1 && test -f '$ko1'"
+
+# --- the kernel postinst hook on a non-qualifying kernel ------------------
+if /etc/kernel/postinst.d/dkms "$rel_nooff" >"$work/hook-nooff.out" 2>&1; then
+  ok "kernel postinst hook (dkms autoinstall) for $rel_nooff exits 0"
+else
+  ko "kernel postinst hook for $rel_nooff failed: $(tr '\n' ' ' <"$work/hook-nooff.out")"
+fi
+check "hook for $rel_nooff says why dcbm is skipped" grep -q "copy-offload interface" "$work/hook-nooff.out"
+dkms build -m dcbm -v "$version" -k "$rel_nooff" >"$work/build-nooff.out" 2>&1
+rc=$?
+check "dkms build -k $rel_nooff skips with exit 77 (BUILD_EXCLUSIVE)" test "$rc" = 77
+
+# --- the pre-build check: wrong rustc --------------------------------------
+pbc=$work/prebuild
+rm -rf "$pbc"; mkdir -p "$pbc"
+cp /usr/src/dcbm-"$version"/* "$pbc/" 2>/dev/null
+printf '#!/bin/sh\necho "rustc 1.80.0 (051478957 2024-07-21)"\n' >"$pbc/fake-rustc"; chmod +x "$pbc/fake-rustc"
+(cd "$pbc" && ./dcbm-prebuild-check "$tree1" "$pbc/fake-rustc") >"$work/prebuild.out" 2>&1
+rc=$?
+check "pre-build check rejects a rustc other than the kernel's, saying what to install" \
+  sh -c "[ $rc = 1 ] && grep -q 'rustup toolchain install' '$work/prebuild.out' && grep -q 'error dcbm:' '$pbc/Kbuild'"
+check "pre-build check accepts the kernel's rustc" \
+  /usr/src/dcbm-"$version"/dcbm-prebuild-check "$tree1" "$(/usr/src/dcbm-"$version"/dcbm-prebuild-check --find-rustc "$tree1")"
+check "find-rustc works without ~/.cargo/bin on PATH (as from apt)" \
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$HOME" /usr/src/dcbm-"$version"/dcbm-prebuild-check --find-rustc "$tree1"
+
+# --- a second test-bed kernel: dkms autoinstall via the postinst hook ------
+info "building/fetching the second test-bed tree (--localversion -dcbm2)"
+if tree2=$("$repo/testbed/build-kernel.sh" --localversion -dcbm2 2>>"$log") && [ -f "$tree2/vmlinux" ]; then
+  rel2=$(cat "$tree2/include/config/kernel.release")
+  ok "second test-bed kernel $rel2 built ($tree2)"
+  link_kernel "$rel2" "$tree2"
+  # exactly what the kernel package's postinst runs (run-parts passes the release)
+  if /etc/kernel/postinst.d/dkms "$rel2" >"$work/hook-2.out" 2>&1; then
+    ok "kernel postinst hook (dkms autoinstall) for $rel2 exits 0"
+  else
+    ko "kernel postinst hook for $rel2: $(tail -5 "$work/hook-2.out" | tr '\n' ' ')"
+  fi
+  check "dkms status: dcbm/$version installed for $rel2" \
+    sh -c "dkms status -m dcbm -v $version -k $rel2 | grep -q ': installed'"
+  ko2=/lib/modules/$rel2/updates/dkms/dcbm.ko
+  check "module for $rel2 at $ko2 with vermagic $rel2" sh -c "modinfo -F vermagic '$ko2' | grep -q '^$rel2 '"
+else
+  ko "second test-bed kernel (testbed/build-kernel.sh --localversion -dcbm2, see $log)"
+  rel2="" ko2=""
+fi
+
+# --- remove, then purge -------------------------------------------------------
+check "apt remove dcbm-dkms dcbm-config" apt-get remove -y dcbm-dkms dcbm-config
+check "removed: no /var/lib/dkms/dcbm" test ! -e /var/lib/dkms/dcbm
+check "removed: no /usr/src/dcbm-*" sh -c '! ls -d /usr/src/dcbm-* 2>/dev/null'
+check "removed: no dcbm.ko for $rel1${rel2:+ and $rel2}" \
+  sh -c "! find /lib/modules -name 'dcbm.ko*' 2>/dev/null | grep -q ."
+check "removed: binary and unit gone, /etc/dcbm.toml kept until purge" \
+  test ! -e /usr/bin/dcbm-config -a ! -e /lib/systemd/system/dcbm-config.service -a -f /etc/dcbm.toml
+check "apt purge dcbm-config dcbm-dkms" apt-get purge -y dcbm-dkms dcbm-config
+check "purged: /etc/dcbm.toml and the unit's enable link gone" \
+  test ! -e /etc/dcbm.toml -a ! -e /etc/systemd/system/multi-user.target.wants/dcbm-config.service
+check "purged: dpkg knows neither package" \
+  sh -c "! dpkg-query -W -f='\${db:Status-Status}\n' dcbm-dkms dcbm-config 2>/dev/null | grep -qv not-installed"
+
+# --- rpm ------------------------------------------------------------------------
+rpmdir=$work/rpm
+rm -rf "$rpmdir"
+if "$repo/packaging/rpm/build.sh" "$rpmdir" >"$work/rpm-build.out" 2>"$work/rpm-build.err"; then
+  ok "rpm: rpmbuild -ba builds dkms-dcbm, dcbm-config and the SRPM; rpmlint: $(grep -o '[0-9]* errors, [0-9]* warnings' "$work/rpm-build.err" | tail -1)"
+else
+  ko "rpm: build or rpmlint failed: $(grep -E ' E: |error' "$work/rpm-build.err" | head -5 | tr '\n' ' ')"
+fi
+rpm_dkms=$(ls "$rpmdir"/dkms-dcbm-"$version"-*.noarch.rpm 2>/dev/null | head -1)
+rpm_cfg=$(ls "$rpmdir"/dcbm-config-"$version"-*.rpm 2>/dev/null | head -1)
+check "rpm: dkms-dcbm is noarch, ships dkms.conf, %post runs dkms add/build/install" sh -c "
+  rpm -qpl '$rpm_dkms' | grep -qx /usr/src/dcbm-$version/dkms.conf &&
+  rpm -qp --scripts '$rpm_dkms' | grep -q 'dkms add' && rpm -qp --scripts '$rpm_dkms' | grep -q 'dkms remove'"
+check "rpm: dcbm-config has /etc/dcbm.toml as %config(noreplace) and systemd scriptlets" sh -c "
+  rpm -qp --configfiles '$rpm_cfg' | grep -qx /etc/dcbm.toml &&
+  rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' '$rpm_cfg' | grep -q '^/etc/dcbm.toml cn' &&
+  rpm -qp --scripts '$rpm_cfg' | grep -q systemctl"
+
+created=$(sort -u "$state" 2>/dev/null | tr '\n' ' ')
+cleanup
+trap - EXIT
+left=""
+for p in $created; do [ -e "$p" ] || [ -L "$p" ] && left="$left $p"; done
+check "no /lib/modules entries left that this test created (${created:-none})" test -z "$left"
+echo "$pass passed, $fail failed"
+((fail == 0))
