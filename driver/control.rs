@@ -14,6 +14,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub(crate) const MAX_CHANNELS: u32 = 16;
+pub(crate) const DEFAULT_NR_CHAN: u32 = 1;
 pub(crate) const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub(crate) const MAX_TIMEOUT_MS: u32 = 600_000;
 /// Batches below this are declined; see README "Performance" for the
@@ -30,7 +31,7 @@ kernel::sync::global_lock! {
     // SAFETY: initialised in `init()` before any other use.
     pub(crate) unsafe(uninit) static CONTROL: Mutex<Control> = Control {
         enabled: false,
-        nr_chan: 1,
+        nr_chan: DEFAULT_NR_CHAN,
     };
 }
 

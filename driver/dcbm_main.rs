@@ -29,15 +29,15 @@ module! {
             description: "Enable offloading at load time (as writing 1 to /sys/module/dcbm/offloading)",
         },
         nr_dma_chan: u32 {
-            default: 1,
+            default: crate::control::DEFAULT_NR_CHAN,
             description: "DMA channels to use, 1..16",
         },
         timeout_ms: u32 {
-            default: 10000,
+            default: crate::control::DEFAULT_TIMEOUT_MS,
             description: "Time a batch may take before it falls back to the CPU, 1..600000 ms",
         },
         min_batch_bytes: u64 {
-            default: 65536,
+            default: crate::control::DEFAULT_MIN_BATCH_BYTES,
             description: "Batches smaller than this are left to the CPU, 0..1 GiB",
         },
     },
