@@ -5,7 +5,7 @@
 //! to a counter resets it.
 
 use crate::control;
-use crate::stats::{self, Counter};
+use crate::stats;
 use core::cell::UnsafeCell;
 use core::fmt::Write;
 use core::ptr;
@@ -13,9 +13,17 @@ use kernel::bindings;
 use kernel::ffi::{c_char, c_uint};
 use kernel::prelude::*;
 
-type Show = unsafe extern "C" fn(*mut bindings::kobject, *mut bindings::kobj_attribute, *mut c_char) -> isize;
-type Store =
-    unsafe extern "C" fn(*mut bindings::kobject, *mut bindings::kobj_attribute, *const c_char, usize) -> isize;
+type Show = unsafe extern "C" fn(
+    *mut bindings::kobject,
+    *mut bindings::kobj_attribute,
+    *mut c_char,
+) -> isize;
+type Store = unsafe extern "C" fn(
+    *mut bindings::kobject,
+    *mut bindings::kobj_attribute,
+    *const c_char,
+    usize,
+) -> isize;
 
 /// A `kobj_attribute` in writable memory, as sysfs and lockdep expect.
 #[repr(transparent)]
@@ -63,7 +71,10 @@ fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
             Ok(())
         }
     }
-    let mut page = Page { buf: buf.cast(), len: 0 };
+    let mut page = Page {
+        buf: buf.cast(),
+        len: 0,
+    };
     match writeln!(page, "{}", args) {
         Ok(()) => page.len as isize,
         Err(_) => EINVAL.to_errno() as isize,
@@ -93,27 +104,32 @@ fn parse_u32(buf: *const c_char) -> Result<u32> {
     Ok(v)
 }
 
-macro_rules! attr_fns {
-    ($show:ident, $store:ident, |$buf:ident, $count:ident| show: $s:expr, store: $st:expr) => {
-        unsafe extern "C" fn $show(
-            _: *mut bindings::kobject,
-            _: *mut bindings::kobj_attribute,
-            $buf: *mut c_char,
-        ) -> isize {
-            emit($buf, format_args!("{}", $s))
-        }
-        unsafe extern "C" fn $store(
-            _: *mut bindings::kobject,
-            _: *mut bindings::kobj_attribute,
-            $buf: *const c_char,
-            $count: usize,
-        ) -> isize {
-            ret($count, $st)
-        }
+/// A tunable file: `show` formats the value; `store` parses `buf` and
+/// applies it, or fails with an errno and changes nothing.
+macro_rules! knob_attr {
+    ($attr:ident, $name:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
+        static $attr: Attr = {
+            unsafe extern "C" fn show(
+                _: *mut bindings::kobject,
+                _: *mut bindings::kobj_attribute,
+                buf: *mut c_char,
+            ) -> isize {
+                emit(buf, format_args!("{}", $show))
+            }
+            unsafe extern "C" fn store(
+                _: *mut bindings::kobject,
+                _: *mut bindings::kobj_attribute,
+                $buf: *const c_char,
+                count: usize,
+            ) -> isize {
+                ret(count, $store)
+            }
+            Attr::new($name, 0o644, show, store)
+        };
     };
 }
 
-attr_fns!(offloading_show, offloading_store, |buf, count|
+knob_attr!(OFFLOADING, c"offloading", |buf|
     show: u8::from(control::CONTROL.lock().enabled),
     store: (|| {
         let mut v = false;
@@ -123,43 +139,54 @@ attr_fns!(offloading_show, offloading_store, |buf, count|
     })()
 );
 
-attr_fns!(nr_dma_chan_show, nr_dma_chan_store, |buf, count|
+knob_attr!(NR_DMA_CHAN, c"nr_dma_chan", |buf|
     show: control::CONTROL.lock().nr_chan,
     store: parse_u32(buf).and_then(control::set_nr_chan)
 );
 
-attr_fns!(timeout_ms_show, timeout_ms_store, |buf, count|
+knob_attr!(TIMEOUT_MS, c"timeout_ms", |buf|
     show: control::timeout_ms(),
     store: parse_u32(buf).and_then(control::set_timeout_ms)
 );
 
-attr_fns!(min_batch_bytes_show, min_batch_bytes_store, |buf, count|
+knob_attr!(MIN_BATCH_BYTES, c"min_batch_bytes", |buf|
     show: control::min_batch_bytes(),
     store: parse_u64(buf).and_then(control::set_min_batch_bytes)
 );
 
-fn reset(c: &Counter) -> Result {
-    c.reset();
-    Ok(())
+/// A counter file: reads the value, any write resets it to 0.
+macro_rules! counter_attr {
+    ($attr:ident, $name:literal, $counter:path) => {
+        static $attr: Attr = {
+            unsafe extern "C" fn show(
+                _: *mut bindings::kobject,
+                _: *mut bindings::kobj_attribute,
+                buf: *mut c_char,
+            ) -> isize {
+                emit(buf, format_args!("{}", $counter.get()))
+            }
+            unsafe extern "C" fn store(
+                _: *mut bindings::kobject,
+                _: *mut bindings::kobj_attribute,
+                _: *const c_char,
+                count: usize,
+            ) -> isize {
+                $counter.reset();
+                count as isize
+            }
+            Attr::new($name, 0o644, show, store)
+        };
+    };
 }
 
-attr_fns!(folios_migrated_show, folios_migrated_store, |_buf, count|
-    show: stats::FOLIOS_MIGRATED.get(), store: reset(&stats::FOLIOS_MIGRATED));
-attr_fns!(folios_failures_show, folios_failures_store, |_buf, count|
-    show: stats::FOLIOS_FAILURES.get(), store: reset(&stats::FOLIOS_FAILURES));
-attr_fns!(folios_declined_show, folios_declined_store, |_buf, count|
-    show: stats::FOLIOS_DECLINED.get(), store: reset(&stats::FOLIOS_DECLINED));
-attr_fns!(bytes_migrated_show, bytes_migrated_store, |_buf, count|
-    show: stats::BYTES_MIGRATED.get(), store: reset(&stats::BYTES_MIGRATED));
-
-attr_fns!(batches_show, batches_store, |_buf, count|
-    show: stats::BATCHES.get(), store: reset(&stats::BATCHES));
-attr_fns!(setup_ns_show, setup_ns_store, |_buf, count|
-    show: stats::SETUP_NS.get(), store: reset(&stats::SETUP_NS));
-attr_fns!(wait_ns_show, wait_ns_store, |_buf, count|
-    show: stats::WAIT_NS.get(), store: reset(&stats::WAIT_NS));
-attr_fns!(teardown_ns_show, teardown_ns_store, |_buf, count|
-    show: stats::TEARDOWN_NS.get(), store: reset(&stats::TEARDOWN_NS));
+counter_attr!(FOLIOS_MIGRATED, c"folios_migrated", stats::FOLIOS_MIGRATED);
+counter_attr!(FOLIOS_FAILURES, c"folios_failures", stats::FOLIOS_FAILURES);
+counter_attr!(FOLIOS_DECLINED, c"folios_declined", stats::FOLIOS_DECLINED);
+counter_attr!(BYTES_MIGRATED, c"bytes_migrated", stats::BYTES_MIGRATED);
+counter_attr!(BATCHES, c"batches", stats::BATCHES);
+counter_attr!(SETUP_NS, c"setup_ns", stats::SETUP_NS);
+counter_attr!(WAIT_NS, c"wait_ns", stats::WAIT_NS);
+counter_attr!(TEARDOWN_NS, c"teardown_ns", stats::TEARDOWN_NS);
 
 /// The held channels, space separated (read-only: writes fail EPERM).
 unsafe extern "C" fn channels_show(
@@ -190,25 +217,7 @@ unsafe extern "C" fn channels_store(
     EPERM.to_errno() as isize
 }
 
-static OFFLOADING: Attr = Attr::new(c"offloading", 0o644, offloading_show, offloading_store);
-static NR_DMA_CHAN: Attr = Attr::new(c"nr_dma_chan", 0o644, nr_dma_chan_show, nr_dma_chan_store);
-static TIMEOUT_MS: Attr = Attr::new(c"timeout_ms", 0o644, timeout_ms_show, timeout_ms_store);
-static MIN_BATCH_BYTES: Attr =
-    Attr::new(c"min_batch_bytes", 0o644, min_batch_bytes_show, min_batch_bytes_store);
-static FOLIOS_MIGRATED: Attr =
-    Attr::new(c"folios_migrated", 0o644, folios_migrated_show, folios_migrated_store);
-static FOLIOS_FAILURES: Attr =
-    Attr::new(c"folios_failures", 0o644, folios_failures_show, folios_failures_store);
-static FOLIOS_DECLINED: Attr =
-    Attr::new(c"folios_declined", 0o644, folios_declined_show, folios_declined_store);
-static BYTES_MIGRATED: Attr =
-    Attr::new(c"bytes_migrated", 0o644, bytes_migrated_show, bytes_migrated_store);
 static CHANNELS: Attr = Attr::new(c"channels", 0o444, channels_show, channels_store);
-
-static BATCHES: Attr = Attr::new(c"batches", 0o644, batches_show, batches_store);
-static SETUP_NS: Attr = Attr::new(c"setup_ns", 0o644, setup_ns_show, setup_ns_store);
-static WAIT_NS: Attr = Attr::new(c"wait_ns", 0o644, wait_ns_show, wait_ns_store);
-static TEARDOWN_NS: Attr = Attr::new(c"teardown_ns", 0o644, teardown_ns_show, teardown_ns_store);
 
 #[repr(transparent)]
 struct AttrList<const N: usize>([*mut bindings::attribute; N]);

@@ -85,9 +85,17 @@ impl SgTable {
     ) -> Result<KBox<Self>> {
         let n = folios.len() as u32;
         // SAFETY: an all-zero `sg_table` is its documented empty state.
-        let mut t = KBox::new(Self { table: unsafe { core::mem::zeroed() }, mapped: None }, GFP_KERNEL)?;
+        let mut t = KBox::new(
+            Self {
+                table: unsafe { core::mem::zeroed() },
+                mapped: None,
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: `t.table` is an empty table owned by us.
-        kernel::error::to_result(unsafe { bindings::sg_alloc_table(&mut t.table, n, bindings::GFP_KERNEL) })?;
+        kernel::error::to_result(unsafe {
+            bindings::sg_alloc_table(&mut t.table, n, bindings::GFP_KERNEL)
+        })?;
         let mut sg = t.table.sgl;
         for (i, folio) in folios.enumerate() {
             // SAFETY: `sg` is entry `i` of a table of `n` entries; the
@@ -248,11 +256,26 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monoto
         let chan = set.get(i);
         let dev = chan.device();
         result = (|| {
-            let src = SgTable::map(part.iter().map(|p| p.src), dev, bindings::dma_data_direction::DMA_TO_DEVICE)?;
-            let dst = SgTable::map(part.iter().map(|p| p.dst), dev, bindings::dma_data_direction::DMA_FROM_DEVICE)?;
+            let src = SgTable::map(
+                part.iter().map(|p| p.src),
+                dev,
+                bindings::dma_data_direction::DMA_TO_DEVICE,
+            )?;
+            let dst = SgTable::map(
+                part.iter().map(|p| p.dst),
+                dev,
+                bindings::dma_data_direction::DMA_FROM_DEVICE,
+            )?;
             // Push first: a failed submit may have queued descriptors on
             // this channel, which must be terminated below.
-            shares.push(Share { chan, _src: src, _dst: dst }, GFP_KERNEL)?;
+            shares.push(
+                Share {
+                    chan,
+                    _src: src,
+                    _dst: dst,
+                },
+                GFP_KERNEL,
+            )?;
             let s = shares.last().ok_or(EINVAL)?;
             submit(s.chan, &s._src, &s._dst, &sync)
         })();
@@ -336,7 +359,11 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
             // The log stays readable under a failing engine: the first ten
             // failures, then every thousandth.
             if n < 10 || n % 1000 == 0 {
-                pr_warn!("DMA copy of {} folios failed ({:?}), copying on the CPU\n", nr, e);
+                pr_warn!(
+                    "DMA copy of {} folios failed ({:?}), copying on the CPU\n",
+                    nr,
+                    e
+                );
             }
             e.to_errno()
         }

@@ -35,7 +35,10 @@ impl Chan {
         if ptr.is_null() || unsafe { bindings::IS_ERR(ptr.cast()) } {
             return None;
         }
-        Some(Self { ptr: NonNull::new(ptr)?, public: false })
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            public: false,
+        })
     }
 
     /// Takes a channel of a public provider that other clients already

@@ -52,20 +52,35 @@ impl kernel::Module for Dcbm {
         control::init();
         let nr = module_parameters::nr_dma_chan.value();
         control::set_nr_chan(nr).inspect_err(|_| {
-            pr_err!("nr_dma_chan={} is out of range 1..{}\n", nr, control::MAX_CHANNELS);
+            pr_err!(
+                "nr_dma_chan={} is out of range 1..{}\n",
+                nr,
+                control::MAX_CHANNELS
+            );
         })?;
         let t = module_parameters::timeout_ms.value();
         control::set_timeout_ms(t).inspect_err(|_| {
-            pr_err!("timeout_ms={} is out of range 1..{}\n", t, control::MAX_TIMEOUT_MS);
+            pr_err!(
+                "timeout_ms={} is out of range 1..{}\n",
+                t,
+                control::MAX_TIMEOUT_MS
+            );
         })?;
         let b = module_parameters::min_batch_bytes.value();
         control::set_min_batch_bytes(b).inspect_err(|_| {
-            pr_err!("min_batch_bytes={} is above {}\n", b, control::MAX_MIN_BATCH_BYTES);
+            pr_err!(
+                "min_batch_bytes={} is above {}\n",
+                b,
+                control::MAX_MIN_BATCH_BYTES
+            );
         })?;
         let files = attrs::Files::create(module)?;
         if module_parameters::offloading.value() {
             if let Err(e) = control::set_offloading(true) {
-                pr_warn!("offloading=1 at load failed ({:?}): no usable DMA memcpy channel?\n", e);
+                pr_warn!(
+                    "offloading=1 at load failed ({:?}): no usable DMA memcpy channel?\n",
+                    e
+                );
             }
         }
         pr_info!("DMA Core Batch Migrator loaded\n");

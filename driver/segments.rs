@@ -37,7 +37,13 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
     pub(crate) fn new(mut src: S, mut dst: D, max_len: u64) -> Self {
         let s = next_nonempty(&mut src);
         let d = next_nonempty(&mut dst);
-        Self { src, dst, s, d, max_len: max_len.max(1) }
+        Self {
+            src,
+            dst,
+            s,
+            d,
+            max_len: max_len.max(1),
+        }
     }
 
     /// True once the walk has ended with bytes left on one side only.
@@ -56,7 +62,11 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
     fn next(&mut self) -> Option<Copy> {
         let (s, d) = (self.s.as_mut()?, self.d.as_mut()?);
         let len = s.len.min(d.len).min(self.max_len);
-        let copy = Copy { dst: d.addr, src: s.addr, len };
+        let copy = Copy {
+            dst: d.addr,
+            src: s.addr,
+            len,
+        };
         s.addr += len;
         s.len -= len;
         d.addr += len;
