@@ -37,6 +37,8 @@ impl Attr {
     const fn new(name: &'static CStr, mode: u16, show: Show, store: Store) -> Self {
         Self(UnsafeCell::new(bindings::kobj_attribute {
             attr: bindings::attribute {
+                // `as_char_ptr()` is not const; the cast is what it does.
+                #[allow(clippy::disallowed_methods)]
                 name: name.as_ptr().cast(),
                 mode,
                 // SAFETY: the remaining (lockdep) fields are zero when unused.
@@ -53,8 +55,11 @@ impl Attr {
     }
 }
 
-/// Writes the value and a newline into the PAGE_SIZE buffer sysfs gave.
-fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
+/// Writes the value and a newline into the buffer of a sysfs show call.
+///
+/// # Safety
+/// `buf` is the PAGE_SIZE buffer sysfs passed to a show callback.
+unsafe fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
     struct Page {
         buf: *mut u8,
         len: usize,
@@ -62,7 +67,7 @@ fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
     impl Write for Page {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
             // Values are a few digits; anything near a page is a bug.
-            if self.len + s.len() >= bindings::PAGE_SIZE as usize {
+            if self.len + s.len() >= bindings::PAGE_SIZE {
                 return Err(core::fmt::Error);
             }
             // SAFETY: bounds checked above against the page sysfs gave.
@@ -88,19 +93,27 @@ fn ret(count: usize, r: Result) -> isize {
     }
 }
 
-/// Parses an unsigned integer as kstrtouint/kstrtoull do (base prefix,
-/// one trailing newline, nothing else).
-fn parse_u64(buf: *const c_char) -> Result<u64> {
+// The parsers are the kernel's, so values mean what they mean everywhere
+// in sysfs: a base prefix, one trailing newline, nothing else.
+
+fn parse_u64(buf: &CStr) -> Result<u64> {
     let mut v = 0u64;
-    // SAFETY: sysfs passes a NUL-terminated buffer.
-    kernel::error::to_result(unsafe { bindings::kstrtoull(buf, 0, &mut v) })?;
+    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
+    kernel::error::to_result(unsafe { bindings::kstrtoull(buf.as_char_ptr(), 0, &mut v) })?;
     Ok(v)
 }
 
-fn parse_u32(buf: *const c_char) -> Result<u32> {
+fn parse_u32(buf: &CStr) -> Result<u32> {
     let mut v: c_uint = 0;
-    // SAFETY: sysfs passes a NUL-terminated buffer.
-    kernel::error::to_result(unsafe { bindings::kstrtouint(buf, 0, &mut v) })?;
+    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
+    kernel::error::to_result(unsafe { bindings::kstrtouint(buf.as_char_ptr(), 0, &mut v) })?;
+    Ok(v)
+}
+
+fn parse_bool(buf: &CStr) -> Result<bool> {
+    let mut v = false;
+    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
+    kernel::error::to_result(unsafe { bindings::kstrtobool(buf.as_char_ptr(), &mut v) })?;
     Ok(v)
 }
 
@@ -109,19 +122,27 @@ fn parse_u32(buf: *const c_char) -> Result<u32> {
 macro_rules! knob_attr {
     ($attr:ident, $name:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
         static $attr: Attr = {
+            /// # Safety
+            /// Called by sysfs only, with the buffer of a show call.
             unsafe extern "C" fn show(
                 _: *mut bindings::kobject,
                 _: *mut bindings::kobj_attribute,
                 buf: *mut c_char,
             ) -> isize {
-                emit(buf, format_args!("{}", $show))
+                // SAFETY: sysfs passes its PAGE_SIZE show buffer.
+                unsafe { emit(buf, format_args!("{}", $show)) }
             }
+            /// # Safety
+            /// Called by sysfs only, with the buffer of a store call.
             unsafe extern "C" fn store(
                 _: *mut bindings::kobject,
                 _: *mut bindings::kobj_attribute,
-                $buf: *const c_char,
+                raw: *const c_char,
                 count: usize,
             ) -> isize {
+                // SAFETY: sysfs NUL-terminates the written bytes in a
+                // buffer that outlives the call.
+                let $buf = unsafe { CStr::from_char_ptr(raw) };
                 ret(count, $store)
             }
             Attr::new($name, 0o644, show, store)
@@ -131,12 +152,7 @@ macro_rules! knob_attr {
 
 knob_attr!(OFFLOADING, c"offloading", |buf|
     show: u8::from(control::CONTROL.lock().enabled),
-    store: (|| {
-        let mut v = false;
-        // SAFETY: sysfs passes a NUL-terminated buffer.
-        kernel::error::to_result(unsafe { bindings::kstrtobool(buf, &mut v) })?;
-        control::set_offloading(v)
-    })()
+    store: parse_bool(buf).and_then(control::set_offloading)
 );
 
 knob_attr!(NR_DMA_CHAN, c"nr_dma_chan", |buf|
@@ -158,13 +174,18 @@ knob_attr!(MIN_BATCH_BYTES, c"min_batch_bytes", |buf|
 macro_rules! counter_attr {
     ($attr:ident, $name:literal, $counter:path) => {
         static $attr: Attr = {
+            /// # Safety
+            /// Called by sysfs only, with the buffer of a show call.
             unsafe extern "C" fn show(
                 _: *mut bindings::kobject,
                 _: *mut bindings::kobj_attribute,
                 buf: *mut c_char,
             ) -> isize {
-                emit(buf, format_args!("{}", $counter.get()))
+                // SAFETY: sysfs passes its PAGE_SIZE show buffer.
+                unsafe { emit(buf, format_args!("{}", $counter.get())) }
             }
+            /// # Safety
+            /// Called by sysfs only (the buffer is not read).
             unsafe extern "C" fn store(
                 _: *mut bindings::kobject,
                 _: *mut bindings::kobj_attribute,
@@ -189,6 +210,9 @@ counter_attr!(WAIT_NS, c"wait_ns", stats::WAIT_NS);
 counter_attr!(TEARDOWN_NS, c"teardown_ns", stats::TEARDOWN_NS);
 
 /// The held channels, space separated (read-only: writes fail EPERM).
+///
+/// # Safety
+/// Called by sysfs only, with the buffer of a show call.
 unsafe extern "C" fn channels_show(
     _: *mut bindings::kobject,
     _: *mut bindings::kobj_attribute,
@@ -205,9 +229,12 @@ unsafe extern "C" fn channels_show(
         }
     }
     let set = control::channels();
-    emit(buf, format_args!("{}", Names(set.as_deref())))
+    // SAFETY: sysfs passes its PAGE_SIZE show buffer.
+    unsafe { emit(buf, format_args!("{}", Names(set.as_deref()))) }
 }
 
+/// # Safety
+/// Called by sysfs only (the buffer is not read).
 unsafe extern "C" fn channels_store(
     _: *mut bindings::kobject,
     _: *mut bindings::kobj_attribute,
@@ -254,6 +281,7 @@ static TIMING_ATTRS: AttrList<5> = AttrList([
 const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static AttrList<N>) -> Group {
     Group(UnsafeCell::new(bindings::attribute_group {
         name: match name {
+            #[allow(clippy::disallowed_methods)] // as in `Attr::new`
             Some(n) => n.as_ptr().cast(),
             None => ptr::null(),
         },

@@ -85,9 +85,10 @@ impl SgTable {
     ) -> Result<KBox<Self>> {
         let n = folios.len() as u32;
         // SAFETY: an all-zero `sg_table` is its documented empty state.
+        let table = unsafe { core::mem::zeroed() };
         let mut t = KBox::new(
             Self {
-                table: unsafe { core::mem::zeroed() },
+                table,
                 mapped: None,
             },
             GFP_KERNEL,
