@@ -125,6 +125,12 @@ pub struct Common {
     /// move_pages entries for --page thp
     #[arg(long, value_enum, default_value = "head")]
     pub thp_entries: Entries,
+    /// move_pages: cover at most N 4 KiB pages per call (at least one whole
+    /// THP per call with --page thp --thp-entries head), so each kernel
+    /// migration batch holds at most N pages' folios. Default: the whole
+    /// region in one call
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
+    pub chunk_pages: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -177,6 +183,9 @@ pub fn validate(cli: &Cli) -> Result<(), String> {
             return Err(format!("--seconds must be a non-negative number, got {s}"));
         }
     }
+    if common.chunk_pages.is_some() && common.api != Api::MovePages {
+        return Err("--chunk-pages needs --api move_pages".into());
+    }
     if common.page == PageKind::Thp {
         if let Some(bad) = sizes.iter().find(|&&s| s % 2 != 0) {
             return Err(format!(
@@ -209,6 +218,7 @@ mod tests {
         assert_eq!((a.common.from_node, a.common.to_node), (0, 1));
         assert_eq!(a.common.seed, 1);
         assert_eq!(a.common.thp_entries, Entries::Head);
+        assert_eq!(a.common.chunk_pages, None);
     }
 
     #[test]
@@ -273,6 +283,7 @@ mod tests {
             panic!("not bench")
         };
         assert_eq!(a.sizes, vec![64, 256, 1024]);
+        assert_eq!(a.common.chunk_pages, None);
         assert_eq!(a.reps, 5);
         assert_eq!(a.common.api, Api::MovePages);
 
@@ -304,6 +315,44 @@ mod tests {
         assert!(validate(&odd4k).is_ok());
         let bench = parse(&["bench", "--sizes", "64,5", "--page", "thp"]).unwrap();
         assert!(validate(&bench).is_err());
+        let chunk = parse(&[
+            "bench",
+            "--sizes",
+            "8",
+            "--page",
+            "4k",
+            "--chunk-pages",
+            "64",
+        ])
+        .unwrap();
+        assert!(validate(&chunk).is_ok());
+        let Cmd::Bench(a) = chunk.cmd else {
+            panic!("not bench")
+        };
+        assert_eq!(a.common.chunk_pages, Some(64));
+        assert!(parse(&[
+            "bench",
+            "--sizes",
+            "8",
+            "--page",
+            "4k",
+            "--chunk-pages",
+            "0"
+        ])
+        .is_err());
+        let mp = parse(&[
+            "run",
+            "--size-mib",
+            "8",
+            "--page",
+            "4k",
+            "--api",
+            "migrate_pages",
+            "--chunk-pages",
+            "8",
+        ])
+        .unwrap();
+        assert!(validate(&mp).unwrap_err().contains("move_pages"));
         let neg = parse(&["loop", "--seconds=-1", "--size-mib", "2", "--page", "4k"]).unwrap();
         assert!(validate(&neg).is_err());
     }

@@ -83,6 +83,7 @@ fn head(cmd: &str, c: &Common, size_mib: u64) -> Json {
         .u64("from_node", c.from_node.into())
         .u64("to_node", c.to_node.into())
         .str("thp_entries", c.thp_entries.as_str())
+        .opt_u64("chunk_pages", c.chunk_pages)
 }
 
 pub fn totals_json(j: Json, t: &Totals, thp: Option<u64>, thp_end: Option<u64>) -> Json {

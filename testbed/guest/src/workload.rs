@@ -83,6 +83,8 @@ pub struct Workload {
     page: PageKind,
     api: Api,
     entries: Entries,
+    /// 4 KiB pages per move_pages call (None: the whole region at once).
+    chunk_pages: Option<u64>,
     seed: u64,
     region: Region,
     /// Every 4 KiB page, for status queries.
@@ -142,6 +144,7 @@ impl Workload {
             page: c.page,
             api: c.api,
             entries: c.thp_entries,
+            chunk_pages: c.chunk_pages,
             seed: c.seed,
             region,
             all_pages,
@@ -195,7 +198,8 @@ impl Workload {
                 };
                 let addrs: Vec<*mut c_void> =
                     self.all_pages.iter().step_by(step).copied().collect();
-                let (secs, n) = timed_move_pages(&addrs, to)?;
+                let per_call = entries_per_call(self.chunk_pages, step);
+                let (secs, n) = timed_move_pages(&addrs, to, per_call)?;
                 out.seconds += secs;
                 out.kernel_not_migrated += n as u64;
                 if step > 1 {
@@ -211,7 +215,8 @@ impl Workload {
                         .map(|(&a, _)| a)
                         .collect();
                     if !rest.is_empty() {
-                        let (secs, n) = timed_move_pages(&rest, to)?;
+                        let per_call = entries_per_call(self.chunk_pages, 1);
+                        let (secs, n) = timed_move_pages(&rest, to, per_call)?;
                         out.seconds += secs;
                         out.kernel_not_migrated += n as u64;
                         out.fallback_pages = rest.len() as u64;
@@ -241,22 +246,51 @@ impl Workload {
     }
 }
 
-fn timed_move_pages(addrs: &[*mut c_void], to: u32) -> Result<(f64, usize), SysFailure> {
-    let nodes = vec![to as i32; addrs.len()];
-    let mut status = vec![0i32; addrs.len()];
+/// move_pages entries per call for `chunk_pages` 4 KiB pages per call when
+/// each entry covers `pages_per_entry` pages (at least one entry per call).
+pub fn entries_per_call(chunk_pages: Option<u64>, pages_per_entry: usize) -> Option<usize> {
+    chunk_pages.map(|c| {
+        let c = usize::try_from(c).unwrap_or(usize::MAX);
+        (c / pages_per_entry.max(1)).max(1)
+    })
+}
+
+/// move_pages on `addrs`, `per_call` entries per call (None: one call);
+/// returns the time spent in the calls and the kernel's not-migrated count.
+fn timed_move_pages(
+    addrs: &[*mut c_void],
+    to: u32,
+    per_call: Option<usize>,
+) -> Result<(f64, usize), SysFailure> {
+    let per_call = per_call.unwrap_or(addrs.len()).max(1);
+    let nodes = vec![to as i32; per_call.min(addrs.len())];
+    let mut status = vec![0i32; per_call.min(addrs.len())];
     let mut secs = 0.0;
-    loop {
-        let t0 = Instant::now();
-        let r = numa::move_pages(addrs, Some(&nodes), &mut status, numa::MPOL_MF_MOVE);
-        secs += t0.elapsed().as_secs_f64();
-        match r {
-            Ok(n) => return Ok((secs, n)),
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-            // Old kernels: "no pages needed moving"; the status query decides.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok((secs, 0)),
-            Err(e) => return Err(SysFailure::syscall("move_pages", e, Some(to))),
+    let mut not_migrated = 0;
+    for chunk in addrs.chunks(per_call) {
+        let n = chunk.len();
+        loop {
+            let t0 = Instant::now();
+            let r = numa::move_pages(
+                chunk,
+                Some(&nodes[..n]),
+                &mut status[..n],
+                numa::MPOL_MF_MOVE,
+            );
+            secs += t0.elapsed().as_secs_f64();
+            match r {
+                Ok(k) => {
+                    not_migrated += k;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // Old kernels: "no pages needed moving"; the status query decides.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+                Err(e) => return Err(SysFailure::syscall("move_pages", e, Some(to))),
+            }
         }
     }
+    Ok((secs, not_migrated))
 }
 
 /// Count pages on `node`; with `huge`, also full 2 MiB extents on it.
@@ -334,6 +368,14 @@ mod tests {
         assert_eq!(p.extents_on_node, 1023);
         let p = summarize(&st, 0, false);
         assert_eq!((p.on_node, p.first_off), (0, Some((0, 1))));
+    }
+
+    #[test]
+    fn chunking() {
+        assert_eq!(entries_per_call(None, 1), None);
+        assert_eq!(entries_per_call(Some(8), 1), Some(8));
+        assert_eq!(entries_per_call(Some(8), PAGES_PER_HUGE), Some(1));
+        assert_eq!(entries_per_call(Some(4096), PAGES_PER_HUGE), Some(8));
     }
 
     #[test]

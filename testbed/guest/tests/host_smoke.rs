@@ -111,6 +111,34 @@ fn run_thp_move_pages_head_and_all_entries() {
 }
 
 #[test]
+fn bench_chunk_pages_moves_everything() {
+    for (page, chunk) in [("4k", "1"), ("4k", "64"), ("thp", "512"), ("thp", "3")] {
+        let out = run(&[
+            "bench",
+            "--sizes",
+            "4",
+            "--page",
+            page,
+            "--to-node",
+            "0",
+            "--reps",
+            "1",
+            "--chunk-pages",
+            chunk,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}");
+        let lines = results(&out);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for j in &lines {
+            assert_eq!(field(j, "chunk_pages"), chunk, "{j}");
+            assert_eq!(field(j, "ok"), "true", "{j}");
+            assert_eq!(field(j, "pages_not_moved"), "0", "{j}");
+        }
+    }
+}
+
+#[test]
 fn run_migrate_pages_same_node() {
     for page in ["4k", "thp"] {
         let out = run(&[
