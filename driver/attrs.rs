@@ -170,6 +170,11 @@ knob_attr!(MIN_BATCH_BYTES, c"min_batch_bytes", |buf|
     store: parse_u64(buf).and_then(control::set_min_batch_bytes)
 );
 
+knob_attr!(MIN_FOLIO_BYTES, c"min_folio_bytes", |buf|
+    show: control::min_folio_bytes(),
+    store: parse_u64(buf).and_then(control::set_min_folio_bytes)
+);
+
 /// A counter file: reads the value, any write resets it to 0.
 macro_rules! counter_attr {
     ($attr:ident, $name:literal, $counter:path) => {
@@ -251,11 +256,12 @@ struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<10> = AttrList([
+static ATTRS: AttrList<11> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
     MIN_BATCH_BYTES.attr(),
+    MIN_FOLIO_BYTES.attr(),
     FOLIOS_MIGRATED.attr(),
     FOLIOS_FAILURES.attr(),
     FOLIOS_DECLINED.attr(),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One offloaded batch: the folios are spread evenly over the held
-//! channels, each channel's share is mapped as a pair of scatter-gather
-//! tables, every DMA segment pair is submitted as memcpy descriptors, and
+//! One offloaded batch: the folios are split evenly over the engine
+//! devices of the held channels, each device's share is mapped once as a
+//! pair of scatter-gather tables, the DMA segment pairs are cut so that
+//! every channel of the device gets a part (even of a single THP) and are
+//! submitted round-robin as memcpy descriptors, and
 //! the batch counts as copied only when every descriptor has completed
 //! with a success status, in whatever order the engine completes them.
 //!
@@ -29,9 +31,11 @@ use kernel::types::Opaque;
 struct Pair {
     src: *mut Folio,
     dst: *mut Folio,
+    bytes: u64,
 }
 
-/// Reads the pairs off the two lists. Returns the pairs and the bytes.
+/// Reads the pairs off the two lists. Returns the pairs, the bytes and the
+/// size of the largest folio.
 ///
 /// # Safety
 /// `dst_list` and `src_list` are the lists of a migrator call: `nr`
@@ -40,9 +44,9 @@ unsafe fn collect_pairs(
     dst_list: *mut bindings::list_head,
     src_list: *mut bindings::list_head,
     nr: usize,
-) -> Result<(KVec<Pair>, u64)> {
+) -> Result<(KVec<Pair>, u64, u64)> {
     let mut pairs = KVec::with_capacity(nr, GFP_KERNEL)?;
-    let mut bytes = 0u64;
+    let (mut bytes, mut largest) = (0u64, 0u64);
     // SAFETY: per the function's contract, both lists are valid.
     let (mut s, mut d) = unsafe { ((*src_list).next, (*dst_list).next) };
     while s != src_list && d != dst_list {
@@ -57,7 +61,15 @@ unsafe fn collect_pairs(
             return Err(EINVAL);
         }
         bytes += ss as u64;
-        pairs.push(Pair { src, dst }, GFP_KERNEL)?;
+        largest = largest.max(ss as u64);
+        pairs.push(
+            Pair {
+                src,
+                dst,
+                bytes: ss as u64,
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: list entries of valid lists.
         unsafe {
             s = (*s).next;
@@ -67,7 +79,7 @@ unsafe fn collect_pairs(
     if pairs.len() != nr || s != src_list || d != dst_list {
         return Err(EINVAL);
     }
-    Ok((pairs, bytes))
+    Ok((pairs, bytes, largest))
 }
 
 /// A scatter-gather table over folios, unmapped and freed on drop.
@@ -198,22 +210,34 @@ unsafe extern "C" fn on_complete(param: *mut c_void, result: *const DmaResult) {
     pending.put();
 }
 
-/// One channel's share of a batch.
+/// The share of a batch that goes to one engine device: its folios,
+/// mapped once on the device, copied over the device's channels.
 struct Share<'a> {
-    chan: &'a Chan,
-    _src: KBox<SgTable>,
-    _dst: KBox<SgTable>,
+    chans: KVec<&'a Chan>,
+    src: KBox<SgTable>,
+    dst: KBox<SgTable>,
 }
 
-/// Submits the memcpys of one share. Errors leave descriptors queued.
-fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Pending) -> Result {
+/// Rotates the first channel of each batch, so that concurrent batches
+/// too small to split still spread over the channels.
+static NEXT_CHAN: AtomicUsize = AtomicUsize::new(0);
+
+/// Submits the memcpys of one share, cut so that every channel of the
+/// device gets a part even of a single large folio, and dealt round-robin.
+/// Errors leave descriptors queued (the caller terminates the channels).
+fn submit(share: &Share<'_>, bytes: u64, pending: &Pending) -> Result {
+    let n = share.chans.len();
     // SAFETY: the channel's device is valid while we hold the channel.
-    let max = u64::from(unsafe { ffi::dcbm_max_seg_size(chan.device()) });
-    let mut walk = CopyWalk::new(src.segs(), dst.segs(), max);
-    for c in &mut walk {
-        sync.pending.fetch_add(1, Ordering::AcqRel);
+    let max_seg = u64::from(unsafe { ffi::dcbm_max_seg_size(share.chans[0].device()) });
+    let page = bindings::PAGE_SIZE as u64;
+    let piece = bytes.div_ceil(n as u64).div_ceil(page) * page;
+    let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), max_seg.min(piece));
+    let first = NEXT_CHAN.fetch_add(1, Ordering::Relaxed);
+    for (i, c) in (&mut walk).enumerate() {
+        let chan = share.chans[(first + i) % n];
+        pending.pending.fetch_add(1, Ordering::AcqRel);
         // SAFETY: both addresses lie in tables mapped on this channel's
-        // device; `sync` outlives the callback (see `on_complete`).
+        // device; `pending` outlives the callback (see `on_complete`).
         let rc = unsafe {
             ffi::dcbm_submit_memcpy(
                 chan.as_ptr(),
@@ -221,12 +245,12 @@ fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Pending) -> Result {
                 c.src,
                 c.len as usize,
                 on_complete,
-                ptr::from_ref(sync).cast_mut().cast(),
+                ptr::from_ref(pending).cast_mut().cast(),
             )
         };
         if rc != 0 {
             // Never submitted: its callback will not run.
-            sync.pending.fetch_sub(1, Ordering::AcqRel);
+            pending.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::from_errno(rc));
         }
     }
@@ -236,26 +260,39 @@ fn submit(chan: &Chan, src: &SgTable, dst: &SgTable, sync: &Pending) -> Result {
     Ok(())
 }
 
+/// The held channels grouped by the device their DMA is mapped on.
+fn by_device(set: &ChannelSet) -> Result<KVec<KVec<&Chan>>> {
+    let mut groups: KVec<KVec<&Chan>> = KVec::new();
+    for c in set.iter() {
+        match groups.iter_mut().find(|g| g[0].device() == c.device()) {
+            Some(g) => g.push(c, GFP_KERNEL)?,
+            None => {
+                let mut g = KVec::new();
+                g.push(c, GFP_KERNEL)?;
+                groups.push(g, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(groups)
+}
+
 fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monotonic>) {
     counter.add((to - from).as_nanos().max(0) as u64);
 }
 
 /// Copies the batch with DMA. Any error means "copy it on the CPU".
 fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monotonic>) -> Result {
-    let nr_chan = set.len().min(pairs.len());
-    let sync = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
-    let mut shares = KVec::with_capacity(nr_chan, GFP_KERNEL)?;
+    let pending = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
+    let mut groups = by_device(set)?;
+    let nr_dev = groups.len().min(pairs.len());
+    let mut shares = KVec::with_capacity(nr_dev, GFP_KERNEL)?;
 
     let mut result = Ok(());
-    for i in 0..nr_chan {
-        // Even split, as the C driver: the first channels may get one less.
-        let (lo, hi) = (pairs.len() * i / nr_chan, pairs.len() * (i + 1) / nr_chan);
-        if lo == hi {
-            continue;
-        }
+    for (i, chans) in groups.drain_all().take(nr_dev).enumerate() {
+        // Even split over the devices, as the C driver does over channels.
+        let (lo, hi) = (pairs.len() * i / nr_dev, pairs.len() * (i + 1) / nr_dev);
         let part = &pairs[lo..hi];
-        let chan = set.get(i);
-        let dev = chan.device();
+        let dev = chans[0].device();
         result = (|| {
             let src = SgTable::map(
                 part.iter().map(|p| p.src),
@@ -268,17 +305,10 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monoto
                 bindings::dma_data_direction::DMA_FROM_DEVICE,
             )?;
             // Push first: a failed submit may have queued descriptors on
-            // this channel, which must be terminated below.
-            shares.push(
-                Share {
-                    chan,
-                    _src: src,
-                    _dst: dst,
-                },
-                GFP_KERNEL,
-            )?;
+            // these channels, which must be terminated below.
+            shares.push(Share { chans, src, dst }, GFP_KERNEL)?;
             let s = shares.last().ok_or(EINVAL)?;
-            submit(s.chan, &s._src, &s._dst, &sync)
+            submit(s, part.iter().map(|p| p.bytes).sum(), &pending)
         })();
         if result.is_err() {
             break;
@@ -286,16 +316,16 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monoto
     }
 
     if result.is_ok() {
-        for s in shares.iter() {
-            s.chan.issue_pending();
+        for c in shares.iter().flat_map(|s| s.chans.iter()) {
+            c.issue_pending();
         }
         let submitted = Instant::<Monotonic>::now();
         account(&stats::SETUP_NS, start, submitted);
         // Drop the submission bias; then wait for the descriptors.
-        sync.put();
-        if !sync.wait(timeout_ms) {
+        pending.put();
+        if !pending.wait(timeout_ms) {
             result = Err(ETIMEDOUT);
-        } else if sync.failed.load(Ordering::Relaxed) {
+        } else if pending.failed.load(Ordering::Relaxed) {
             result = Err(EIO);
         }
         account(&stats::WAIT_NS, submitted, Instant::<Monotonic>::now());
@@ -304,14 +334,14 @@ fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monoto
 
     if result.is_err() {
         // No callback may run, and no byte may be written, once the
-        // shares are unmapped and `sync` is freed.
-        for s in shares.iter() {
-            s.chan.terminate_sync();
+        // shares are unmapped and `pending` is freed.
+        for c in shares.iter().flat_map(|s| s.chans.iter()) {
+            c.terminate_sync();
         }
     }
-    // Unmap the shares, then free `sync` (spelled out: the order matters).
+    // Unmap the shares, then free `pending` (spelled out: order matters).
     drop(shares);
-    drop(sync);
+    drop(pending);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
     result
@@ -333,14 +363,14 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     let start = Instant::<Monotonic>::now();
     let nr = folio_cnt as usize;
     // SAFETY: forwarded from the core's contract.
-    let (pairs, bytes) = match unsafe { collect_pairs(dst_list, src_list, nr) } {
+    let (pairs, bytes, largest) = match unsafe { collect_pairs(dst_list, src_list, nr) } {
         Ok(v) => v,
         Err(e) => {
             stats::FOLIOS_FAILURES.add(nr as u64);
             return e.to_errno();
         }
     };
-    if bytes < control::min_batch_bytes() {
+    if bytes < control::min_batch_bytes() || largest < control::min_folio_bytes() {
         stats::FOLIOS_DECLINED.add(nr as u64);
         return EOPNOTSUPP.to_errno();
     }

@@ -132,14 +132,6 @@ impl ChannelSet {
         Ok(Arc::new(Self { chans }, GFP_KERNEL)?)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.chans.len()
-    }
-
-    pub(crate) fn get(&self, i: usize) -> &Chan {
-        &self.chans[i]
-    }
-
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Chan> {
         self.chans.iter().map(|c| &**c)
     }

@@ -40,6 +40,10 @@ module! {
             default: crate::control::DEFAULT_MIN_BATCH_BYTES,
             description: "Batches smaller than this are left to the CPU, 0..1 GiB",
         },
+        min_folio_bytes: u64 {
+            default: crate::control::DEFAULT_MIN_FOLIO_BYTES,
+            description: "Batches whose largest folio is smaller are left to the CPU, 0..1 GiB",
+        },
     },
 }
 
@@ -50,30 +54,19 @@ struct Dcbm {
 impl kernel::Module for Dcbm {
     fn init(module: &'static ThisModule) -> Result<Self> {
         control::init();
-        let nr = module_parameters::nr_dma_chan.value();
-        control::set_nr_chan(nr).inspect_err(|_| {
-            pr_err!(
-                "nr_dma_chan={} is out of range 1..{}\n",
-                nr,
-                control::MAX_CHANNELS
-            );
-        })?;
-        let t = module_parameters::timeout_ms.value();
-        control::set_timeout_ms(t).inspect_err(|_| {
-            pr_err!(
-                "timeout_ms={} is out of range 1..{}\n",
-                t,
-                control::MAX_TIMEOUT_MS
-            );
-        })?;
-        let b = module_parameters::min_batch_bytes.value();
-        control::set_min_batch_bytes(b).inspect_err(|_| {
-            pr_err!(
-                "min_batch_bytes={} is above {}\n",
-                b,
-                control::MAX_MIN_BATCH_BYTES
-            );
-        })?;
+        use module_parameters as p;
+        apply_param("nr_dma_chan", p::nr_dma_chan.value(), control::set_nr_chan)?;
+        apply_param("timeout_ms", p::timeout_ms.value(), control::set_timeout_ms)?;
+        apply_param(
+            "min_batch_bytes",
+            p::min_batch_bytes.value(),
+            control::set_min_batch_bytes,
+        )?;
+        apply_param(
+            "min_folio_bytes",
+            p::min_folio_bytes.value(),
+            control::set_min_folio_bytes,
+        )?;
         let files = attrs::Files::create(module)?;
         if module_parameters::offloading.value() {
             if let Err(e) = control::set_offloading(true) {
@@ -86,6 +79,11 @@ impl kernel::Module for Dcbm {
         pr_info!("DMA Core Batch Migrator loaded\n");
         Ok(Self { files: Some(files) })
     }
+}
+
+/// Applies a load-time parameter with the same checks as its sysfs file.
+fn apply_param<T: Copy + kernel::fmt::Display>(name: &str, v: T, set: fn(T) -> Result) -> Result {
+    set(v).inspect_err(|_| pr_err!("{}={} is out of range (see modinfo dcbm)\n", name, v))
 }
 
 impl Drop for Dcbm {

@@ -24,8 +24,9 @@ echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
 load swdma channels=16
 load dcbm
 def_mbb=$(cat $d/min_batch_bytes)
+def_mfb=$(cat $d/min_folio_bytes)
 def_chan=$(cat $d/nr_dma_chan)
-echo "BENCH-INFO numa_balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null) default_min_batch_bytes=$def_mbb default_nr_dma_chan=$def_chan cpus=$(nproc) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled | sed 's/.*\[\(.*\)\].*/\1/') sizes=$(echo $sizes | tr ' ' ,) reps=$reps sweep_mib=$sweep_mib sweep_reps=$sweep_reps"
+echo "BENCH-INFO numa_balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null) default_min_batch_bytes=$def_mbb default_min_folio_bytes=$def_mfb default_nr_dma_chan=$def_chan cpus=$(nproc) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled | sed 's/.*\[\(.*\)\].*/\1/') sizes=$(echo $sizes | tr ' ' ,) reps=$reps sweep_mib=$sweep_mib sweep_reps=$sweep_reps"
 # The regions ask for THP with MADV_HUGEPAGE; let faults compact if needed.
 echo always > /sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null
 
@@ -34,10 +35,12 @@ setconf() { # setconf CONFIG
     cpu) echo 0 > $d/offloading ;;
     dcbm-*)
       echo 0 > $d/min_batch_bytes
+      echo 0 > $d/min_folio_bytes
       echo "${1#dcbm-}" > $d/nr_dma_chan
       echo 1 > $d/offloading ;;
     default)
       echo "$def_mbb" > $d/min_batch_bytes
+      echo "$def_mfb" > $d/min_folio_bytes
       echo "$def_chan" > $d/nr_dma_chan
       echo 1 > $d/offloading ;;
   esac || { fail "configure $1"; finish; }

@@ -7,6 +7,7 @@ P=/sys/module/swdma/parameters
 load swdma channels=4
 load dcbm
 echo 0 > $D/min_batch_bytes
+echo 0 > $D/min_folio_bytes
 echo 4 > $D/nr_dma_chan
 echo 300 > $D/timeout_ms
 echo 1 > $D/offloading

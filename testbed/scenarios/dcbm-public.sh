@@ -7,6 +7,7 @@ load swdma channels=4 private=0
 load pubclient
 load dcbm
 echo 0 > $D/min_batch_bytes
+echo 0 > $D/min_folio_bytes
 echo 4 > $D/nr_dma_chan
 check "enable with a public-only provider" sh -c "echo 1 > $D/offloading"
 echo "channels: $(cat $D/channels)"

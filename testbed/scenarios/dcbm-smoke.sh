@@ -5,6 +5,7 @@ chans=${1:-4}
 load swdma channels=$chans
 load dcbm
 echo 0 > /sys/module/dcbm/min_batch_bytes
+echo 0 > /sys/module/dcbm/min_folio_bytes
 echo $chans > /sys/module/dcbm/nr_dma_chan
 check "enable offloading" sh -c 'echo 1 > /sys/module/dcbm/offloading'
 check "offloading reads 1" test "$(sysfs_read offloading)" = 1
@@ -20,6 +21,11 @@ for page in 4k thp; do
     fail "$page migration with offload"
   fi
 done
+# Even a single-THP batch is cut over all the channels.
+busy=$(grep -c 'copies [1-9]' /sys/kernel/debug/swdma/stats)
+if [ "$chans" -gt 1 ]; then
+  check "copies spread over the channels ($busy of $chans used)" test "$busy" -ge 2
+fi
 echo "failures=$(sysfs_read folios_failures) declined=$(sysfs_read folios_declined) bytes=$(sysfs_read bytes_migrated)"
 check "disable offloading" sh -c 'echo 0 > /sys/module/dcbm/offloading'
 check "rmmod dcbm" rmmod dcbm

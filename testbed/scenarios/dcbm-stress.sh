@@ -6,6 +6,7 @@ D=/sys/module/dcbm
 load swdma channels=4
 load dcbm
 echo 0 > $D/min_batch_bytes
+echo 0 > $D/min_folio_bytes
 
 migrate-check loop --seconds 600 --size-mib 16 --page 4k >/tmp/loop4k.out 2>&1 &
 l1=$!
@@ -24,7 +25,7 @@ echo 0 > $D/offloading
 check "rmmod dcbm under load" rmmod dcbm
 i=0
 while [ $i -lt 20 ]; do
-  insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 || fail "insmod ($i)"
+  insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 min_folio_bytes=0 || fail "insmod ($i)"
   sleep 1
   echo 0 > $D/offloading || fail "disable ($i)"
   rmmod dcbm || fail "rmmod ($i)"

@@ -33,6 +33,18 @@ for v in "" maybe 0 17 -1 abc "$long"; do bad nr_dma_chan "$v"; done
 for v in "" maybe abc -1 "$long"; do bad offloading "$v"; done
 for v in "" 0 -1 abc 600001 "$long"; do bad timeout_ms "$v"; done
 for v in "" -1 abc 1073741825 "$long"; do bad min_batch_bytes "$v"; done
+for v in "" -1 abc 1073741825 "$long"; do bad min_folio_bytes "$v"; done
+
+# The defaults decline 4 KiB-folio batches (slower on DMA in every
+# measurement) and offload THP ones.
+echo 1 > $D/offloading
+for c in folios_migrated folios_declined; do echo 0 > $D/$c; done
+migrate run --size-mib 8 --page 4k --rounds 1 >/dev/null
+check "defaults: 4 KiB folios declined" test "$(cat $D/folios_declined)" -gt 0
+check "defaults: no 4 KiB folio offloaded" test "$(cat $D/folios_migrated)" = 0
+migrate run --size-mib 8 --page thp --rounds 1 >/dev/null
+check "defaults: THP offloaded" test "$(cat $D/folios_migrated)" -gt 0
+echo 0 > $D/offloading
 check "channels is read-only" sh -c "! echo x > $D/channels 2>/dev/null"
 check "writing the current value is a no-op" sh -c "echo 0 > $D/offloading && test \$(cat $D/offloading) = 0"
 check "nr_dma_chan accepts 16" sh -c "echo 16 > $D/nr_dma_chan && test \$(cat $D/nr_dma_chan) = 16"
@@ -47,6 +59,7 @@ check "resize while enabled to 4" test "$(in_use)" = 4
 echo 1 > $D/nr_dma_chan
 check "resize while enabled to 1" test "$(in_use)" = 1
 echo 0 > $D/min_batch_bytes
+echo 0 > $D/min_folio_bytes
 migrate run --size-mib 8 --page 4k --rounds 1 >/dev/null
 check "channel still held between batches" test "$(in_use)" = 1
 check "folios migrated with 1 channel" test "$(cat $D/folios_migrated)" -gt 0
