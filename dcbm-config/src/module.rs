@@ -16,17 +16,19 @@ pub enum Attr {
     NrDmaChan,
     TimeoutMs,
     MinBatchBytes,
+    MinFolioBytes,
     FoliosMigrated,
     FoliosFailures,
     FoliosDeclined,
     BytesMigrated,
 }
 
-pub const CONFIG_ATTRS: [Attr; 4] = [
+pub const CONFIG_ATTRS: [Attr; 5] = [
     Attr::Offloading,
     Attr::NrDmaChan,
     Attr::TimeoutMs,
     Attr::MinBatchBytes,
+    Attr::MinFolioBytes,
 ];
 
 pub const COUNTERS: [Attr; 4] = [
@@ -43,6 +45,7 @@ impl Attr {
             Attr::NrDmaChan => "nr_dma_chan",
             Attr::TimeoutMs => "timeout_ms",
             Attr::MinBatchBytes => "min_batch_bytes",
+            Attr::MinFolioBytes => "min_folio_bytes",
             Attr::FoliosMigrated => "folios_migrated",
             Attr::FoliosFailures => "folios_failures",
             Attr::FoliosDeclined => "folios_declined",
@@ -87,6 +90,7 @@ pub struct Live {
     pub nr_dma_chan: u64,
     pub timeout_ms: u64,
     pub min_batch_bytes: u64,
+    pub min_folio_bytes: u64,
     pub folios_migrated: u64,
     pub folios_failures: u64,
     pub folios_declined: u64,
@@ -105,6 +109,7 @@ impl Live {
             nr_dma_chan: u(Attr::NrDmaChan)?,
             timeout_ms: u(Attr::TimeoutMs)?,
             min_batch_bytes: u(Attr::MinBatchBytes)?,
+            min_folio_bytes: u(Attr::MinFolioBytes)?,
             folios_migrated: u(Attr::FoliosMigrated)?,
             folios_failures: u(Attr::FoliosFailures)?,
             folios_declined: u(Attr::FoliosDeclined)?,
@@ -119,6 +124,7 @@ impl Live {
             Attr::NrDmaChan => self.nr_dma_chan,
             Attr::TimeoutMs => self.timeout_ms,
             Attr::MinBatchBytes => self.min_batch_bytes,
+            Attr::MinFolioBytes => self.min_folio_bytes,
             Attr::FoliosMigrated => self.folios_migrated,
             Attr::FoliosFailures => self.folios_failures,
             Attr::FoliosDeclined => self.folios_declined,

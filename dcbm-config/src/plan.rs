@@ -13,6 +13,7 @@ pub struct Desired {
     pub nr_dma_chan: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub min_batch_bytes: Option<u64>,
+    pub min_folio_bytes: Option<u64>,
     /// Reset the counters (the non-zero ones are written).
     pub reset_counters: bool,
 }
@@ -24,6 +25,7 @@ impl Desired {
             Attr::NrDmaChan => self.nr_dma_chan,
             Attr::TimeoutMs => self.timeout_ms,
             Attr::MinBatchBytes => self.min_batch_bytes,
+            Attr::MinFolioBytes => self.min_folio_bytes,
             _ => None,
         }
     }
@@ -51,7 +53,7 @@ impl fmt::Display for Step {
 ///
 /// Order: `offloading=0` first when offload is on and must go off (nothing
 /// is resized only to be released); then `nr_dma_chan`, `timeout_ms`,
-/// `min_batch_bytes`; then counter resets; `offloading=1` comes last, so the
+/// `min_batch_bytes`, `min_folio_bytes`; then counter resets; `offloading=1` comes last, so the
 /// migrator is registered only once everything else is in place.
 ///
 /// A channel-count change while offload stays on is a lone `nr_dma_chan`
@@ -68,7 +70,12 @@ pub fn plan(live: &Live, want: &Desired) -> Vec<Step> {
     if live.offloading && !want.offloading {
         steps.push(step(Attr::Offloading, 0));
     }
-    for a in [Attr::NrDmaChan, Attr::TimeoutMs, Attr::MinBatchBytes] {
+    for a in [
+        Attr::NrDmaChan,
+        Attr::TimeoutMs,
+        Attr::MinBatchBytes,
+        Attr::MinFolioBytes,
+    ] {
         if let Some(v) = want.get(a) {
             if live.get(a) != v {
                 steps.push(step(a, v));
@@ -97,7 +104,8 @@ mod tests {
             offloading: false,
             nr_dma_chan: 1,
             timeout_ms: 10000,
-            min_batch_bytes: 0,
+            min_batch_bytes: 2097152,
+            min_folio_bytes: 2097152,
             folios_migrated: 0,
             folios_failures: 0,
             folios_declined: 0,
@@ -117,16 +125,25 @@ mod tests {
             nr_dma_chan: Some(4),
             timeout_ms: Some(10000),
             min_batch_bytes: Some(4096),
+            min_folio_bytes: Some(0),
             reset_counters: false,
         };
         assert_eq!(
             names(&plan(&live(), &want)),
             [
                 "nr_dma_chan: 1 -> 4",
-                "min_batch_bytes: 0 -> 4096",
+                "min_batch_bytes: 2097152 -> 4096",
+                "min_folio_bytes: 2097152 -> 0",
                 "offloading: 0 -> 1"
             ]
         );
+        // Unset knobs are left alone; a knob already at its value is not written.
+        let want = Desired {
+            offloading: true,
+            min_folio_bytes: Some(2097152),
+            ..Default::default()
+        };
+        assert_eq!(names(&plan(&live(), &want)), ["offloading: 0 -> 1"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub const CHANNELS_MAX: u64 = 16;
 pub const TIMEOUT_MS_MIN: u64 = 1;
 pub const TIMEOUT_MS_MAX: u64 = 600_000;
 pub const MIN_BATCH_BYTES_MAX: u64 = 1 << 30;
+pub const MIN_FOLIO_BYTES_MAX: u64 = 1 << 30;
 
 /// The whole policy.
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +44,8 @@ pub struct Offload {
     pub timeout_ms: Option<TimeoutMs>,
     /// `min_batch_bytes`: 0..2^30. Unset: left as the module has it.
     pub min_batch_bytes: Option<MinBatchBytes>,
+    /// `min_folio_bytes`: 0..2^30. Unset: left as the module has it.
+    pub min_folio_bytes: Option<MinFolioBytes>,
 }
 
 /// `[conditions]`: all must hold for offload to be enabled.
@@ -137,6 +140,7 @@ macro_rules! bounded {
 
 bounded!(TimeoutMs, "timeout_ms", TIMEOUT_MS_MIN, TIMEOUT_MS_MAX);
 bounded!(MinBatchBytes, "min_batch_bytes", 0, MIN_BATCH_BYTES_MAX);
+bounded!(MinFolioBytes, "min_folio_bytes", 0, MIN_FOLIO_BYTES_MAX);
 bounded!(MinChannels, "min_channels", CHANNELS_MIN, CHANNELS_MAX);
 bounded!(NodeCount, "node count", 1, 1024);
 
@@ -367,6 +371,9 @@ impl Policy {
         if let Some(b) = o.min_batch_bytes {
             s += &format!(" min_batch_bytes={}", b.0);
         }
+        if let Some(b) = o.min_folio_bytes {
+            s += &format!(" min_folio_bytes={}", b.0);
+        }
         s += &format!(" require_provider={}", c.require_provider);
         if !c.drivers.is_empty() {
             let d: Vec<&str> = c.drivers.iter().map(|d| d.0.as_str()).collect();
@@ -437,6 +444,9 @@ mod tests {
         assert!(p.conditions.require_provider);
         assert_eq!(p.counters.reset, ResetMode::Never);
         assert_eq!(p.channels(), None);
+        // Unset knobs stay unmanaged: the module keeps its own defaults.
+        assert_eq!(p.offload.min_batch_bytes, None);
+        assert_eq!(p.offload.min_folio_bytes, None);
     }
 
     #[test]
@@ -448,6 +458,7 @@ enabled = true
 channels = "auto"
 timeout_ms = 5000
 min_batch_bytes = 262144
+min_folio_bytes = 1073741824
 [conditions]
 require_provider = true
 drivers = ["ptdma", "idxd"]
@@ -464,6 +475,8 @@ reset = "once-per-boot"
         assert_eq!(p.channels(), Some(Channels::Auto));
         assert_eq!(p.offload.timeout_ms, Some(TimeoutMs(5000)));
         assert_eq!(p.offload.min_batch_bytes, Some(MinBatchBytes(262144)));
+        assert_eq!(p.offload.min_folio_bytes, Some(MinFolioBytes(1 << 30)));
+        assert!(p.summary().contains(" min_folio_bytes=1073741824 "));
         assert_eq!(p.conditions.min_kernel, Some(KernelVersion([6, 8, 0])));
         assert_eq!(p.counters.reset, ResetMode::OncePerBoot);
         assert!(p.driver_allowed(Some("idxd")));
@@ -492,6 +505,25 @@ reset = "once-per-boot"
             19,
             "min_batch_bytes",
         );
+        err_at(
+            "[offload]\nmin_folio_bytes = -1\n",
+            2,
+            19,
+            "min_folio_bytes = -1 is out of range 0..=1073741824",
+        );
+        err_at(
+            "[offload]\nmin_folio_bytes = 1073741825\n",
+            2,
+            19,
+            "min_folio_bytes",
+        );
+        err_at(
+            "[offload]\nmin_folio_bytes = \"2M\"\n",
+            2,
+            19,
+            "expected i64",
+        );
+        err_at("[offload]\nmin_folio_byte = 0\n", 2, 1, "unknown field");
         err_at("[counters]\nreset = \"daily\"\n", 2, 9, "daily");
         err_at("[conditions]\nmin_kernel = \"6.x\"\n", 2, 14, "min_kernel");
         err_at(

@@ -90,6 +90,7 @@ pub fn render_status(s: &Status) -> String {
             let _ = writeln!(o, "nr_dma_chan:     {}", l.nr_dma_chan);
             let _ = writeln!(o, "timeout_ms:      {}", l.timeout_ms);
             let _ = writeln!(o, "min_batch_bytes: {}", l.min_batch_bytes);
+            let _ = writeln!(o, "min_folio_bytes: {}", l.min_folio_bytes);
             if let Some(ch) = &l.channels {
                 // The module takes what it can get, up to nr_dma_chan.
                 let short = if l.offloading && (ch.len() as u64) < l.nr_dma_chan {
@@ -248,6 +249,10 @@ pub fn metrics(root: &Root) -> Result<String> {
             (
                 Attr::MinBatchBytes,
                 "Batches smaller than this are copied by the CPU.",
+            ),
+            (
+                Attr::MinFolioBytes,
+                "Batches whose largest folio is smaller than this are copied by the CPU.",
             ),
         ];
         for (a, help) in cfg {

@@ -51,11 +51,14 @@ impl std::fmt::Debug for Out {
     }
 }
 
-const MODULE_DEFAULTS: [(&str, &str); 8] = [
+/// The module's load-time defaults (min_batch_bytes and min_folio_bytes:
+/// 2 MiB, from the benchmark).
+const MODULE_DEFAULTS: [(&str, &str); 9] = [
     ("offloading", "0"),
     ("nr_dma_chan", "1"),
     ("timeout_ms", "10000"),
-    ("min_batch_bytes", "0"),
+    ("min_batch_bytes", "2097152"),
+    ("min_folio_bytes", "2097152"),
     ("folios_migrated", "0"),
     ("folios_failures", "0"),
     ("folios_declined", "0"),
@@ -218,6 +221,7 @@ enabled = true
 channels = 4
 timeout_ms = 20000
 min_batch_bytes = 262144
+min_folio_bytes = 0
 [conditions]
 require_provider = true
 drivers = ["swdma"]
@@ -256,6 +260,59 @@ fn every_example_validates() {
     assert!(n >= 5, "expected the example policies, found {n}");
 }
 
+/// The installed default leaves the folio/batch thresholds to the module,
+/// whose defaults come from the benchmark: applying it writes neither.
+#[test]
+fn default_example_leaves_thresholds_to_the_module() {
+    let t = swdma_tree();
+    t.policy(&fs::read_to_string(example_dir().join("dcbm.toml")).unwrap());
+    let o = t.run(&["validate"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("min_batch_bytes"), "{o:?}");
+    assert!(!o.stdout.contains("min_folio_bytes"), "{o:?}");
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("min_"), "{o:?}");
+    assert_eq!(t.attr("offloading"), "1");
+    assert_eq!(t.attr("min_batch_bytes"), "2097152");
+    assert_eq!(t.attr("min_folio_bytes"), "2097152");
+    let o = t.run(&["modprobe-conf"]);
+    assert!(!o.stdout.contains("min_"), "{o:?}");
+}
+
+/// tests/vm/scenario.sh checks the live values the test-bed policy sets.
+#[test]
+fn vm_scenario_matches_testbed_policy() {
+    let t = Tree::new();
+    fs::copy(
+        example_dir().join("testbed-swdma.toml"),
+        t.path("policy.toml"),
+    )
+    .unwrap();
+    fs::set_permissions(t.path("policy.toml"), fs::Permissions::from_mode(0o644)).unwrap();
+    let o: Out = t
+        .cmd(&["validate", "--config"])
+        .arg(t.path("policy.toml"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let scenario =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/scenario.sh"))
+            .unwrap();
+    for key in ["timeout_ms", "min_batch_bytes", "min_folio_bytes"] {
+        let kv = o
+            .stdout
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .find(|w| w.starts_with(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("testbed-swdma.toml sets no {key}: {o:?}"));
+        assert!(
+            scenario.contains(&format!(" {kv}")),
+            "scenario.sh does not check {kv}"
+        );
+    }
+}
+
 #[test]
 fn apply_writes_in_safe_order_then_nothing() {
     let t = swdma_tree();
@@ -272,7 +329,8 @@ fn apply_writes_in_safe_order_then_nothing() {
         [
             "wrote nr_dma_chan: 1 -> 4",
             "wrote timeout_ms: 10000 -> 20000",
-            "wrote min_batch_bytes: 0 -> 262144",
+            "wrote min_batch_bytes: 2097152 -> 262144",
+            "wrote min_folio_bytes: 2097152 -> 0",
             "wrote offloading: 0 -> 1",
         ],
         "{o:?}"
@@ -281,6 +339,7 @@ fn apply_writes_in_safe_order_then_nothing() {
     assert_eq!(t.attr("nr_dma_chan"), "4");
     assert_eq!(t.attr("timeout_ms"), "20000");
     assert_eq!(t.attr("min_batch_bytes"), "262144");
+    assert_eq!(t.attr("min_folio_bytes"), "0");
 
     let snap = t.snapshot();
     let o = t.run(&["apply"]);
@@ -292,6 +351,12 @@ fn apply_writes_in_safe_order_then_nothing() {
     let o = t.run(&["check"]);
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("in sync"), "{o:?}");
+    assert!(
+        o.stdout.lines().any(
+            |l| l.split_whitespace().collect::<Vec<_>>() == ["min_folio_bytes", "0", "0", "ok"]
+        ),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -303,6 +368,10 @@ fn dry_run_prints_plan_and_writes_nothing() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("dry run"), "{o:?}");
     assert!(o.stdout.contains("  nr_dma_chan: 1 -> 4"), "{o:?}");
+    assert!(
+        o.stdout.contains("  min_folio_bytes: 2097152 -> 0"),
+        "{o:?}"
+    );
     assert!(o.stdout.contains("  offloading: 0 -> 1"), "{o:?}");
     t.unchanged_since(&snap);
 }
@@ -372,15 +441,17 @@ fn modprobe_succeeds_but_sysfs_never_appears() {
 
 #[test]
 fn half_written_module_missing_attribute_is_named() {
-    let t = swdma_tree();
-    fs::remove_file(t.path("sys/module/dcbm/min_batch_bytes")).unwrap();
-    t.policy(SWDMA);
-    let snap = t.snapshot();
-    let o = t.run(&["apply"]);
-    assert_eq!(o.code, 6, "{o:?}");
-    assert!(o.stderr.contains("`min_batch_bytes` is missing"), "{o:?}");
-    t.unchanged_since(&snap);
-    assert_eq!(t.run(&["check"]).code, 6);
+    for attr in ["min_batch_bytes", "min_folio_bytes"] {
+        let t = swdma_tree();
+        fs::remove_file(t.path(&format!("sys/module/dcbm/{attr}"))).unwrap();
+        t.policy(SWDMA);
+        let snap = t.snapshot();
+        let o = t.run(&["apply"]);
+        assert_eq!(o.code, 6, "{o:?}");
+        assert!(o.stderr.contains(&format!("`{attr}` is missing")), "{o:?}");
+        t.unchanged_since(&snap);
+        assert_eq!(t.run(&["check"]).code, 6);
+    }
 }
 
 #[test]
@@ -402,7 +473,8 @@ fn half_applied_state_writes_only_the_difference() {
     assert_eq!(
         wrote,
         [
-            "wrote min_batch_bytes: 0 -> 262144",
+            "wrote min_batch_bytes: 2097152 -> 262144",
+            "wrote min_folio_bytes: 2097152 -> 0",
             "wrote offloading: 0 -> 1"
         ],
         "{o:?}"
@@ -419,6 +491,7 @@ fn channel_change_while_enabled_writes_only_nr_dma_chan() {
             ("nr_dma_chan", "2"),
             ("timeout_ms", "20000"),
             ("min_batch_bytes", "262144"),
+            ("min_folio_bytes", "0"),
             ("channels", "dma0chan0 dma0chan1"),
         ])
         .with_channels(0, 4, "swdma.0", Some("swdma"));
@@ -498,7 +571,94 @@ fn failed_write_rolls_back() {
     assert!(o.stderr.contains("apply failed at timeout_ms"), "{o:?}");
     assert_eq!(t.attr("nr_dma_chan"), "1");
     assert_eq!(t.attr("offloading"), "0");
+    assert_eq!(t.attr("min_batch_bytes"), "2097152");
+    assert_eq!(t.attr("min_folio_bytes"), "2097152");
+}
+
+/// `min_folio_bytes` is written after `min_batch_bytes` and rolled back with
+/// the rest. Same RLIMIT_FSIZE trick: "4\n" and "0\n" fit in 3 bytes,
+/// "4096\n" does not.
+#[test]
+fn failed_min_folio_bytes_write_rolls_back() {
+    use std::os::unix::process::CommandExt;
+    let t = Tree::new()
+        .with_module(&[("min_batch_bytes", "0"), ("min_folio_bytes", "0")])
+        .with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy("[offload]\nenabled = true\nmin_batch_bytes = 4\nmin_folio_bytes = 4096\n");
+    let mut c = t.cmd(&["apply"]);
+    unsafe {
+        c.pre_exec(|| {
+            use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
+            use nix::sys::signal::{signal, SigHandler, Signal};
+            signal(Signal::SIGXFSZ, SigHandler::SigIgn).map_err(std::io::Error::from)?;
+            setrlimit(Resource::RLIMIT_FSIZE, 3, RLIM_INFINITY).map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let o: Out = c.output().unwrap().into();
+    assert_eq!(o.code, 7, "{o:?}");
+    assert!(o.stdout.contains("wrote min_batch_bytes: 0 -> 4"), "{o:?}");
+    assert!(o.stderr.contains("writing min_folio_bytes=4096"), "{o:?}");
+    assert!(
+        o.stderr.contains("rolled back min_batch_bytes: 4 -> 0"),
+        "{o:?}"
+    );
+    assert!(
+        o.stderr.contains("apply failed at min_folio_bytes"),
+        "{o:?}"
+    );
     assert_eq!(t.attr("min_batch_bytes"), "0");
+    // (The failed store itself left a partial value in the fake file; a
+    // real sysfs store that fails changes nothing.)
+    assert_eq!(t.attr("offloading"), "0");
+}
+
+/// Unset knobs are left as the module has them: not written, `unmanaged` in
+/// `check`, absent from `modprobe-conf`. A set one that differs is drift.
+#[test]
+fn unset_min_folio_bytes_is_unmanaged() {
+    let t = swdma_tree();
+    t.set_attr("min_folio_bytes", "65536");
+    t.policy("[offload]\nenabled = true\nchannels = 4\n");
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("min_folio_bytes"), "{o:?}");
+    assert!(!o.stdout.contains("min_batch_bytes"), "{o:?}");
+    assert_eq!(t.attr("min_folio_bytes"), "65536");
+    let o = t.run(&["check"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["min_folio_bytes", "65536", "-", "unmanaged"]),
+        "{o:?}"
+    );
+    let o = t.run(&["modprobe-conf"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("options dcbm nr_dma_chan=4\n"), "{o:?}");
+
+    // Managed and different: drift on that row alone, then one write.
+    t.policy("[offload]\nenabled = true\nchannels = 4\nmin_folio_bytes = 2097152\n");
+    let o = t.run(&["check"]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["min_folio_bytes", "65536", "2097152", "DRIFT"]),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("drift: 1 attribute(s)"), "{o:?}");
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let wrote: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("wrote"))
+        .collect();
+    assert_eq!(wrote, ["wrote min_folio_bytes: 65536 -> 2097152"], "{o:?}");
+    assert_eq!(t.run(&["check"]).code, 0);
 }
 
 /// Read-only attribute by permissions: only meaningful when not root.
@@ -703,6 +863,16 @@ fn malformed_policies_are_located_and_write_nothing() {
             "2:19",
             "min_batch_bytes",
         ),
+        (
+            "[offload]\nmin_folio_bytes = 1073741825\n",
+            "2:19",
+            "min_folio_bytes = 1073741825 is out of range 0..=1073741824",
+        ),
+        (
+            "[offload]\nmin_folio_bytes = -4096\n",
+            "2:19",
+            "min_folio_bytes",
+        ),
         ("[counters]\nreset = \"sometimes\"\n", "2:9", "sometimes"),
         ("[conditions]\nmin_kernel = \"six\"\n", "2:14", "min_kernel"),
         ("[conditions]\nmin_kernel = 6\n", "2:14", "string"),
@@ -777,9 +947,12 @@ fn status_metrics_and_json() {
         "{o:?}"
     );
     assert!(o.stdout.contains("driver=swdma"), "{o:?}");
+    assert!(o.stdout.contains("min_batch_bytes: 2097152\n"), "{o:?}");
+    assert!(o.stdout.contains("min_folio_bytes: 2097152\n"), "{o:?}");
     let o = t.run(&["status", "--json", "--interval", "0.05"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["module"]["folios_migrated"], 7);
+    assert_eq!(v["module"]["min_folio_bytes"], 2097152);
     assert_eq!(v["counters"][0]["rate"], 0.0);
     assert_eq!(v["providers"].as_array().unwrap().len(), 4);
 
@@ -787,6 +960,12 @@ fn status_metrics_and_json() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("dcbm_module_loaded 1\n"), "{o:?}");
     assert!(o.stdout.contains("dcbm_folios_migrated_total 7\n"), "{o:?}");
+    assert!(o.stdout.contains("dcbm_min_batch_bytes 2097152\n"), "{o:?}");
+    assert!(
+        o.stdout.contains("# TYPE dcbm_min_folio_bytes gauge\n"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("dcbm_min_folio_bytes 2097152\n"), "{o:?}");
     assert!(o.stdout.contains(
         "dcbm_dma_channel_in_use{channel=\"dma0chan0\",driver=\"swdma\",device=\"swdma.0\"} 1\n"
     ), "{o:?}");
@@ -903,7 +1082,7 @@ fn modprobe_conf_completions_and_man() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(
         o.stdout
-            .contains("options dcbm nr_dma_chan=4 timeout_ms=20000 min_batch_bytes=262144\n"),
+            .contains("options dcbm nr_dma_chan=4 timeout_ms=20000 min_batch_bytes=262144 min_folio_bytes=0\n"),
         "{o:?}"
     );
     assert!(!o.stdout.contains("offloading="), "{o:?}");

@@ -32,7 +32,8 @@ run_policy() { # file, then expected "attr=value" pairs
     rm -f "$tmp"
 }
 
-run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4 timeout_ms=10000 min_batch_bytes=262144
+run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4 timeout_ms=10000 \
+    min_batch_bytes=262144 min_folio_bytes=0
 held() { wc -w < "$M/channels" | tr -d ' '; }
 [ "$(held)" = 4 ] && ok "channels lists 4 held" || bad "channels: '$(cat "$M/channels")', want 4 names"
 
