@@ -52,27 +52,43 @@ if [ -f "$tree/.dcbm-built" ]; then
   exit 0
 fi
 
-log "building kernel $key (a cold build takes several minutes)"
+# Another release string of a tree already built from the same inputs is
+# an incremental build of a copy: only what carries the release changes.
+base=""
+if [ "$localversion" != -dcbm ]; then
+  base_key=$("$here/build-kernel.sh" --print-key)
+  [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ] && base="$DCBM_CACHE/linux-$base_key"
+fi
 rm -rf "$tree" "$tree.tmp"
-mkdir -p "$tree.tmp"
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/$SRC_PKG.tar.xz | tar -xJ -C "$tree.tmp" --strip-components=1
-cd "$tree.tmp"
-for p in "$here"/patches/*.patch; do
-  patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
-done
-make -s tinyconfig
-./scripts/kconfig/merge_config.sh -m .config "$here/kernel.config" >/dev/null
-scripts/config --set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
-make -s olddefconfig
-make -s rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
-# merge_config only warns; a silently dropped option would make a
-# different kernel than the one the tests assume.
-missing=0
-while IFS= read -r line; do
-  case $line in CONFIG_*=n|'#'*|'') continue ;; esac
-  grep -qx "$line" .config || { log "config option not set: $line"; missing=1; }
-done < "$here/kernel.config"
-((missing == 0)) || die "the config fragment did not apply (see above)"
+if [ -n "$base" ]; then
+  log "building kernel $key from $base with LOCALVERSION=$localversion"
+  cp -a "$base" "$tree.tmp"
+  cd "$tree.tmp"
+  rm -f .dcbm-built
+  scripts/config --set-str LOCALVERSION "$localversion"
+  make -s olddefconfig
+else
+  log "building kernel $key (a cold build takes several minutes)"
+  mkdir -p "$tree.tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/$SRC_PKG.tar.xz | tar -xJ -C "$tree.tmp" --strip-components=1
+  cd "$tree.tmp"
+  for p in "$here"/patches/*.patch; do
+    patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
+  done
+  make -s tinyconfig
+  ./scripts/kconfig/merge_config.sh -m .config "$here/kernel.config" >/dev/null
+  scripts/config --set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
+  make -s olddefconfig
+  make -s rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
+  # merge_config only warns; a silently dropped option would make a
+  # different kernel than the one the tests assume.
+  missing=0
+  while IFS= read -r line; do
+    case $line in CONFIG_*=n|'#'*|'') continue ;; esac
+    grep -qx "$line" .config || { log "config option not set: $line"; missing=1; }
+  done < "$here/kernel.config"
+  ((missing == 0)) || die "the config fragment did not apply (see above)"
+fi
 jobs=$(( $(nproc) + 1 ))
 make -s -j"$jobs" bzImage modules >build.log 2>&1 || { tail -40 build.log >&2; die "kernel build failed (log: $tree.tmp/build.log)"; }
 touch .dcbm-built
