@@ -178,30 +178,13 @@ knob_attr!(MIN_FOLIO_BYTES, c"min_folio_bytes", |buf|
 /// A counter file: reads the value, any write resets it to 0.
 macro_rules! counter_attr {
     ($attr:ident, $name:literal, $counter:path) => {
-        static $attr: Attr = {
-            /// # Safety
-            /// Called by sysfs only, with the buffer of a show call.
-            unsafe extern "C" fn show(
-                _: *mut bindings::kobject,
-                _: *mut bindings::kobj_attribute,
-                buf: *mut c_char,
-            ) -> isize {
-                // SAFETY: sysfs passes its PAGE_SIZE show buffer.
-                unsafe { emit(buf, format_args!("{}", $counter.get())) }
-            }
-            /// # Safety
-            /// Called by sysfs only (the buffer is not read).
-            unsafe extern "C" fn store(
-                _: *mut bindings::kobject,
-                _: *mut bindings::kobj_attribute,
-                _: *const c_char,
-                count: usize,
-            ) -> isize {
+        knob_attr!($attr, $name, |_buf|
+            show: $counter.get(),
+            store: {
                 $counter.reset();
-                count as isize
+                Ok(())
             }
-            Attr::new($name, 0o644, show, store)
-        };
+        );
     };
 }
 

@@ -88,11 +88,7 @@ pub(crate) fn min_batch_bytes() -> u64 {
 }
 
 pub(crate) fn set_min_batch_bytes(v: u64) -> Result {
-    if v > MAX_MIN_BYTES {
-        return Err(EINVAL);
-    }
-    MIN_BATCH_BYTES.store(v, Ordering::Relaxed);
-    Ok(())
+    store_bounded(&MIN_BATCH_BYTES, v)
 }
 
 pub(crate) fn min_folio_bytes() -> u64 {
@@ -100,10 +96,14 @@ pub(crate) fn min_folio_bytes() -> u64 {
 }
 
 pub(crate) fn set_min_folio_bytes(v: u64) -> Result {
+    store_bounded(&MIN_FOLIO_BYTES, v)
+}
+
+fn store_bounded(knob: &AtomicU64, v: u64) -> Result {
     if v > MAX_MIN_BYTES {
         return Err(EINVAL);
     }
-    MIN_FOLIO_BYTES.store(v, Ordering::Relaxed);
+    knob.store(v, Ordering::Relaxed);
     Ok(())
 }
 
