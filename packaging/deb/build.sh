@@ -28,19 +28,8 @@ stage=$pkgroot/dcbm-$version
 rm -rf "$stage" "$pkgroot"/dcbm_"$version"_* "$pkgroot"/dcbm-*_"$version"_*
 mkdir -p "$stage" "$out"
 
-# The workspace, reduced to the member that is packaged.
-sed 's/^members *=.*/members = ["dcbm-config"]/' "$repo/Cargo.toml" >"$stage/Cargo.toml"
-cp "$repo/Cargo.lock" "$stage/"
-mkdir -p "$stage/dcbm-config" "$stage/driver" "$stage/dkms" "$stage/examples" "$stage/packaging"
-(cd "$repo/dcbm-config" && cp -r Cargo.toml src dist README.md "$stage/dcbm-config/" && { [ ! -d tests ] || cp -r tests "$stage/dcbm-config/"; })
-# Module source only, never build products of the working tree.
-(cd "$repo/driver" && for f in Kbuild Makefile *.rs *.c *.h; do
-  case $f in *.mod.c|'*.h') continue ;; esac
-  cp "$f" "$stage/driver/"
-done)
-cp "$repo/dkms/dkms.conf" "$repo/dkms/dcbm-prebuild-check" "$stage/dkms/"
-cp "$repo"/examples/*.toml "$stage/examples/"
-cp "$repo/packaging/README.md" "$stage/packaging/"
+"$here/../stage-source.sh" "$repo" "$stage"
+[ ! -d "$repo/dcbm-config/tests" ] || cp -r "$repo/dcbm-config/tests" "$stage/dcbm-config/"
 cp -r "$here/debian" "$stage/debian"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$pkgroot/cargo-target}

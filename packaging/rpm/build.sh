@@ -28,17 +28,7 @@ trap 'rm -rf "$top"' EXIT
 rm -f "$out"/*-"$version"-*.rpm
 mkdir -p "$top"/{SOURCES,SPECS,BUILD,RPMS,SRPMS} "$out"
 stage=$top/stage/dcbm-$version
-mkdir -p "$stage"/{dcbm-config,driver,dkms,examples,packaging}
-sed 's/^members *=.*/members = ["dcbm-config"]/' "$repo/Cargo.toml" >"$stage/Cargo.toml"
-cp "$repo/Cargo.lock" "$stage/"
-(cd "$repo/dcbm-config" && cp -r Cargo.toml src dist README.md "$stage/dcbm-config/")
-(cd "$repo/driver" && for f in Kbuild Makefile *.rs *.c *.h; do
-  case $f in *.mod.c|'*.h') continue ;; esac
-  cp "$f" "$stage/driver/"
-done)
-cp "$repo/dkms/dkms.conf" "$repo/dkms/dcbm-prebuild-check" "$stage/dkms/"
-cp "$repo"/examples/*.toml "$stage/examples/"
-cp "$repo/packaging/README.md" "$stage/packaging/"
+"$here/../stage-source.sh" "$repo" "$stage"
 cp "$repo/packaging/deb/debian/copyright" "$stage/COPYRIGHT"
 tar -C "$top/stage" --owner=0 --group=0 --sort=name -czf "$top/SOURCES/dcbm-$version.tar.gz" "dcbm-$version"
 cp "$here/dcbm.spec" "$top/SPECS/"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Copies what both packages are built from into STAGE: the workspace
+# reduced to dcbm-config, the module source (never build products of the
+# working tree), the DKMS files, the example policies and the packaging
+# README. Used by deb/build.sh and rpm/build.sh.
+#
+#   stage-source.sh REPO STAGE
+set -euo pipefail
+repo=$1 stage=$2
+mkdir -p "$stage"/{dcbm-config,driver,dkms,examples,packaging}
+sed 's/^members *=.*/members = ["dcbm-config"]/' "$repo/Cargo.toml" >"$stage/Cargo.toml"
+cp "$repo/Cargo.lock" "$stage/"
+(cd "$repo/dcbm-config" && cp -r Cargo.toml src dist README.md "$stage/dcbm-config/")
+(cd "$repo/driver" && for f in Kbuild Makefile *.rs *.c *.h; do
+  case $f in *.mod.c|'*.h') continue ;; esac
+  cp "$f" "$stage/driver/"
+done)
+cp "$repo/dkms/dkms.conf" "$repo/dkms/dcbm-prebuild-check" "$stage/dkms/"
+cp "$repo"/examples/*.toml "$stage/examples/"
+cp "$repo/packaging/README.md" "$stage/packaging/"
