@@ -543,13 +543,12 @@ fn unreadable_attribute_is_named() {
     assert_eq!(t.attr("offloading"), "0");
 }
 
-/// A write that fails midway is rolled back (see the header for how).
-#[test]
-fn failed_write_rolls_back() {
+/// Makes every write of the child beyond 3 bytes fail with EFBIG (see the
+/// header): the way to fail a chosen sysfs write, even as root.
+fn limit_writes_to_3_bytes(c: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    let t = swdma_tree();
-    t.policy(SWDMA);
-    let mut c = t.cmd(&["apply"]);
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes two async-signal-safe system calls.
     unsafe {
         c.pre_exec(|| {
             use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
@@ -559,6 +558,15 @@ fn failed_write_rolls_back() {
             Ok(())
         });
     }
+}
+
+/// A write that fails midway is rolled back (see the header for how).
+#[test]
+fn failed_write_rolls_back() {
+    let t = swdma_tree();
+    t.policy(SWDMA);
+    let mut c = t.cmd(&["apply"]);
+    limit_writes_to_3_bytes(&mut c);
     let o: Out = c.output().unwrap().into();
     assert_eq!(o.code, 7, "{o:?}");
     assert!(o.stdout.contains("wrote nr_dma_chan: 1 -> 4"), "{o:?}");
@@ -580,21 +588,12 @@ fn failed_write_rolls_back() {
 /// "4096\n" does not.
 #[test]
 fn failed_min_folio_bytes_write_rolls_back() {
-    use std::os::unix::process::CommandExt;
     let t = Tree::new()
         .with_module(&[("min_batch_bytes", "0"), ("min_folio_bytes", "0")])
         .with_channels(0, 4, "swdma.0", Some("swdma"));
     t.policy("[offload]\nenabled = true\nmin_batch_bytes = 4\nmin_folio_bytes = 4096\n");
     let mut c = t.cmd(&["apply"]);
-    unsafe {
-        c.pre_exec(|| {
-            use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
-            use nix::sys::signal::{signal, SigHandler, Signal};
-            signal(Signal::SIGXFSZ, SigHandler::SigIgn).map_err(std::io::Error::from)?;
-            setrlimit(Resource::RLIMIT_FSIZE, 3, RLIM_INFINITY).map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
+    limit_writes_to_3_bytes(&mut c);
     let o: Out = c.output().unwrap().into();
     assert_eq!(o.code, 7, "{o:?}");
     assert!(o.stdout.contains("wrote min_batch_bytes: 0 -> 4"), "{o:?}");
