@@ -23,6 +23,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::time::{Instant, Monotonic};
 use kernel::types::Opaque;
 
@@ -213,7 +214,7 @@ unsafe extern "C" fn on_complete(param: *mut c_void, result: *const DmaResult) {
 /// The share of a batch that goes to one engine device: its folios,
 /// mapped once on the device, copied over the device's channels.
 struct Share<'a> {
-    chans: KVec<&'a Chan>,
+    chans: &'a [Arc<Chan>],
     src: KBox<SgTable>,
     dst: KBox<SgTable>,
 }
@@ -234,7 +235,7 @@ fn submit(share: &Share<'_>, bytes: u64, pending: &Pending) -> Result {
     let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), max_seg.min(piece));
     let first = NEXT_CHAN.fetch_add(1, Ordering::Relaxed);
     for (i, c) in (&mut walk).enumerate() {
-        let chan = share.chans[(first + i) % n];
+        let chan = &share.chans[(first + i) % n];
         pending.pending.fetch_add(1, Ordering::AcqRel);
         // SAFETY: both addresses lie in tables mapped on this channel's
         // device; `pending` outlives the callback (see `on_complete`).
@@ -260,22 +261,6 @@ fn submit(share: &Share<'_>, bytes: u64, pending: &Pending) -> Result {
     Ok(())
 }
 
-/// The held channels grouped by the device their DMA is mapped on.
-fn by_device(set: &ChannelSet) -> Result<KVec<KVec<&Chan>>> {
-    let mut groups: KVec<KVec<&Chan>> = KVec::new();
-    for c in set.iter() {
-        match groups.iter_mut().find(|g| g[0].device() == c.device()) {
-            Some(g) => g.push(c, GFP_KERNEL)?,
-            None => {
-                let mut g = KVec::new();
-                g.push(c, GFP_KERNEL)?;
-                groups.push(g, GFP_KERNEL)?;
-            }
-        }
-    }
-    Ok(groups)
-}
-
 fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monotonic>) {
     counter.add((to - from).as_nanos().max(0) as u64);
 }
@@ -283,12 +268,12 @@ fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monot
 /// Copies the batch with DMA. Any error means "copy it on the CPU".
 fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monotonic>) -> Result {
     let pending = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
-    let mut groups = by_device(set)?;
+    let groups = set.by_device();
     let nr_dev = groups.len().min(pairs.len());
     let mut shares = KVec::with_capacity(nr_dev, GFP_KERNEL)?;
 
     let mut result = Ok(());
-    for (i, chans) in groups.drain_all().take(nr_dev).enumerate() {
+    for (i, chans) in groups.iter().take(nr_dev).enumerate() {
         // Even split over the devices, as the C driver does over channels.
         let (lo, hi) = (pairs.len() * i / nr_dev, pairs.len() * (i + 1) / nr_dev);
         let part = &pairs[lo..hi];

@@ -100,9 +100,10 @@ impl Drop for Chan {
     }
 }
 
-/// The channels a batch may spread over.
+/// The channels a batch may spread over, grouped by the device their DMA
+/// is mapped on (grouped once here, not per batch).
 pub(crate) struct ChannelSet {
-    chans: KVec<Arc<Chan>>,
+    by_device: KVec<KVec<Arc<Chan>>>,
 }
 
 impl ChannelSet {
@@ -113,7 +114,7 @@ impl ChannelSet {
         let mut chans = KVec::with_capacity(want, GFP_KERNEL)?;
         let mut public = false;
         if let Some(prev) = prev {
-            for c in prev.chans.iter().take(want) {
+            for c in prev.arcs().take(want) {
                 public |= c.public;
                 chans.push(c.clone(), GFP_KERNEL)?;
             }
@@ -129,10 +130,30 @@ impl ChannelSet {
             let c = Chan::find_public().ok_or(ENODEV)?;
             chans.push(Arc::new(c, GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        Ok(Arc::new(Self { chans }, GFP_KERNEL)?)
+        let mut by_device: KVec<KVec<Arc<Chan>>> = KVec::new();
+        for c in chans.drain_all() {
+            match by_device.iter_mut().find(|g| g[0].device() == c.device()) {
+                Some(g) => g.push(c, GFP_KERNEL)?,
+                None => {
+                    let mut g = KVec::new();
+                    g.push(c, GFP_KERNEL)?;
+                    by_device.push(g, GFP_KERNEL)?;
+                }
+            }
+        }
+        Ok(Arc::new(Self { by_device }, GFP_KERNEL)?)
+    }
+
+    fn arcs(&self) -> impl Iterator<Item = &Arc<Chan>> {
+        self.by_device.iter().flat_map(|g| g.iter())
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Chan> {
-        self.chans.iter().map(|c| &**c)
+        self.arcs().map(|c| &**c)
+    }
+
+    /// The channels of each engine device; none is empty.
+    pub(crate) fn by_device(&self) -> &[KVec<Arc<Chan>>] {
+        &self.by_device
     }
 }
