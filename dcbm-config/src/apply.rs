@@ -46,10 +46,10 @@ pub fn desired(policy: &Policy, verdict: &Verdict) -> Desired {
 
 fn report_conditions(policy: &Policy, verdict: &Verdict) {
     for f in &verdict.failed {
-        eprintln!("condition failed: {}: {}", f.condition, f.detail);
+        tell!("condition failed: {}: {}", f.condition, f.detail);
     }
     if policy.offload.enabled && !verdict.ok() {
-        eprintln!(
+        tell!(
             "offload held off: {} condition(s) of the policy failed",
             verdict.failed.len()
         );
@@ -69,7 +69,7 @@ fn strict_code(policy: &Policy, verdict: &Verdict, strict: bool) -> u8 {
 
 /// Run the modprobe command and wait for the module's sysfs files.
 pub fn load_module(ctx: &Ctx) -> Result<()> {
-    println!("loading the dcbm module: {}", ctx.modprobe);
+    say!("loading the dcbm module: {}", ctx.modprobe);
     let out = Command::new("/bin/sh")
         .arg("-c")
         .arg(&ctx.modprobe)
@@ -194,16 +194,16 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
     for s in steps {
         match write_step(root, s.attr, s.to) {
             Ok(()) => {
-                println!("wrote {s}");
+                say!("wrote {s}");
                 done.push(*s);
             }
             Err(err) => {
-                eprintln!("error: {err:#}");
+                tell!("error: {err:#}");
                 let mut restored = 0;
                 let mut lost = Vec::new();
                 for d in done.iter().rev() {
                     if d.attr.is_counter() {
-                        eprintln!(
+                        tell!(
                             "note: counter {} was reset and cannot be restored",
                             d.attr.name()
                         );
@@ -211,11 +211,11 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
                     }
                     match write_step(root, d.attr, d.from) {
                         Ok(()) => {
-                            eprintln!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
+                            tell!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
                             restored += 1;
                         }
                         Err(e) => {
-                            eprintln!("error: rollback of {} failed: {e:#}", d.attr.name());
+                            tell!("error: rollback of {} failed: {e:#}", d.attr.name());
                             lost.push(d.attr.name());
                         }
                     }
@@ -249,7 +249,7 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
 fn show_desired(want: &Desired) {
     for a in CONFIG_ATTRS {
         if let Some(v) = want.get(a) {
-            println!("  {}: -> {v}", a.name());
+            say!("  {}: -> {v}", a.name());
         }
     }
 }
@@ -264,12 +264,12 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
 
     if !module::loaded(&ctx.root) {
         if !want.offloading {
-            println!("dcbm module not loaded and the policy keeps offload off: nothing to write");
+            say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
             return Ok(code);
         }
         if dry_run {
-            println!("plan (dry run, nothing written):");
-            println!("  load the module: {}", ctx.modprobe);
+            say!("plan (dry run, nothing written):");
+            say!("  load the module: {}", ctx.modprobe);
             show_desired(&want);
             return Ok(code);
         }
@@ -280,16 +280,16 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     want.reset_counters = reset;
     let steps = plan::plan(&live, &want);
     if steps.is_empty() {
-        println!("nothing to write: live state matches the policy");
+        say!("nothing to write: live state matches the policy");
     } else if dry_run {
-        println!("plan (dry run, nothing written):");
+        say!("plan (dry run, nothing written):");
         for s in &steps {
-            println!("  {s}");
+            say!("  {s}");
         }
         return Ok(code);
     } else {
         execute(&ctx.root, &steps)?;
-        println!("applied {} write(s)", steps.len());
+        say!("applied {} write(s)", steps.len());
     }
     if let (false, Some(id)) = (dry_run, boot_id) {
         record_reset(ctx, &id)?;
@@ -303,7 +303,7 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
     let verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
     let want = desired(policy, &verdict);
-    println!(
+    say!(
         "providers: {} usable channel(s) of {}{}",
         verdict.usable.len(),
         chans.len(),
@@ -314,25 +314,25 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
         }
     );
     let provider_code = if verdict.provider_missing {
-        println!("provider: MISSING");
+        say!("provider: MISSING");
         Some(exit::PROVIDER_MISSING)
     } else {
         None
     };
     if !module::loaded(&ctx.root) {
         if policy.offload.enabled && !verdict.provider_missing {
-            println!(
+            say!(
                 "module: MISSING ({} not found)",
                 ctx.root.module_dir().display()
             );
             return Ok(exit::MODULE_MISSING);
         }
-        println!("module: not loaded (offload off, as the policy wants)");
+        say!("module: not loaded (offload off, as the policy wants)");
         return Ok(provider_code.unwrap_or(strict_code(policy, &verdict, strict)));
     }
     let live = read_live(&ctx.root)?;
     let mut drift = 0;
-    println!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
+    say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
     for a in CONFIG_ATTRS {
         let l = live.get(a);
         let (w, state) = match want.get(a) {
@@ -343,16 +343,16 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
                 (w.to_string(), "DRIFT")
             }
         };
-        println!("{:<16} {:>12} {:>12}  {state}", a.name(), l, w);
+        say!("{:<16} {:>12} {:>12}  {state}", a.name(), l, w);
     }
     if let Some(c) = provider_code {
         return Ok(c);
     }
     if drift > 0 {
-        println!("drift: {drift} attribute(s) differ from the policy");
+        say!("drift: {drift} attribute(s) differ from the policy");
         return Ok(exit::DRIFT);
     }
-    println!("in sync");
+    say!("in sync");
     Ok(strict_code(policy, &verdict, strict))
 }
 
@@ -378,7 +378,7 @@ pub fn reset_counters(root: &Root) -> Result<u8> {
         })
         .collect();
     if steps.is_empty() {
-        println!("nothing to write: counters are already 0");
+        say!("nothing to write: counters are already 0");
         return Ok(exit::OK);
     }
     execute(root, &steps)?;

@@ -1,5 +1,8 @@
 //! dcbm-config: apply a TOML offload policy to the dcbm module through sysfs.
 
+#[macro_use]
+mod out;
+
 mod apply;
 mod conditions;
 mod exit;
@@ -12,7 +15,6 @@ mod root;
 mod sysfs;
 mod system;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -130,9 +132,20 @@ fn emit(output: Option<&Path>, content: &str) -> Result<()> {
     match output {
         Some(p) => write_atomic(p, content),
         None => {
-            std::io::stdout().write_all(content.as_bytes())?;
+            out::stdout_bytes(content.as_bytes());
             Ok(())
         }
+    }
+}
+
+impl Cmd {
+    /// Does the command act on the module (its exit code says how that
+    /// went), rather than only produce output?
+    fn acts(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Apply { .. } | Cmd::Check { .. } | Cmd::ResetCounters
+        )
     }
 }
 
@@ -170,9 +183,9 @@ fn run(cli: Cli) -> Result<u8> {
             }
             let s = report::status(&ctx.root, Duration::from_secs_f64(*interval))?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                say!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                print!("{}", report::render_status(&s));
+                out::stdout_bytes(report::render_status(&s).as_bytes());
             }
             Ok(exit::OK)
         }
@@ -182,16 +195,16 @@ fn run(cli: Cli) -> Result<u8> {
             providers::mark_holders(&mut chans, &held);
             let ps = report::group(chans);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&ps)?);
+                say!("{}", serde_json::to_string_pretty(&ps)?);
             } else {
-                print!("{}", report::render_providers(&ps));
+                out::stdout_bytes(report::render_providers(&ps).as_bytes());
             }
             Ok(exit::OK)
         }
         Cmd::ResetCounters => apply::reset_counters(&ctx.root),
         Cmd::Validate => {
             let p = load_policy(&cli)?;
-            println!("{}: OK ({})", cli.config.display(), p.summary());
+            say!("{}: OK ({})", cli.config.display(), p.summary());
             Ok(exit::OK)
         }
         Cmd::Metrics { output } => {
@@ -205,13 +218,17 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "dcbm-config", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "dcbm-config", &mut script);
+            out::stdout_bytes(&script);
             Ok(exit::OK)
         }
         Cmd::Man => {
+            let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .section("8")
-                .render(&mut std::io::stdout())?;
+                .render(&mut page)?;
+            out::stdout_bytes(&page);
             Ok(exit::OK)
         }
     }
@@ -219,12 +236,38 @@ fn run(cli: Cli) -> Result<u8> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
+    let acts = cli.cmd.acts();
+    let code = match run(cli) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("dcbm-config: error: {e:#}");
-            ExitCode::from(exit::code_of(&e))
+            tell!("dcbm-config: error: {e:#}");
+            exit::code_of(&e)
         }
+    };
+    ExitCode::from(lost_output_code(acts, code))
+}
+
+/// The exit code once stdout output was lost: a command that changes or
+/// checks the module keeps its own code (the work was done), a command whose
+/// product is its output fails. A reader that went away (`EPIPE`) is not
+/// worth a message.
+fn lost_output_code(acts: bool, code: u8) -> u8 {
+    let Some(lost) = out::stdout_error() else {
+        return code;
+    };
+    if acts {
+        if !lost.broken_pipe {
+            tell!("dcbm-config: note: output lost: {}", lost.message);
+        }
+        return code;
+    }
+    if !lost.broken_pipe {
+        tell!("dcbm-config: error: writing output: {}", lost.message);
+    }
+    if code == exit::OK {
+        exit::ERROR
+    } else {
+        code
     }
 }
 
