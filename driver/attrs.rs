@@ -196,6 +196,12 @@ counter_attr!(BATCHES, c"batches", stats::BATCHES);
 counter_attr!(SETUP_NS, c"setup_ns", stats::SETUP_NS);
 counter_attr!(WAIT_NS, c"wait_ns", stats::WAIT_NS);
 counter_attr!(TEARDOWN_NS, c"teardown_ns", stats::TEARDOWN_NS);
+counter_attr!(DESCRIPTORS, c"descriptors", stats::DESCRIPTORS);
+counter_attr!(POOL_WAITS, c"pool_waits", stats::POOL_WAITS);
+counter_attr!(UNEVEN_MAPS, c"uneven_maps", stats::UNEVEN_MAPS);
+counter_attr!(BUSY_DECLINES, c"busy_declines", stats::BUSY_DECLINES);
+counter_attr!(ABORTED, c"aborted", stats::ABORTED);
+counter_attr!(WAITED_OUT, c"waited_out", stats::WAITED_OUT);
 
 /// The held channels, space separated (read-only: writes fail EPERM).
 ///
@@ -282,9 +288,21 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
     }))
 }
 
+/// How batches met the engine, under /sys/module/dcbm/engine/.
+static ENGINE_ATTRS: AttrList<7> = AttrList([
+    DESCRIPTORS.attr(),
+    POOL_WAITS.attr(),
+    UNEVEN_MAPS.attr(),
+    BUSY_DECLINES.attr(),
+    ABORTED.attr(),
+    WAITED_OUT.attr(),
+    ptr::null_mut(),
+]);
+
 static GROUP: Group = group(None, &ATTRS);
 static TIMING: Group = group(Some(c"timing"), &TIMING_ATTRS);
-static GROUPS: [&Group; 2] = [&GROUP, &TIMING];
+static ENGINE: Group = group(Some(c"engine"), &ENGINE_ATTRS);
+static GROUPS: [&Group; 3] = [&GROUP, &TIMING, &ENGINE];
 
 /// The attribute files, present from creation until drop.
 pub(crate) struct Files {

@@ -1,31 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One offloaded batch: the folios are split evenly over the engine
-//! devices of the held channels, each device's share is mapped once as a
-//! pair of scatter-gather tables, the DMA segment pairs are cut so that
-//! every channel of the device gets a part (even of a single THP) and are
-//! submitted round-robin as memcpy descriptors, and
-//! the batch counts as copied only when every descriptor has completed
-//! with a success status, in whatever order the engine completes them.
+//! One offloaded batch. The batch leases idle channels (channels.rs), splits
+//! its folios evenly over their engine devices, maps each device's share
+//! once as a pair of scatter-gather tables, cuts the DMA segment pairs so
+//! that every leased channel of the device gets a part (even of a single
+//! THP), and submits them as memcpy descriptors in bounded chunks: at most
+//! [`MAX_IN_FLIGHT`] per channel, and when the engine's descriptor pool is
+//! full the batch waits for its own completions instead of failing. The
+//! batch counts as copied only when every descriptor has completed with a
+//! success status, in whatever order the engine completes them.
 //!
-//! On any failure, including a timeout, the channels used are terminated
-//! synchronously before anything is unmapped or freed, so an engine that
-//! completes late cannot touch freed memory nor write into a destination
-//! folio the CPU copies afterwards.
+//! Failures never touch another batch: a descriptor error or a refused
+//! descriptor waits for the batch's other descriptors to finish; only a
+//! timeout aborts, and only the batch's own leased channels, and only when
+//! the provider can abort (see inflight.rs for the lifetime rule).
 
-use crate::channels::{Chan, ChannelSet};
+use crate::channels::{ChannelSet, Lease};
 use crate::control;
-use crate::ffi::{self, DmaResult, Folio};
-use crate::segments::{CopyWalk, Seg};
+use crate::ffi::{self, Folio};
+use crate::inflight::{Submitted, Tracker};
+use crate::segments::{Copy, CopyWalk};
+use crate::sgtable::MappedTable;
 use crate::stats;
-use core::ffi::c_void;
-use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::ops::Range;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::sync::Arc;
-use kernel::time::{Instant, Monotonic};
-use kernel::types::Opaque;
+use kernel::time::{Delta, Instant, Monotonic};
+
+/// Descriptors one batch keeps queued on one channel at most: bounds the
+/// memory and the engine ring a batch takes, whatever the provider.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// One (source, destination) folio pair of the batch.
 #[derive(Clone, Copy)]
@@ -83,180 +88,131 @@ unsafe fn collect_pairs(
     Ok((pairs, bytes, largest))
 }
 
-/// A scatter-gather table over folios, unmapped and freed on drop.
-struct SgTable {
-    table: bindings::sg_table,
-    mapped: Option<(*mut bindings::device, bindings::dma_data_direction)>,
+/// The share of a batch that goes to one engine device: its folios,
+/// mapped once on the device, copied over the lanes `lanes` of the tracker.
+struct Share {
+    src: MappedTable,
+    dst: MappedTable,
+    lanes: Range<usize>,
+    bytes: u64,
 }
 
-impl SgTable {
-    /// Builds a table with one entry per folio and maps it on `dev`.
-    fn map(
-        folios: impl ExactSizeIterator<Item = *mut Folio>,
-        dev: *mut bindings::device,
-        dir: bindings::dma_data_direction,
-    ) -> Result<KBox<Self>> {
-        let n = folios.len() as u32;
-        // SAFETY: an all-zero `sg_table` is its documented empty state.
-        let table = unsafe { core::mem::zeroed() };
-        let mut t = KBox::new(
-            Self {
-                table,
-                mapped: None,
-            },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `t.table` is an empty table owned by us.
-        kernel::error::to_result(unsafe {
-            bindings::sg_alloc_table(&mut t.table, n, bindings::GFP_KERNEL)
-        })?;
-        let mut sg = t.table.sgl;
-        for (i, folio) in folios.enumerate() {
-            // SAFETY: `sg` is entry `i` of a table of `n` entries; the
-            // folio is valid for the whole migrator call.
-            unsafe { ffi::dcbm_sg_set_folio(sg, folio) };
-            if i + 1 < n as usize {
-                // SAFETY: entry `i` is not the last one.
-                sg = unsafe { bindings::sg_next(sg) };
+/// A batch on the engine. Fields drop in declaration order, which is the
+/// order the lifetime rule needs: the tracker first waits until no
+/// descriptor can run any more, then the tables are unmapped, then the
+/// channels are handed back.
+struct OnEngine {
+    tracker: Tracker,
+    shares: KVec<Share>,
+    lease: Lease,
+}
+
+/// Submits one copy on lane `lane`, cut to what the channel accepts.
+///
+/// dmaengine does not report a provider's longest copy (idxd refuses more
+/// than its `max_xfer_bytes`), so a copy refused while the channel is idle
+/// is tried again once (a refusal may be transient: ptdma allocates with
+/// GFP_NOWAIT), then halved; the length that was then accepted is
+/// remembered for the channel.
+fn submit_copy(t: &mut Tracker, lane: usize, c: Copy, deadline: Instant<Monotonic>) -> Result {
+    let page = bindings::PAGE_SIZE;
+    let mut cap = t.lanes()[lane].chan().max_len();
+    let mut retried = false;
+    let mut done = 0u64;
+    while done < c.len {
+        let len = (c.len - done).min(cap as u64) as usize;
+        let (dst, src) = (c.dst + done, c.src + done);
+        if !t.lanes()[lane].chan().copy_aligned(dst, src, len) {
+            return Err(EINVAL);
+        }
+        while t.outstanding(lane) >= MAX_IN_FLIGHT {
+            t.issue_all();
+            if !t.wait_one(deadline) {
+                return Err(ETIMEDOUT);
             }
         }
-        // SAFETY: the table is filled; `dev` is the channel's DMA device.
-        kernel::error::to_result(unsafe { bindings::dma_map_sgtable(dev, &mut t.table, dir, 0) })?;
-        t.mapped = Some((dev, dir));
-        Ok(t)
-    }
-
-    /// The mapped DMA segments.
-    fn segs(&self) -> impl Iterator<Item = Seg> + '_ {
-        let mut sg = self.table.sgl;
-        (0..self.table.nents).map(move |_| {
-            // SAFETY: `sg` walks the `nents` mapped entries of our table.
-            let seg = unsafe {
-                Seg {
-                    addr: bindings::sg_dma_address(sg),
-                    len: u64::from(bindings::sg_dma_len(sg)),
+        match t.submit(lane, dst, src, len)? {
+            Submitted::Yes => {
+                done += len as u64;
+                retried = false;
+                stats::DESCRIPTORS.add(1);
+                if cap < t.lanes()[lane].chan().max_len() {
+                    t.lanes()[lane].chan().learn_max_len(cap);
                 }
-            };
-            // SAFETY: as above; past the last entry `sg` is not used.
-            sg = unsafe { bindings::sg_next(sg) };
-            seg
-        })
-    }
-}
-
-impl Drop for SgTable {
-    fn drop(&mut self) {
-        if let Some((dev, dir)) = self.mapped {
-            // SAFETY: mapped on `dev` with `dir` by `map`; the engine is
-            // done with it (completed or terminated) before a batch drops.
-            unsafe { bindings::dma_unmap_sgtable(dev, &mut self.table, dir, 0) };
-        }
-        // SAFETY: allocated by `sg_alloc_table` (freeing a partially
-        // allocated table is allowed too).
-        unsafe { bindings::sg_free_table(&mut self.table) };
-    }
-}
-
-/// What the completion callbacks of one batch share with its waiter.
-#[pin_data]
-struct Pending {
-    #[pin]
-    done: Opaque<bindings::completion>,
-    /// Descriptors not yet completed, plus one while still submitting.
-    pending: AtomicUsize,
-    failed: AtomicBool,
-}
-
-impl Pending {
-    fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            // SAFETY: `init_completion` initialises the slot in place.
-            done <- Opaque::ffi_init(|slot| unsafe { bindings::init_completion(slot) }),
-            pending: AtomicUsize::new(1),
-            failed: AtomicBool::new(false),
-        })
-    }
-
-    /// Drops one pending count; the last one wakes the waiter.
-    fn put(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: `done` was initialised by `new`; the waiter keeps
-            // `self` alive until it has woken (see `wait`).
-            unsafe { bindings::complete(self.done.get()) };
+            }
+            // The pool is full of our own descriptors: wait for one.
+            Submitted::NoDescriptor if t.outstanding(lane) > 0 => {
+                stats::POOL_WAITS.add(1);
+                t.issue_all();
+                if !t.wait_one(deadline) {
+                    return Err(ETIMEDOUT);
+                }
+            }
+            Submitted::NoDescriptor if !retried => retried = true,
+            // Refused twice while idle: try a shorter copy.
+            Submitted::NoDescriptor if len > page => {
+                cap = (len / 2 / page).max(1) * page;
+                retried = false;
+            }
+            Submitted::NoDescriptor => return Err(ENOMEM),
         }
     }
-
-    /// Waits for all descriptors; false on timeout.
-    fn wait(&self, timeout_ms: u32) -> bool {
-        let jiffies = kernel::time::msecs_to_jiffies(timeout_ms);
-        // SAFETY: `done` is initialised; `complete()` releases the
-        // completion's lock before this returns, so `self` may be freed
-        // once it has.
-        unsafe { bindings::wait_for_completion_timeout(self.done.get(), jiffies) != 0 }
-    }
+    Ok(())
 }
 
-/// The dmaengine completion callback of every descriptor.
-///
-/// # Safety
-/// `param` is the `Pending` of a batch still waiting or not yet torn down.
-unsafe extern "C" fn on_complete(param: *mut c_void, result: *const DmaResult) {
-    // SAFETY: the batch outlives every callback: it either waits for all
-    // of them or terminates its channels synchronously before freeing.
-    let pending = unsafe { &*param.cast::<Pending>() };
-    // SAFETY: dmaengine passes a valid result, or NULL (treated as error).
-    if !unsafe { ffi::dcbm_result_ok(result) } {
-        pending.failed.store(true, Ordering::Relaxed);
-    }
-    pending.put();
-}
-
-/// The share of a batch that goes to one engine device: its folios,
-/// mapped once on the device, copied over the device's channels.
-struct Share<'a> {
-    chans: &'a [Arc<Chan>],
-    src: KBox<SgTable>,
-    dst: KBox<SgTable>,
-}
-
-/// Rotates the first channel of each batch, so that concurrent batches
-/// too small to split still spread over the channels.
-static NEXT_CHAN: AtomicUsize = AtomicUsize::new(0);
-
-/// Submits the memcpys of one share, cut so that every channel of the
-/// device gets a part even of a single large folio, and dealt round-robin.
-/// Errors leave descriptors queued (the caller terminates the channels).
-fn submit(share: &Share<'_>, bytes: u64, pending: &Pending) -> Result {
-    let n = share.chans.len();
-    // SAFETY: the channel's device is valid while we hold the channel.
-    let max_seg = u64::from(unsafe { ffi::dcbm_max_seg_size(share.chans[0].device()) });
+/// Submits the memcpys of one share, cut so that every lane gets a part
+/// even of a single large folio, and dealt round-robin.
+fn submit_share(t: &mut Tracker, share: &Share, deadline: Instant<Monotonic>) -> Result {
+    let n = share.lanes.len();
     let page = bindings::PAGE_SIZE as u64;
-    let piece = bytes.div_ceil(n as u64).div_ceil(page) * page;
-    let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), max_seg.min(piece));
-    let first = NEXT_CHAN.fetch_add(1, Ordering::Relaxed);
+    let piece = share.bytes.div_ceil(n as u64).div_ceil(page) * page;
+    let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), piece);
     for (i, c) in (&mut walk).enumerate() {
-        let chan = &share.chans[(first + i) % n];
-        pending.pending.fetch_add(1, Ordering::AcqRel);
-        // SAFETY: both addresses lie in tables mapped on this channel's
-        // device; `pending` outlives the callback (see `on_complete`).
-        let rc = unsafe {
-            ffi::dcbm_submit_memcpy(
-                chan.as_ptr(),
-                c.dst,
-                c.src,
-                c.len as usize,
-                on_complete,
-                ptr::from_ref(pending).cast_mut().cast(),
-            )
-        };
-        if rc != 0 {
-            // Never submitted: its callback will not run.
-            pending.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::from_errno(rc));
-        }
+        submit_copy(t, share.lanes.start + i % n, c, deadline)?;
     }
     if walk.mismatch() {
         return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Maps the shares and submits their copies; stops at the first error,
+/// leaving what was submitted to be waited for.
+fn submit(b: &mut OnEngine, pairs: &[Pair], deadline: Instant<Monotonic>) -> Result {
+    let groups = b.lease.by_device();
+    let nr_dev = groups.len();
+    let mut lane = 0;
+    for (i, chans) in groups.iter().enumerate() {
+        // Even split over the devices, as the C driver does over channels.
+        let part = &pairs[pairs.len() * i / nr_dev..pairs.len() * (i + 1) / nr_dev];
+        let lanes = lane..lane + chans.len();
+        lane = lanes.end;
+        if part.is_empty() {
+            continue;
+        }
+        let dev = chans[0].device();
+        let src = MappedTable::map(
+            part.iter().map(|p| p.src),
+            dev,
+            bindings::dma_data_direction::DMA_TO_DEVICE,
+        )?;
+        let dst = MappedTable::map(
+            part.iter().map(|p| p.dst),
+            dev,
+            bindings::dma_data_direction::DMA_FROM_DEVICE,
+        )?;
+        if src.nents() != dst.nents() {
+            stats::UNEVEN_MAPS.add(1);
+        }
+        let share = Share {
+            src,
+            dst,
+            lanes,
+            bytes: part.iter().map(|p| p.bytes).sum(),
+        };
+        b.shares.push(share, GFP_KERNEL)?;
+        let share = b.shares.last().ok_or(EINVAL)?;
+        submit_share(&mut b.tracker, share, deadline)?;
     }
     Ok(())
 }
@@ -265,71 +221,50 @@ fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monot
     counter.add((to - from).as_nanos().max(0) as u64);
 }
 
-/// Copies the batch with DMA. Any error means "copy it on the CPU".
-fn copy(set: &ChannelSet, pairs: &[Pair], timeout_ms: u32, start: Instant<Monotonic>) -> Result {
-    let pending = KBox::pin_init(Pending::new(), GFP_KERNEL)?;
-    let groups = set.by_device();
-    let nr_dev = groups.len().min(pairs.len());
-    let mut shares = KVec::with_capacity(nr_dev, GFP_KERNEL)?;
+/// Copies the batch with DMA. `Ok(false)`: no channel was idle, the batch
+/// is declined. Any error means "copy it on the CPU".
+fn copy(
+    set: &ChannelSet,
+    pairs: &[Pair],
+    timeout_ms: u32,
+    start: Instant<Monotonic>,
+) -> Result<bool> {
+    let Some(lease) = set.lease()? else {
+        return Ok(false);
+    };
+    let tracker = Tracker::new(
+        lease.by_device().iter().flat_map(|g| g.iter().cloned()),
+        timeout_ms,
+    )?;
+    let mut b = OnEngine {
+        tracker,
+        shares: KVec::with_capacity(lease.by_device().len(), GFP_KERNEL)?,
+        lease,
+    };
+    let deadline = start + Delta::from_millis(i64::from(timeout_ms));
 
-    let mut result = Ok(());
-    for (i, chans) in groups.iter().take(nr_dev).enumerate() {
-        // Even split over the devices, as the C driver does over channels.
-        let (lo, hi) = (pairs.len() * i / nr_dev, pairs.len() * (i + 1) / nr_dev);
-        let part = &pairs[lo..hi];
-        let dev = chans[0].device();
-        result = (|| {
-            let src = SgTable::map(
-                part.iter().map(|p| p.src),
-                dev,
-                bindings::dma_data_direction::DMA_TO_DEVICE,
-            )?;
-            let dst = SgTable::map(
-                part.iter().map(|p| p.dst),
-                dev,
-                bindings::dma_data_direction::DMA_FROM_DEVICE,
-            )?;
-            // Push first: a failed submit may have queued descriptors on
-            // these channels, which must be terminated below.
-            shares.push(Share { chans, src, dst }, GFP_KERNEL)?;
-            let s = shares.last().ok_or(EINVAL)?;
-            submit(s, part.iter().map(|p| p.bytes).sum(), &pending)
-        })();
-        if result.is_err() {
-            break;
+    let mut result = submit(&mut b, pairs, deadline);
+    b.tracker.issue_all();
+    let submitted = Instant::<Monotonic>::now();
+    account(&stats::SETUP_NS, start, submitted);
+    // Whatever happened, the batch's descriptors run to their end (or are
+    // aborted) before its tables are unmapped.
+    if !b.tracker.wait_all(deadline) {
+        result = Err(ETIMEDOUT);
+        if b.tracker.abort() == 0 {
+            stats::ABORTED.add(1);
+        } else {
+            stats::WAITED_OUT.add(1);
         }
-    }
-
-    if result.is_ok() {
-        for c in shares.iter().flat_map(|s| s.chans.iter()) {
-            c.issue_pending();
-        }
-        let submitted = Instant::<Monotonic>::now();
-        account(&stats::SETUP_NS, start, submitted);
-        // Drop the submission bias; then wait for the descriptors.
-        pending.put();
-        if !pending.wait(timeout_ms) {
-            result = Err(ETIMEDOUT);
-        } else if pending.failed.load(Ordering::Relaxed) {
-            result = Err(EIO);
-        }
-        account(&stats::WAIT_NS, submitted, Instant::<Monotonic>::now());
+    } else if result.is_ok() && b.tracker.failed() {
+        result = Err(EIO);
     }
     let teardown = Instant::<Monotonic>::now();
-
-    if result.is_err() {
-        // No callback may run, and no byte may be written, once the
-        // shares are unmapped and `pending` is freed.
-        for c in shares.iter().flat_map(|s| s.chans.iter()) {
-            c.terminate_sync();
-        }
-    }
-    // Unmap the shares, then free `pending` (spelled out: order matters).
-    drop(shares);
-    drop(pending);
+    account(&stats::WAIT_NS, submitted, teardown);
+    drop(b);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
-    result
+    result.map(|()| true)
 }
 
 static FAILED_BATCHES: AtomicUsize = AtomicUsize::new(0);
@@ -364,7 +299,13 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
         None => Err(ENODEV),
     };
     match result {
-        Ok(()) => {
+        Ok(false) => {
+            // Every channel is leased by other batches.
+            stats::BUSY_DECLINES.add(1);
+            stats::FOLIOS_DECLINED.add(nr as u64);
+            EOPNOTSUPP.to_errno()
+        }
+        Ok(true) => {
             stats::FOLIOS_MIGRATED.add(nr as u64);
             stats::BYTES_MIGRATED.add(bytes);
             0

@@ -14,9 +14,11 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub(crate) const MAX_CHANNELS: u32 = 16;
-/// Two channels halved the copy time of a THP batch on the test bed; more
-/// added per-batch cost without further gain (README "Performance").
-pub(crate) const DEFAULT_NR_CHAN: u32 = 2;
+/// Four channels: a batch leases at most half of them (channels.rs), and
+/// two channels per batch halved the copy time of a THP batch on the test
+/// bed (README "Performance"), while the other two stay free for a
+/// concurrent batch.
+pub(crate) const DEFAULT_NR_CHAN: u32 = 4;
 pub(crate) const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub(crate) const MAX_TIMEOUT_MS: u32 = 600_000;
 /// Batches below this are declined; see README "Performance" for the

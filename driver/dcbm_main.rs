@@ -14,7 +14,9 @@ mod batch;
 mod channels;
 mod control;
 mod ffi;
+mod inflight;
 mod segments;
+mod sgtable;
 mod stats;
 
 module! {

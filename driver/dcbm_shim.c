@@ -77,12 +77,24 @@ unsigned int dcbm_max_seg_size(struct device *dev)
 }
 
 /*
- * Prepare and submit one memcpy that reports its result to @cb. Returns 0
- * once submitted, -ENOMEM if the engine gave no descriptor, or the
- * submit error.
+ * The dmaengine callback of every dcbm descriptor. It has the exact type
+ * dmaengine calls (dma_async_tx_callback_result), so a kCFI kernel's type
+ * check passes; it calls the Rust side directly with the verdict.
+ */
+static void dcbm_dma_done(void *param, const struct dmaengine_result *result)
+{
+	dcbm_on_complete(param, result && result->result == DMA_TRANS_NOERROR &&
+				result->residue == 0);
+}
+
+/*
+ * Prepare and submit one memcpy whose completion calls dcbm_on_complete()
+ * with @param. Returns 0 once submitted, DCBM_NO_DESCRIPTOR if the engine
+ * gave no descriptor (pool empty, copy too long, ...), or the negative
+ * submit error (nothing was queued then).
  */
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
-		       size_t len, dma_async_tx_callback_result cb, void *param)
+		       size_t len, void *param)
 {
 	struct dma_async_tx_descriptor *tx;
 	dma_cookie_t cookie;
@@ -90,17 +102,11 @@ int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 	tx = dmaengine_prep_dma_memcpy(chan, dst, src, len,
 				       DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
 	if (!tx)
-		return -ENOMEM;
-	tx->callback_result = cb;
+		return DCBM_NO_DESCRIPTOR;
+	tx->callback_result = dcbm_dma_done;
 	tx->callback_param = param;
 	cookie = dmaengine_submit(tx);
 	return dma_submit_error(cookie) ? cookie : 0;
-}
-
-bool dcbm_result_ok(const struct dmaengine_result *result)
-{
-	return result && result->result == DMA_TRANS_NOERROR &&
-	       result->residue == 0;
 }
 
 void dcbm_issue_pending(struct dma_chan *chan)
@@ -108,7 +114,26 @@ void dcbm_issue_pending(struct dma_chan *chan)
 	dma_async_issue_pending(chan);
 }
 
-void dcbm_terminate_sync(struct dma_chan *chan)
+/*
+ * Whether the channel's descriptors can be aborted: the provider has both
+ * device_terminate_all and device_synchronize (ioatdma, for one, has
+ * neither, and dmaengine_terminate_sync() then returns -EINVAL).
+ */
+bool dcbm_chan_can_terminate(struct dma_chan *chan)
 {
-	dmaengine_terminate_sync(chan);
+	return chan->device->device_terminate_all &&
+	       chan->device->device_synchronize;
+}
+
+/* Aborts the channel's descriptors and waits for their callbacks. */
+int dcbm_terminate_sync(struct dma_chan *chan)
+{
+	return dmaengine_terminate_sync(chan);
+}
+
+/* Whether the provider can copy @len bytes between these addresses. */
+bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		       size_t len)
+{
+	return is_dma_copy_aligned(chan->device, src, dst, len);
 }

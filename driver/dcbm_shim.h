@@ -9,9 +9,13 @@ struct folio;
 struct list_head;
 struct scatterlist;
 
-/* Implemented in Rust (batch.rs). */
+/* Implemented in Rust (batch.rs, inflight.rs). */
 int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
 		      unsigned int folio_cnt);
+void dcbm_on_complete(void *param, bool ok);
+
+/* dcbm_submit_memcpy(): the engine gave no descriptor. */
+#define DCBM_NO_DESCRIPTOR 1
 
 int dcbm_migrator_register(void);
 void dcbm_migrator_unregister(void);
@@ -24,9 +28,11 @@ struct device *dcbm_chan_device(struct dma_chan *chan);
 const char *dcbm_chan_name(struct dma_chan *chan);
 unsigned int dcbm_max_seg_size(struct device *dev);
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
-		       size_t len, dma_async_tx_callback_result cb, void *param);
-bool dcbm_result_ok(const struct dmaengine_result *result);
+		       size_t len, void *param);
 void dcbm_issue_pending(struct dma_chan *chan);
-void dcbm_terminate_sync(struct dma_chan *chan);
+bool dcbm_chan_can_terminate(struct dma_chan *chan);
+int dcbm_terminate_sync(struct dma_chan *chan);
+bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		       size_t len);
 
 #endif /* DCBM_SHIM_H */

@@ -14,19 +14,15 @@ pub(crate) struct DmaChan {
     _private: [u8; 0],
 }
 
-/// `struct dmaengine_result`, opaque.
-#[repr(C)]
-pub(crate) struct DmaResult {
-    _private: [u8; 0],
-}
-
 /// `struct folio`, opaque (only its address and size are used).
 #[repr(C)]
 pub(crate) struct Folio {
     _private: [u8; 0],
 }
 
-pub(crate) type CallbackResult = unsafe extern "C" fn(param: *mut c_void, result: *const DmaResult);
+/// `dcbm_submit_memcpy()`: the engine gave no descriptor
+/// (`DCBM_NO_DESCRIPTOR` in dcbm_shim.h).
+pub(crate) const NO_DESCRIPTOR: c_int = 1;
 
 // `bindings::device` has zero-sized members bindgen cannot describe;
 // it is only ever passed through by pointer.
@@ -48,12 +44,17 @@ unsafe extern "C" {
         dst: bindings::dma_addr_t,
         src: bindings::dma_addr_t,
         len: usize,
-        cb: CallbackResult,
         param: *mut c_void,
     ) -> c_int;
-    pub(crate) fn dcbm_result_ok(result: *const DmaResult) -> bool;
     pub(crate) fn dcbm_issue_pending(chan: *mut DmaChan);
-    pub(crate) fn dcbm_terminate_sync(chan: *mut DmaChan);
+    pub(crate) fn dcbm_chan_can_terminate(chan: *mut DmaChan) -> bool;
+    pub(crate) fn dcbm_terminate_sync(chan: *mut DmaChan) -> c_int;
+    pub(crate) fn dcbm_copy_aligned(
+        chan: *mut DmaChan,
+        dst: bindings::dma_addr_t,
+        src: bindings::dma_addr_t,
+        len: usize,
+    ) -> bool;
 
     // drivers/dma/dmaengine.c
     pub(crate) fn dma_release_channel(chan: *mut DmaChan);

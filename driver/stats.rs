@@ -41,3 +41,21 @@ pub(crate) static BATCHES: Counter = Counter::new();
 pub(crate) static SETUP_NS: Counter = Counter::new();
 pub(crate) static WAIT_NS: Counter = Counter::new();
 pub(crate) static TEARDOWN_NS: Counter = Counter::new();
+
+/// How batches met the engine, under /sys/module/dcbm/engine/.
+/// Descriptors submitted (a batch's count over `timing/batches` is the
+/// descriptors per batch).
+pub(crate) static DESCRIPTORS: Counter = Counter::new();
+/// Times a batch found the engine's descriptor pool full and waited for
+/// one of its own descriptors to complete.
+pub(crate) static POOL_WAITS: Counter = Counter::new();
+/// Device shares whose source and destination mapped to different numbers
+/// of DMA segments (an IOMMU merged them unevenly).
+pub(crate) static UNEVEN_MAPS: Counter = Counter::new();
+/// Batches declined because every channel was leased by other batches.
+pub(crate) static BUSY_DECLINES: Counter = Counter::new();
+/// Timed-out batches whose channels were aborted.
+pub(crate) static ABORTED: Counter = Counter::new();
+/// Timed-out batches that waited for their descriptors to complete, on a
+/// channel that cannot be aborted.
+pub(crate) static WAITED_OUT: Counter = Counter::new();

@@ -19,6 +19,22 @@ if migrate run --size-mib 8 --page thp --rounds 1; then
 else
   fail "public channel migration"
 fi
+# A public channel carries other clients' transactions: a timed-out batch
+# never terminates it (that would abort theirs) but waits for its own
+# descriptors, here until the stalled engine is restarted.
+P=/sys/module/swdma/parameters
+echo 300 > $D/timeout_ms
+echo 0 > $D/folios_failures
+echo 1 > $P/hang
+(sleep 3; echo 0 > $P/hang) &
+if migrate run --size-mib 2 --page thp --rounds 1; then
+  pass "public channel, engine stalled past the timeout: bytes intact"
+else
+  fail "public channel, engine stalled: migration lost or corrupted data"
+fi
+wait
+check "public channel: the timed-out batch waited, nothing aborted" \
+  sh -c "test \$(cat $D/engine/waited_out) -ge 1 && test \$(cat $D/engine/aborted) = 0 && test \$(cat $D/folios_failures) -gt 0"
 check "disable" sh -c "echo 0 > $D/offloading"
 check "rmmod dcbm" rmmod dcbm
 check "rmmod pubclient" rmmod pubclient

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The descriptors of one batch in flight, and the rule that makes their
+//! lifetime sound on every provider:
+//!
+//! **A batch's memory (this tracker, its mappings) is freed only once no
+//! callback of its descriptors can run and no copy of them can write.**
+//! That holds when every descriptor has called back, or when its channel
+//! was terminated synchronously. [`Tracker`]'s drop waits for whatever is
+//! still outstanding, without a time limit: on a provider that cannot
+//! abort (no `device_terminate_all`/`device_synchronize`, as ioatdma) or
+//! on a public channel shared with other clients, a timed-out batch waits
+//! until its descriptors complete (the migration then falls back to the
+//! CPU), and is never freed early.
+//!
+//! Each descriptor's callback signals `events` once, a counting
+//! completion: the waiter consumes one event per callback, so it knows
+//! exactly when every callback has finished touching the tracker.
+
+use crate::channels::Chan;
+use crate::ffi;
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::time::{Instant, Monotonic};
+use kernel::types::Opaque;
+
+/// A counting completion: callbacks signal, the batch consumes.
+#[pin_data]
+struct Events {
+    #[pin]
+    done: Opaque<bindings::completion>,
+}
+
+impl Events {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `init_completion` initialises the slot in place.
+            done <- Opaque::ffi_init(|slot| unsafe { bindings::init_completion(slot) }),
+        })
+    }
+
+    fn signal(&self) {
+        // SAFETY: initialised by `new`; the tracker is not freed before the
+        // waiter has consumed this event (see `Tracker`), and `complete()`
+        // releases the completion's lock before that consumption returns.
+        unsafe { bindings::complete(self.done.get()) };
+    }
+
+    /// Consumes one event, waiting up to `ms` milliseconds (0: no wait).
+    fn take(&self, ms: u32) -> bool {
+        // SAFETY: initialised by `new`.
+        unsafe {
+            if ms == 0 {
+                bindings::try_wait_for_completion(self.done.get())
+            } else {
+                let jiffies = kernel::time::msecs_to_jiffies(ms);
+                bindings::wait_for_completion_timeout(self.done.get(), jiffies) != 0
+            }
+        }
+    }
+}
+
+/// The descriptors of one batch on one leased channel.
+///
+/// # Invariants
+/// `events` points to the events of the tracker that owns this lane, which
+/// outlives every callback given this lane as its parameter.
+pub(crate) struct Lane {
+    chan: Arc<Chan>,
+    events: *const Events,
+    /// Submitted and not yet called back (or forgotten after a terminate).
+    outstanding: AtomicUsize,
+    /// Submitted since the last `issue_pending` (the batch's own count;
+    /// atomic only because callbacks share the lane).
+    unissued: AtomicUsize,
+    failed: AtomicBool,
+}
+
+impl Lane {
+    pub(crate) fn chan(&self) -> &Chan {
+        &self.chan
+    }
+
+    fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Acquire)
+    }
+}
+
+/// The dmaengine callback of every dcbm descriptor, called by the C
+/// trampoline `dcbm_dma_done()` with the descriptor's verdict.
+///
+/// # Safety
+/// `param` is the [`Lane`] the descriptor was submitted on, whose tracker
+/// has not consumed this descriptor's event yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dcbm_on_complete(param: *mut c_void, ok: bool) {
+    // SAFETY: per the contract, the lane and its tracker are alive.
+    let lane = unsafe { &*param.cast::<Lane>() };
+    if !ok {
+        lane.failed.store(true, Ordering::Relaxed);
+    }
+    lane.outstanding.fetch_sub(1, Ordering::AcqRel);
+    // SAFETY: the lane's invariant; this is the last access to either.
+    unsafe { (*lane.events).signal() };
+}
+
+/// What a submission attempt did.
+pub(crate) enum Submitted {
+    Yes,
+    /// The engine gave no descriptor (its pool is full, or the copy too
+    /// long or misaligned for it); nothing was queued.
+    NoDescriptor,
+}
+
+/// The descriptors of one batch, over its leased channels.
+///
+/// # Invariants
+/// - `lanes` is never resized nor borrowed mutably after creation:
+///   callbacks on other CPUs hold shared pointers to its elements.
+/// - `submitted - forgotten - consumed` callbacks have not been consumed
+///   yet; `drop` consumes them all before the memory is freed.
+pub(crate) struct Tracker {
+    events: Pin<KBox<Events>>,
+    lanes: KVec<Lane>,
+    submitted: usize,
+    consumed: usize,
+    /// Descriptors of terminated channels: they never call back.
+    forgotten: usize,
+    /// How long to wait before saying so, when waiting to completion.
+    warn_ms: u32,
+}
+
+/// Descriptors submitted on a channel before the engine is told to start
+/// them: setup overlaps the engine's copy without a doorbell per copy.
+const ISSUE_EVERY: usize = 16;
+
+impl Tracker {
+    pub(crate) fn new(chans: impl Iterator<Item = Arc<Chan>>, warn_ms: u32) -> Result<Self> {
+        let events = KBox::pin_init(Events::new(), GFP_KERNEL)?;
+        let mut lanes = KVec::new();
+        for chan in chans {
+            lanes.push(
+                // INVARIANT: `events` is pinned and lives as long as `Self`.
+                Lane {
+                    chan,
+                    events: ptr::from_ref(&*events),
+                    outstanding: AtomicUsize::new(0),
+                    unissued: AtomicUsize::new(0),
+                    failed: AtomicBool::new(false),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(Self {
+            events,
+            lanes,
+            submitted: 0,
+            consumed: 0,
+            forgotten: 0,
+            warn_ms,
+        })
+    }
+
+    pub(crate) fn lanes(&self) -> &[Lane] {
+        &self.lanes
+    }
+
+    /// Whether any descriptor reported a failure.
+    pub(crate) fn failed(&self) -> bool {
+        self.lanes.iter().any(|l| l.failed.load(Ordering::Relaxed))
+    }
+
+    /// Prepares and submits one memcpy on lane `i`.
+    pub(crate) fn submit(&mut self, i: usize, dst: u64, src: u64, len: usize) -> Result<Submitted> {
+        let lane = &self.lanes[i];
+        lane.outstanding.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: the addresses lie in mappings on this channel's device
+        // that outlive the descriptor (they are unmapped only after this
+        // tracker is dropped); `lane` outlives its callback (invariants).
+        let rc = unsafe {
+            ffi::dcbm_submit_memcpy(
+                lane.chan.as_ptr(),
+                dst,
+                src,
+                len,
+                ptr::from_ref(lane).cast_mut().cast(),
+            )
+        };
+        if rc != 0 {
+            // Never queued: its callback will not run.
+            lane.outstanding.fetch_sub(1, Ordering::AcqRel);
+            return match rc {
+                ffi::NO_DESCRIPTOR => Ok(Submitted::NoDescriptor),
+                e => Err(Error::from_errno(e)),
+            };
+        }
+        if lane.unissued.fetch_add(1, Ordering::Relaxed) + 1 >= ISSUE_EVERY {
+            lane.unissued.store(0, Ordering::Relaxed);
+            lane.chan.issue_pending();
+        }
+        self.submitted += 1;
+        Ok(Submitted::Yes)
+    }
+
+    /// Tells the engine to start everything submitted.
+    pub(crate) fn issue_all(&self) {
+        for lane in self.lanes.iter() {
+            if lane.unissued.swap(0, Ordering::Relaxed) > 0 {
+                lane.chan.issue_pending();
+            }
+        }
+    }
+
+    /// Descriptors of lane `i` in flight.
+    pub(crate) fn outstanding(&self, i: usize) -> usize {
+        self.lanes[i].outstanding()
+    }
+
+    fn pending(&self) -> usize {
+        self.submitted - self.forgotten - self.consumed
+    }
+
+    /// Waits for one callback until `deadline`; false on timeout.
+    pub(crate) fn wait_one(&mut self, deadline: Instant<Monotonic>) -> bool {
+        if self.pending() == 0 {
+            return true;
+        }
+        let left = deadline - Instant::<Monotonic>::now();
+        let ms = if left.as_nanos() <= 0 {
+            0
+        } else {
+            u32::try_from(left.as_millis_ceil().max(1)).unwrap_or(u32::MAX)
+        };
+        let got = self.events.take(ms);
+        self.consumed += usize::from(got);
+        got
+    }
+
+    /// Waits until every descriptor called back, or `deadline`.
+    pub(crate) fn wait_all(&mut self, deadline: Instant<Monotonic>) -> bool {
+        while self.pending() > 0 {
+            if !self.wait_one(deadline) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Aborts the descriptors still outstanding on the lanes whose channel
+    /// can be terminated; they will never call back. Returns how many
+    /// descriptors are left to wait for (on channels that cannot abort).
+    pub(crate) fn abort(&mut self) -> usize {
+        for lane in self.lanes.iter().filter(|l| l.outstanding() > 0) {
+            if !lane.chan.can_terminate() {
+                continue;
+            }
+            match lane.chan.terminate_sync() {
+                Ok(()) => {
+                    // Stable now: after a synchronous terminate no callback
+                    // of the lane runs any more.
+                    let gone = lane.outstanding.swap(0, Ordering::AcqRel);
+                    self.forgotten += gone;
+                }
+                Err(e) => pr_warn!(
+                    "{}: terminate failed ({:?}); waiting for the engine\n",
+                    lane.chan.name().to_str().unwrap_or("?"),
+                    e
+                ),
+            }
+        }
+        // Callbacks that ran before the terminate are consumed here.
+        while self.pending() > 0 && self.events.take(0) {
+            self.consumed += 1;
+        }
+        self.pending()
+    }
+}
+
+impl Drop for Tracker {
+    /// Consumes every callback still due, however long the engine takes:
+    /// the memory it touches must stay until then.
+    fn drop(&mut self) {
+        let mut warned = false;
+        while self.pending() > 0 {
+            if self.events.take(self.warn_ms.max(1)) {
+                self.consumed += 1;
+            } else if !warned {
+                warned = true;
+                pr_warn!(
+                    "{} descriptors still running after the timeout on a channel that cannot abort; waiting for them\n",
+                    self.pending()
+                );
+            }
+        }
+    }
+}

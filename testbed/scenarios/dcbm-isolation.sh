@@ -1,0 +1,77 @@
+# Batches are isolated from each other: two processes migrate at once and
+# the engine fails only the first one's descriptors (swdma fault_pid). The
+# second one's batches are copied by DMA, counted in folios_migrated, and
+# none of them waits anywhere near timeout_ms.
+#
+#   dcbm-isolation.sh [SWDMA_PARAM=VALUE...]   the engine's personality
+. ./lib.sh
+D=/sys/module/dcbm
+P=/sys/module/swdma/parameters
+load swdma channels=4 "$@"
+echo "swdma personality: ${*:-default}"
+load dcbm
+echo 0 > $D/min_batch_bytes
+echo 0 > $D/min_folio_bytes
+echo 4 > $D/nr_dma_chan
+timeout_ms=4000
+echo $timeout_ms > $D/timeout_ms
+echo 1 > $D/offloading
+
+queued() {
+  sed -n 's/.* queued \([0-9]*\)$/\1/p' /sys/kernel/debug/swdma/stats | awk '{ n += $1 } END { print n + 0 }'
+}
+
+# isolate NAME PAGE KNOB=VALUE...: the faulty process sets fault_pid to its
+# own pid and the knobs, then migrates (and loops, so its failing batches
+# overlap the healthy process's); the healthy one migrates meanwhile.
+isolate() {
+  name=$1 page=$2; shift 2
+  for c in folios_migrated folios_failures; do echo 0 > $D/$c; done
+  echo 0 > $D/timing/wait_ns; echo 0 > $D/timing/batches
+  sh -c "echo \$\$ > $P/fault_pid; for kv in $*; do echo \${kv#*=} > $P/\${kv%%=*}; done
+         exec migrate-check loop --seconds 6 --size-mib 8 --page $page" \
+    >/tmp/faulty.out 2>/tmp/faulty.err &
+  faulty=$!
+  # Let the faulty process get its first batch onto the engine.
+  i=0
+  while [ "$(cat $D/folios_failures)" = 0 ] && [ "$(queued)" = 0 ] && [ $i -lt 50 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  before=$(cat $D/folios_migrated)
+  if migrate run --size-mib 8 --page $page --chunk-pages 512 --rounds 2; then
+    moved=$(json_num folios_moved) secs=$(json_num seconds)
+    got=$(( $(cat $D/folios_migrated) - before ))
+    echo "$name: healthy process moved $moved folios in ${secs}s; folios_migrated +$got (timeout_ms=$timeout_ms)"
+    if [ "$got" -ge "$moved" ]; then pass "$name: the healthy process's folios went by DMA ($got >= $moved)"
+    else fail "$name: only $got of the healthy process's $moved folios went by DMA"; fi
+    # All its batches together took less than half of one timeout.
+    if awk -v s="$secs" -v t=$timeout_ms 'BEGIN { exit !(s * 1000 < t / 2) }'; then
+      pass "$name: the healthy process never waited near timeout_ms (${secs}s for all its moves)"
+    else fail "$name: the healthy process took ${secs}s, timeout_ms is $timeout_ms"; fi
+  else
+    fail "$name: the healthy process's migration lost or corrupted data"
+  fi
+  echo 0 > $P/hang
+  if wait $faulty; then pass "$name: the faulty process's bytes are intact"
+  else fail "$name: the faulty process's migration lost or corrupted data"; cat /tmp/faulty.err; fi
+  f=$(cat $D/folios_failures)
+  [ "$f" -gt 0 ] && pass "$name: the faulty process's batches failed over to the CPU ($f folios)" ||
+    fail "$name: no failure counted for the faulty process"
+  for kv in "$@"; do echo 0 > $P/${kv%%=*}; done
+  echo 1 > $P/fail_result
+  echo 0 > $P/fault_pid
+  check "$name: nothing left queued on the engine" test "$(queued)" = 0
+  echo "$name: busy_declines=$(cat $D/engine/busy_declines) aborted=$(cat $D/engine/aborted) waited_out=$(cat $D/engine/waited_out)"
+}
+
+isolate "transfer errors" thp fail_transfer=-1
+isolate "transfer errors" 4k fail_transfer=-1
+isolate "hung engine" thp hang=1
+isolate "late completions" thp late_ms=6000
+
+check "disable" sh -c "echo 0 > $D/offloading"
+check "no descriptor left once the channels are released" test "$(cat $P/descriptors)" = 0
+check "rmmod dcbm" rmmod dcbm
+check "rmmod swdma" rmmod swdma
+check "kernel log clean" kernel_log_clean
+finish
