@@ -97,6 +97,20 @@ static unsigned int delay_us;
 module_param(delay_us, uint, 0644);
 MODULE_PARM_DESC(delay_us, "Extra time each copy takes, in microseconds");
 
+/*
+ * Fault target.  With fault_pid = 0 the faults above (fail_prep,
+ * fail_submit, fail_transfer, hang, late_ms, delay_us) apply to every
+ * descriptor; otherwise only to descriptors prepared by a task of that
+ * thread group (global TGID, recorded at prep, which runs in the client's
+ * context).  Other descriptors are served normally, except that a hung
+ * descriptor stalls its channel: the engine runs each channel in FIFO
+ * order, as hardware does.
+ */
+static int fault_pid;
+module_param(fault_pid, int, 0644);
+MODULE_PARM_DESC(fault_pid,
+		 "Inject faults only into descriptors prepared by this TGID (0: every process)");
+
 /* Global counters, read-only parameters. */
 static atomic64_t swdma_copies_done = ATOMIC64_INIT(0);
 static atomic64_t swdma_bytes_copied = ATOMIC64_INIT(0);
@@ -142,6 +156,7 @@ struct swdma_desc {
 	size_t len;
 	size_t done;			/* bytes copied, for the residue */
 	bool copied;			/* engine finished with it */
+	pid_t tgid;			/* thread group that prepared it */
 };
 
 struct swdma_chan {
@@ -207,6 +222,14 @@ static bool swdma_inject(int *knob)
 	}
 	atomic64_inc(&swdma_errors_injected);
 	return true;
+}
+
+/* Whether the faults apply to a descriptor prepared by @tgid. */
+static bool swdma_targeted(pid_t tgid)
+{
+	int pid = READ_ONCE(fault_pid);
+
+	return !pid || pid == tgid;
 }
 
 static bool swdma_terminated(struct swdma_chan *sc, unsigned int gen)
@@ -396,14 +419,15 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 	enum dmaengine_tx_result result;
 	unsigned int us, ms;
 	size_t len = d->len;
-	bool fail;
+	bool fail, target;
 
-	while (READ_ONCE(hang)) {
+	while (READ_ONCE(hang) && swdma_targeted(d->tgid)) {
 		if (!swdma_wait(sc, gen, SWDMA_HANG_POLL_MS))
 			return false;
 	}
 
-	fail = swdma_inject(&fail_transfer);
+	target = swdma_targeted(d->tgid);
+	fail = target && swdma_inject(&fail_transfer);
 	if (fail)
 		len /= 2;
 
@@ -418,7 +442,7 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 		result = kind;
 	}
 
-	us = READ_ONCE(delay_us);
+	us = target ? READ_ONCE(delay_us) : 0;
 	if (us) {
 		if (us >= 20000) {
 			if (!swdma_wait(sc, gen, DIV_ROUND_UP(us, 1000)))
@@ -428,7 +452,7 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 		}
 	}
 
-	ms = READ_ONCE(late_ms);
+	ms = target ? READ_ONCE(late_ms) : 0;
 	if (ms && !swdma_wait(sc, gen, ms))
 		return false;
 
@@ -523,7 +547,7 @@ static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
 	unsigned long flags;
 	dma_cookie_t cookie;
 
-	if (swdma_inject(&fail_submit)) {
+	if (swdma_targeted(d->tgid) && swdma_inject(&fail_submit)) {
 		/*
 		 * The client cannot submit this descriptor again: once acked,
 		 * the next prep reaps it, like a completed one.
@@ -583,9 +607,10 @@ swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 {
 	struct swdma_chan *sc = to_swdma_chan(chan);
 	unsigned long irqflags;
+	pid_t tgid = task_tgid_nr(current);
 	struct swdma_desc *d;
 
-	if (swdma_inject(&fail_prep))
+	if (swdma_targeted(tgid) && swdma_inject(&fail_prep))
 		return NULL;
 
 	swdma_reap_acked(sc);
@@ -602,6 +627,7 @@ swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 	d->dst = dst;
 	d->src = src;
 	d->len = len;
+	d->tgid = tgid;
 	d->state = SWDMA_ALLOCATED;
 
 	spin_lock_irqsave(&sc->lock, irqflags);
