@@ -56,6 +56,20 @@ module_param(private, bool, 0444);
 MODULE_PARM_DESC(private, "Set DMA_PRIVATE on the device (default 1)");
 
 /*
+ * Personalities: load-time parameters that make the engine behave like the
+ * memcpy providers real machines have.
+ *
+ * terminate=0: no device_terminate_all nor device_synchronize, as ioatdma;
+ *   dmaengine_terminate_sync() returns -EINVAL and does nothing, so a
+ *   client can only wait for its descriptors.  The channel is still
+ *   stopped when its client frees it (device_free_chan_resources).
+ */
+static bool terminate = true;
+module_param(terminate, bool, 0444);
+MODULE_PARM_DESC(terminate,
+		 "Provide device_terminate_all/device_synchronize (default 1; 0: none, as ioatdma)");
+
+/*
  * Run-time fault injection.  Countdown knobs: N > 0 makes the next N
  * operations fail and then reads 0 again, a negative value makes every
  * operation fail, 0 turns the fault off.
@@ -864,8 +878,10 @@ static int swdma_probe(struct platform_device *pdev)
 	dd->device_prep_dma_memcpy = swdma_prep_memcpy;
 	dd->device_issue_pending = swdma_issue_pending;
 	dd->device_tx_status = swdma_tx_status;
-	dd->device_terminate_all = swdma_terminate_all;
-	dd->device_synchronize = swdma_synchronize;
+	if (terminate) {
+		dd->device_terminate_all = swdma_terminate_all;
+		dd->device_synchronize = swdma_synchronize;
+	}
 	dd->device_release = swdma_release;
 
 	for (i = 0; i < sd->nr; i++)
@@ -882,8 +898,9 @@ static int swdma_probe(struct platform_device *pdev)
 	debugfs_create_file("stats", 0444, swdma_debugfs, sd,
 			    &swdma_stats_fops);
 
-	dev_info(dev, "%u memcpy channels, %s\n", sd->nr,
-		 private ? "private" : "public");
+	dev_info(dev, "%u memcpy channels, %s%s\n", sd->nr,
+		 private ? "private" : "public",
+		 terminate ? "" : ", no terminate_all");
 	return 0;
 }
 
