@@ -45,6 +45,8 @@
 #define SWDMA_ERR_RING		16
 /* poll period of a stalled (hang) engine for the hang knob being cleared */
 #define SWDMA_HANG_POLL_MS	20
+/* poll period of a prep waiting on a full pool for descriptors acked */
+#define SWDMA_POOL_POLL_MS	10
 
 /* Load-time configuration. */
 static unsigned int channels = 4;
@@ -68,6 +70,43 @@ static bool terminate = true;
 module_param(terminate, bool, 0444);
 MODULE_PARM_DESC(terminate,
 		 "Provide device_terminate_all/device_synchronize (default 1; 0: none, as ioatdma)");
+
+/*
+ * pool=N: at most N descriptors allocated per channel, from prep until
+ *   they are freed (completed and acked, or dmaengine_desc_free() of a
+ *   reusable one), like a preallocated descriptor ring.  When the pool is
+ *   full, prep returns NULL, or with pool_block=1 sleeps (interruptibly)
+ *   until a slot frees, as idxd's blocking submission does; then prep may
+ *   sleep and must not be called in atomic context.  0: unbounded.
+ */
+static unsigned int pool;
+module_param(pool, uint, 0444);
+MODULE_PARM_DESC(pool, "Descriptors per channel (default 0: unbounded)");
+
+static bool pool_block;
+module_param(pool_block, bool, 0444);
+MODULE_PARM_DESC(pool_block,
+		 "Full pool: 0 prep returns NULL (default), 1 prep sleeps until a slot frees");
+
+/*
+ * max_xfer=BYTES: prep returns NULL for a longer copy, as idxd does beyond
+ *   its max_xfer_bytes; independent of the mapping limit (max_seg_size).
+ *   0: no limit.  Can be changed at run time.
+ */
+static unsigned long max_xfer;
+module_param(max_xfer, ulong, 0644);
+MODULE_PARM_DESC(max_xfer, "Longest copy in bytes (default 0: no limit)");
+
+/*
+ * copy_align=K: dma_device.copy_align = K (log2 of bytes, the
+ *   DMAENGINE_ALIGN_* values, 0..8); prep returns NULL when the source, the
+ *   destination or the length is not a multiple of 2^K, and counts it in
+ *   align_rejects.
+ */
+static unsigned int copy_align;
+module_param(copy_align, uint, 0444);
+MODULE_PARM_DESC(copy_align,
+		 "Copy alignment, log2 bytes (0..8, default 0); unaligned preps return NULL");
 
 /*
  * Run-time fault injection.  Countdown knobs: N > 0 makes the next N
@@ -130,6 +169,9 @@ static atomic64_t swdma_copies_done = ATOMIC64_INIT(0);
 static atomic64_t swdma_bytes_copied = ATOMIC64_INIT(0);
 static atomic64_t swdma_errors_injected = ATOMIC64_INIT(0);
 static atomic64_t swdma_desc_live = ATOMIC64_INIT(0);
+static atomic64_t swdma_max_outstanding = ATOMIC64_INIT(0);
+static atomic64_t swdma_pool_waits = ATOMIC64_INIT(0);
+static atomic64_t swdma_align_rejects = ATOMIC64_INIT(0);
 
 static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
 {
@@ -137,6 +179,26 @@ static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
 }
 
 static const struct kernel_param_ops swdma_counter_ops = {
+	.get = swdma_counter_get,
+};
+
+/* A high-water mark: writing 0 resets it, other values are refused. */
+static int swdma_mark_set(const char *val, const struct kernel_param *kp)
+{
+	u64 v;
+	int ret;
+
+	ret = kstrtou64(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v)
+		return -EINVAL;
+	atomic64_set(kp->arg, 0);
+	return 0;
+}
+
+static const struct kernel_param_ops swdma_mark_ops = {
+	.set = swdma_mark_set,
 	.get = swdma_counter_get,
 };
 
@@ -149,6 +211,16 @@ module_param_cb(errors_injected, &swdma_counter_ops, &swdma_errors_injected,
 MODULE_PARM_DESC(errors_injected, "Prep, submit and transfer faults injected");
 module_param_cb(descriptors, &swdma_counter_ops, &swdma_desc_live, 0444);
 MODULE_PARM_DESC(descriptors, "Descriptors currently allocated");
+module_param_cb(max_outstanding, &swdma_mark_ops, &swdma_max_outstanding,
+		0644);
+MODULE_PARM_DESC(max_outstanding,
+		 "Most descriptors allocated at once on one channel (write 0 to reset)");
+module_param_cb(pool_waits, &swdma_counter_ops, &swdma_pool_waits, 0444);
+MODULE_PARM_DESC(pool_waits,
+		 "Preps that found the pool full (returned NULL or slept)");
+module_param_cb(align_rejects, &swdma_counter_ops, &swdma_align_rejects,
+		0444);
+MODULE_PARM_DESC(align_rejects, "Preps refused for copy_align");
 
 enum swdma_desc_state {
 	SWDMA_ALLOCATED,	/* prepared, not submitted (or idle reusable) */
@@ -192,6 +264,9 @@ struct swdma_chan {
 	struct work_struct work;
 	struct tasklet_struct task;
 	wait_queue_head_t wait;
+	/* descriptors allocated, and preps waiting for one to be freed */
+	atomic_t nr_desc;
+	wait_queue_head_t pool_wait;
 	/* statistics, protected by lock */
 	u64 copies;
 	u64 bytes;
@@ -251,10 +326,37 @@ static bool swdma_terminated(struct swdma_chan *sc, unsigned int gen)
 	return READ_ONCE(sc->gen) != gen;
 }
 
-static void swdma_desc_free(struct swdma_desc *d)
+/* Take a pool slot for a new descriptor; false when the pool is full. */
+static bool swdma_slot_get(struct swdma_chan *sc)
+{
+	int n = atomic_read(&sc->nr_desc);
+	s64 mark;
+
+	do {
+		if (pool && (unsigned int)n >= pool)
+			return false;
+	} while (!atomic_try_cmpxchg(&sc->nr_desc, &n, n + 1));
+
+	atomic64_inc(&swdma_desc_live);
+	mark = atomic64_read(&swdma_max_outstanding);
+	while (n + 1 > mark &&
+	       !atomic64_try_cmpxchg(&swdma_max_outstanding, &mark, n + 1))
+		;
+	return true;
+}
+
+static void swdma_slot_put(struct swdma_chan *sc)
+{
+	atomic_dec(&sc->nr_desc);
+	atomic64_dec(&swdma_desc_live);
+	if (pool)
+		wake_up(&sc->pool_wait);
+}
+
+static void swdma_desc_free(struct swdma_chan *sc, struct swdma_desc *d)
 {
 	kfree(d);
-	atomic64_dec(&swdma_desc_live);
+	swdma_slot_put(sc);
 }
 
 /*
@@ -281,16 +383,16 @@ static void swdma_desc_put(struct swdma_chan *sc, struct swdma_desc *d)
 	spin_unlock_irqrestore(&sc->lock, flags);
 
 	if (release)
-		swdma_desc_free(d);
+		swdma_desc_free(sc, d);
 }
 
-static void swdma_free_list(struct list_head *head)
+static void swdma_free_list(struct swdma_chan *sc, struct list_head *head)
 {
 	struct swdma_desc *d, *n;
 
 	list_for_each_entry_safe(d, n, head, node) {
 		list_del(&d->node);
-		swdma_desc_free(d);
+		swdma_desc_free(sc, d);
 	}
 }
 
@@ -307,7 +409,7 @@ static void swdma_reap_acked(struct swdma_chan *sc)
 			list_move_tail(&d->node, &head);
 	spin_unlock_irqrestore(&sc->lock, flags);
 
-	swdma_free_list(&head);
+	swdma_free_list(sc, &head);
 }
 
 /* Completion "interrupt": deliver the callbacks, never under sc->lock. */
@@ -611,8 +713,27 @@ static int swdma_tx_desc_free(struct dma_async_tx_descriptor *tx)
 	list_del(&d->node);
 	spin_unlock_irqrestore(&sc->lock, flags);
 
-	swdma_desc_free(d);
+	swdma_desc_free(sc, d);
 	return 0;
+}
+
+/*
+ * Wait for a pool slot.  Acks do not call the driver, so descriptors the
+ * client acks while we sleep are reaped on a poll.  Returns 0 with the slot
+ * taken, or -ERESTARTSYS on a signal.
+ */
+static int swdma_slot_wait(struct swdma_chan *sc)
+{
+	long ret;
+
+	for (;;) {
+		ret = wait_event_interruptible_timeout(sc->pool_wait,
+						       swdma_slot_get(sc),
+				msecs_to_jiffies(SWDMA_POOL_POLL_MS));
+		if (ret)
+			return ret < 0 ? ret : 0;
+		swdma_reap_acked(sc);
+	}
 }
 
 static struct dma_async_tx_descriptor *
@@ -624,15 +745,33 @@ swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 	pid_t tgid = task_tgid_nr(current);
 	struct swdma_desc *d;
 
+	unsigned long mx = READ_ONCE(max_xfer);
+
+	if (pool && pool_block)
+		might_sleep();
+
 	if (swdma_targeted(tgid) && swdma_inject(&fail_prep))
 		return NULL;
+	if (mx && len > mx)
+		return NULL;
+	if (!is_dma_copy_aligned(chan->device, src, dst, len)) {
+		atomic64_inc(&swdma_align_rejects);
+		return NULL;
+	}
 
 	swdma_reap_acked(sc);
 
+	if (!swdma_slot_get(sc)) {
+		atomic64_inc(&swdma_pool_waits);
+		if (!pool_block || swdma_slot_wait(sc))
+			return NULL;
+	}
+
 	d = kzalloc_obj(*d, GFP_NOWAIT);
-	if (!d)
+	if (!d) {
+		swdma_slot_put(sc);
 		return NULL;
-	atomic64_inc(&swdma_desc_live);
+	}
 
 	dma_async_tx_descriptor_init(&d->tx, chan);
 	d->tx.flags = flags;
@@ -783,7 +922,7 @@ static void swdma_free_chan_resources(struct dma_chan *chan)
 	list_splice_tail_init(&sc->unacked, &head);
 	spin_unlock_irqrestore(&sc->lock, flags);
 
-	swdma_free_list(&head);
+	swdma_free_list(sc, &head);
 }
 
 static void swdma_release(struct dma_device *dd)
@@ -802,13 +941,18 @@ static int swdma_stats_show(struct seq_file *s, void *unused)
 		   atomic64_read(&swdma_bytes_copied),
 		   atomic64_read(&swdma_errors_injected),
 		   atomic64_read(&swdma_desc_live));
+	seq_printf(s, "max_outstanding %lld\npool_waits %lld\nalign_rejects %lld\n",
+		   atomic64_read(&swdma_max_outstanding),
+		   atomic64_read(&swdma_pool_waits),
+		   atomic64_read(&swdma_align_rejects));
 	for (i = 0; i < sd->nr; i++) {
 		struct swdma_chan *sc = &sd->chans[i];
 
 		spin_lock_irqsave(&sc->lock, flags);
-		seq_printf(s, "%s: copies %llu bytes %llu errors %llu cookie %d completed %d busy %d queued %zu\n",
+		seq_printf(s, "%s: copies %llu bytes %llu errors %llu descriptors %d cookie %d completed %d busy %d queued %zu\n",
 			   dma_chan_name(&sc->chan), sc->copies, sc->bytes,
-			   sc->errors, sc->chan.cookie,
+			   sc->errors, atomic_read(&sc->nr_desc),
+			   sc->chan.cookie,
 			   sc->chan.completed_cookie,
 			   !list_empty(&sc->active) || !list_empty(&sc->issued),
 			   list_count_nodes(&sc->submitted) +
@@ -834,6 +978,8 @@ static void swdma_chan_init(struct swdma_dev *sd, struct swdma_chan *sc)
 	INIT_WORK(&sc->work, swdma_work);
 	tasklet_setup(&sc->task, swdma_tasklet);
 	init_waitqueue_head(&sc->wait);
+	atomic_set(&sc->nr_desc, 0);
+	init_waitqueue_head(&sc->pool_wait);
 	sc->chan.device = &sd->dd;
 	dma_cookie_init(&sc->chan);
 	list_add_tail(&sc->chan.device_node, &sd->dd.channels);
@@ -869,7 +1015,7 @@ static int swdma_probe(struct platform_device *pdev)
 	dma_cap_set(DMA_MEMCPY, dd->cap_mask);
 	if (private)
 		dma_cap_set(DMA_PRIVATE, dd->cap_mask);
-	dd->copy_align = DMAENGINE_ALIGN_1_BYTE;
+	dd->copy_align = copy_align;
 	dd->directions = BIT(DMA_MEM_TO_MEM);
 	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_BURST;
 	dd->descriptor_reuse = true;
@@ -931,6 +1077,15 @@ static int __init swdma_init(void)
 	if (channels < 1 || channels > SWDMA_MAX_CHANNELS) {
 		pr_err(SWDMA_NAME ": channels must be 1..%d\n",
 		       SWDMA_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	if (copy_align > DMAENGINE_ALIGN_256_BYTES) {
+		pr_err(SWDMA_NAME ": copy_align must be 0..%d\n",
+		       DMAENGINE_ALIGN_256_BYTES);
+		return -EINVAL;
+	}
+	if (pool > INT_MAX) {
+		pr_err(SWDMA_NAME ": pool must be 0..%d\n", INT_MAX);
 		return -EINVAL;
 	}
 
