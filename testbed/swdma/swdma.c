@@ -9,8 +9,14 @@
  * engine, late and out-of-order completions) can be injected at run time
  * through the module parameters in /sys/module/swdma/parameters/.
  *
- * Test infrastructure only: the copies rely on dma-direct (no IOMMU), so a
- * DMA address is a physical address.
+ * Personalities (load-time parameters, see below) model the providers real
+ * machines have: no terminate_all (ioatdma), a bounded descriptor pool that
+ * fails or blocks (preallocated rings, idxd), a copy-length limit and a
+ * copy alignment, and a DMA device behind an IOMMU.
+ *
+ * Test infrastructure only: by default the copies rely on dma-direct (no
+ * IOMMU), so a DMA address is a physical address; with iommu=1 the engine
+ * translates IOVAs through the IOMMU domain of its PCI device.
  */
 
 #include <linux/atomic.h>
@@ -21,12 +27,14 @@
 #include <linux/highmem.h>
 #include <linux/init.h>
 #include <linux/interrupt.h>
+#include <linux/iommu.h>
 #include <linux/jiffies.h>
 #include <linux/list.h>
 #include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -47,6 +55,9 @@
 #define SWDMA_HANG_POLL_MS	20
 /* poll period of a prep waiting on a full pool for descriptors acked */
 #define SWDMA_POOL_POLL_MS	10
+/* QEMU's educational PCI device (iommu=1) */
+#define SWDMA_EDU_VENDOR	0x1234
+#define SWDMA_EDU_DEVICE	0x11e8
 
 /* Load-time configuration. */
 static unsigned int channels = 4;
@@ -107,6 +118,22 @@ static unsigned int copy_align;
 module_param(copy_align, uint, 0444);
 MODULE_PARM_DESC(copy_align,
 		 "Copy alignment, log2 bytes (0..8, default 0); unaligned preps return NULL");
+
+/*
+ * iommu=1: instead of its own platform device, the engine binds QEMU's
+ *   "edu" PCI device (-device edu, 1234:11e8) and uses it as its DMA
+ *   device, so clients' mappings go through the IOMMU that device sits
+ *   behind (and dma_map_sg() may merge segments).  The engine translates
+ *   every IOVA page with iommu_iova_to_phys() on the device's domain (a
+ *   range contiguous in IOVA space need not be physically contiguous) and
+ *   counts each translation in iova_translations; with no IOMMU domain
+ *   the addresses are physical, as with iommu=0.  The edu device's own DMA
+ *   engine is not used, and nothing loads swdma for it automatically.
+ */
+static bool use_iommu;
+module_param_named(iommu, use_iommu, bool, 0444);
+MODULE_PARM_DESC(iommu,
+		 "Bind QEMU's edu PCI device and translate IOVAs through its IOMMU domain (default 0)");
 
 /*
  * Run-time fault injection.  Countdown knobs: N > 0 makes the next N
@@ -172,6 +199,7 @@ static atomic64_t swdma_desc_live = ATOMIC64_INIT(0);
 static atomic64_t swdma_max_outstanding = ATOMIC64_INIT(0);
 static atomic64_t swdma_pool_waits = ATOMIC64_INIT(0);
 static atomic64_t swdma_align_rejects = ATOMIC64_INIT(0);
+static atomic64_t swdma_iova_translations = ATOMIC64_INIT(0);
 
 static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
 {
@@ -221,6 +249,10 @@ MODULE_PARM_DESC(pool_waits,
 module_param_cb(align_rejects, &swdma_counter_ops, &swdma_align_rejects,
 		0444);
 MODULE_PARM_DESC(align_rejects, "Preps refused for copy_align");
+module_param_cb(iova_translations, &swdma_counter_ops,
+		&swdma_iova_translations, 0444);
+MODULE_PARM_DESC(iova_translations,
+		 "IOVA pages translated through the IOMMU (iommu=1)");
 
 enum swdma_desc_state {
 	SWDMA_ALLOCATED,	/* prepared, not submitted (or idle reusable) */
@@ -283,6 +315,8 @@ struct swdma_dev {
 static struct workqueue_struct *swdma_wq;
 static struct platform_device *swdma_pdev;
 static struct dentry *swdma_debugfs;
+/* the one bound device (an edu device may be one of several) */
+static struct swdma_dev *swdma_bound;
 
 static struct swdma_chan *to_swdma_chan(struct dma_chan *chan)
 {
@@ -476,36 +510,58 @@ static bool swdma_wait(struct swdma_chan *sc, unsigned int gen,
 }
 
 /*
+ * The physical address behind @addr: the IOMMU's translation of an IOVA
+ * with a @domain (0 when nothing is mapped there), else @addr itself.
+ */
+static phys_addr_t swdma_phys(struct iommu_domain *domain, dma_addr_t addr)
+{
+	if (!domain)
+		return dma_addr_canonical(addr);
+	atomic64_inc(&swdma_iova_translations);
+	return iommu_iova_to_phys(domain, addr);
+}
+
+/*
  * Copy @len bytes of @d page by page through temporary mappings, so any
- * page works, highmem included.  Returns DMA_TRANS_NOERROR, an error when an
- * address is not backed by memory, or DMA_TRANS_ABORTED when terminated.
+ * page works, highmem included; behind an IOMMU each IOVA page is
+ * translated on its own.  Returns DMA_TRANS_NOERROR, an error when an
+ * address is not mapped or not backed by memory, or DMA_TRANS_ABORTED when
+ * terminated.
  */
 static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 					   struct swdma_desc *d, size_t len,
 					   unsigned int gen)
 {
-	phys_addr_t src = dma_addr_canonical(d->src);
-	phys_addr_t dst = dma_addr_canonical(d->dst);
+	struct iommu_domain *domain = NULL;
 	unsigned int pages = 0;
 	size_t done = 0;
 
+	if (use_iommu)
+		domain = iommu_get_domain_for_dev(sc->sd->dev);
+
 	while (done < len) {
-		phys_addr_t s = src + done, t = dst + done;
+		dma_addr_t si = d->src + done, ti = d->dst + done;
+		phys_addr_t s = swdma_phys(domain, si);
+		phys_addr_t t = swdma_phys(domain, ti);
 		size_t soff = offset_in_page(s), toff = offset_in_page(t);
 		size_t chunk = min3(len - done, PAGE_SIZE - soff,
 				    PAGE_SIZE - toff);
 		void *vs, *vt;
 
-		if (!pfn_valid(PHYS_PFN(s))) {
+		/* an IOMMU page may be smaller than a CPU page */
+		chunk = min3(chunk, PAGE_SIZE - offset_in_page(si),
+			     PAGE_SIZE - offset_in_page(ti));
+
+		if ((domain && !s) || !pfn_valid(PHYS_PFN(s))) {
 			dev_err_ratelimited(sc->sd->dev,
-					    "%s: source %pa is not memory\n",
-					    dma_chan_name(&sc->chan), &s);
+					    "%s: source %pad (%pa) is not memory\n",
+					    dma_chan_name(&sc->chan), &si, &s);
 			return DMA_TRANS_READ_FAILED;
 		}
-		if (!pfn_valid(PHYS_PFN(t))) {
+		if ((domain && !t) || !pfn_valid(PHYS_PFN(t))) {
 			dev_err_ratelimited(sc->sd->dev,
-					    "%s: destination %pa is not memory\n",
-					    dma_chan_name(&sc->chan), &t);
+					    "%s: destination %pad (%pa) is not memory\n",
+					    dma_chan_name(&sc->chan), &ti, &t);
 			return DMA_TRANS_WRITE_FAILED;
 		}
 
@@ -985,19 +1041,22 @@ static void swdma_chan_init(struct swdma_dev *sd, struct swdma_chan *sc)
 	list_add_tail(&sc->chan.device_node, &sd->dd.channels);
 }
 
-static int swdma_probe(struct platform_device *pdev)
+/* Register the engine on @dev, its DMA device. */
+static int swdma_setup(struct device *dev)
 {
-	struct device *dev = &pdev->dev;
 	struct dma_device *dd;
 	struct swdma_dev *sd;
 	unsigned int i;
 	int ret;
 
+	if (swdma_bound)
+		return -EBUSY;
+
 	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
 	dma_set_max_seg_size(dev, UINT_MAX);
-	if (dev->dma_range_map || device_iommu_mapped(dev)) {
+	if (dev->dma_range_map || (!use_iommu && device_iommu_mapped(dev))) {
 		dev_err(dev, "DMA addresses are not physical addresses\n");
 		return -ENODEV;
 	}
@@ -1038,26 +1097,41 @@ static int swdma_probe(struct platform_device *pdev)
 		kfree(sd);
 		return ret;
 	}
-	platform_set_drvdata(pdev, sd);
+	dev_set_drvdata(dev, sd);
+	swdma_bound = sd;
 
 	swdma_debugfs = debugfs_create_dir(SWDMA_NAME, NULL);
 	debugfs_create_file("stats", 0444, swdma_debugfs, sd,
 			    &swdma_stats_fops);
 
-	dev_info(dev, "%u memcpy channels, %s%s\n", sd->nr,
-		 private ? "private" : "public",
-		 terminate ? "" : ", no terminate_all");
+	dev_info(dev, "%u memcpy channels, %s%s%s; pool %u%s, max_xfer %lu, copy_align %u\n",
+		 sd->nr, private ? "private" : "public",
+		 terminate ? "" : ", no terminate_all",
+		 !use_iommu ? "" : iommu_get_domain_for_dev(dev) ?
+		 ", behind an IOMMU" : ", no IOMMU domain",
+		 pool, pool_block ? " (blocking)" : "", max_xfer, copy_align);
 	return 0;
+}
+
+static void swdma_teardown(struct device *dev)
+{
+	struct swdma_dev *sd = dev_get_drvdata(dev);
+
+	debugfs_remove_recursive(swdma_debugfs);
+	swdma_debugfs = NULL;
+	swdma_bound = NULL;
+	/* clients hold module references, so no channel is in use here */
+	dma_async_device_unregister(&sd->dd);
+}
+
+static int swdma_probe(struct platform_device *pdev)
+{
+	return swdma_setup(&pdev->dev);
 }
 
 static void swdma_remove(struct platform_device *pdev)
 {
-	struct swdma_dev *sd = platform_get_drvdata(pdev);
-
-	debugfs_remove_recursive(swdma_debugfs);
-	swdma_debugfs = NULL;
-	/* clients hold module references, so no channel is in use here */
-	dma_async_device_unregister(&sd->dd);
+	swdma_teardown(&pdev->dev);
 }
 
 static struct platform_driver swdma_driver = {
@@ -1069,6 +1143,84 @@ static struct platform_driver swdma_driver = {
 		.suppress_bind_attrs = true,
 	},
 };
+
+/* iommu=1: QEMU's edu device stands for a DMA engine behind an IOMMU. */
+static int swdma_pci_probe(struct pci_dev *pdev,
+			   const struct pci_device_id *id)
+{
+	int ret;
+
+	ret = pci_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = swdma_setup(&pdev->dev);
+	if (ret)
+		pci_disable_device(pdev);
+	return ret;
+}
+
+static void swdma_pci_remove(struct pci_dev *pdev)
+{
+	swdma_teardown(&pdev->dev);
+	pci_disable_device(pdev);
+}
+
+/* no MODULE_DEVICE_TABLE: the edu device must not autoload swdma */
+static const struct pci_device_id swdma_pci_ids[] = {
+	{ PCI_DEVICE(SWDMA_EDU_VENDOR, SWDMA_EDU_DEVICE) },
+	{ }
+};
+
+static struct pci_driver swdma_pci_driver = {
+	.name = SWDMA_NAME,
+	.id_table = swdma_pci_ids,
+	.probe = swdma_pci_probe,
+	.remove = swdma_pci_remove,
+	.driver = {
+		.suppress_bind_attrs = true,
+	},
+};
+
+static int __init swdma_pci_init(void)
+{
+	int ret;
+
+	ret = pci_register_driver(&swdma_pci_driver);
+	if (ret)
+		return ret;
+	if (!swdma_bound) {
+		pr_err(SWDMA_NAME ": iommu=1 needs QEMU's edu PCI device (-device edu)\n");
+		pci_unregister_driver(&swdma_pci_driver);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int __init swdma_platform_init(void)
+{
+	int ret;
+
+	ret = platform_driver_register(&swdma_driver);
+	if (ret)
+		return ret;
+
+	swdma_pdev = platform_device_register_simple(SWDMA_NAME, -1, NULL, 0);
+	if (IS_ERR(swdma_pdev)) {
+		ret = PTR_ERR(swdma_pdev);
+		goto err_driver;
+	}
+	if (!platform_get_drvdata(swdma_pdev)) {
+		ret = -ENODEV;
+		goto err_device;
+	}
+	return 0;
+
+err_device:
+	platform_device_unregister(swdma_pdev);
+err_driver:
+	platform_driver_unregister(&swdma_driver);
+	return ret;
+}
 
 static int __init swdma_init(void)
 {
@@ -1093,35 +1245,21 @@ static int __init swdma_init(void)
 	if (!swdma_wq)
 		return -ENOMEM;
 
-	ret = platform_driver_register(&swdma_driver);
+	ret = use_iommu ? swdma_pci_init() : swdma_platform_init();
 	if (ret)
-		goto err_wq;
-
-	swdma_pdev = platform_device_register_simple(SWDMA_NAME, -1, NULL, 0);
-	if (IS_ERR(swdma_pdev)) {
-		ret = PTR_ERR(swdma_pdev);
-		goto err_driver;
-	}
-	if (!platform_get_drvdata(swdma_pdev)) {
-		ret = -ENODEV;
-		goto err_device;
-	}
-	return 0;
-
-err_device:
-	platform_device_unregister(swdma_pdev);
-err_driver:
-	platform_driver_unregister(&swdma_driver);
-err_wq:
-	destroy_workqueue(swdma_wq);
+		destroy_workqueue(swdma_wq);
 	return ret;
 }
 module_init(swdma_init);
 
 static void __exit swdma_exit(void)
 {
-	platform_device_unregister(swdma_pdev);
-	platform_driver_unregister(&swdma_driver);
+	if (use_iommu) {
+		pci_unregister_driver(&swdma_pci_driver);
+	} else {
+		platform_device_unregister(swdma_pdev);
+		platform_driver_unregister(&swdma_driver);
+	}
 	destroy_workqueue(swdma_wq);
 }
 module_exit(swdma_exit);
