@@ -11,6 +11,8 @@ use nix::errno::Errno;
 
 use crate::conditions::{self, Verdict};
 use crate::exit::{self, coded};
+use crate::interrupt;
+use crate::lock;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
 use crate::plan::{self, Desired, Step};
 use crate::policy::{Policy, ResetMode};
@@ -27,6 +29,15 @@ pub struct Ctx {
     /// Shell command that loads the module (run with `sh -c`).
     pub modprobe: String,
     pub load_timeout: Duration,
+    /// How long a writer waits for another one to finish.
+    pub lock_timeout: Duration,
+}
+
+impl Ctx {
+    /// The writers' lock (see `lock`), held until the value is dropped.
+    pub fn lock(&self) -> Result<lock::WriterLock> {
+        lock::acquire(&self.state_dir, self.lock_timeout)
+    }
 }
 
 /// State file recording the boot whose counters were already reset.
@@ -188,60 +199,93 @@ fn write_step(root: &Root, attr: Attr, value: u64) -> Result<()> {
         .map_err(|e| explain(attr, value, e))
 }
 
-/// Perform `steps` in order; on a failure, undo the ones done, newest first.
+/// Undo `done` (the stores made so far), newest first. Returns how many were
+/// restored and the attributes whose restore failed. Counter resets cannot
+/// be undone and are only named.
+fn roll_back(root: &Root, done: &[Step]) -> (usize, Vec<&'static str>) {
+    let mut restored = 0;
+    let mut lost = Vec::new();
+    for d in done.iter().rev() {
+        if d.attr.is_counter() {
+            tell!(
+                "note: counter {} was reset and cannot be restored",
+                d.attr.name()
+            );
+            continue;
+        }
+        match write_step(root, d.attr, d.from) {
+            Ok(()) => {
+                tell!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
+                restored += 1;
+            }
+            Err(e) => {
+                tell!("error: rollback of {} failed: {e:#}", d.attr.name());
+                lost.push(d.attr.name());
+            }
+        }
+    }
+    (restored, lost)
+}
+
+/// Why `execute` stopped before the end.
+enum Stop {
+    Failed(anyhow::Error),
+    Signal(i32),
+}
+
+/// Perform `steps` in order. On a failed store, or a signal caught between
+/// two stores (see `interrupt`), undo the ones done, newest first.
 pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
     let mut done: Vec<Step> = Vec::new();
     for s in steps {
-        match write_step(root, s.attr, s.to) {
-            Ok(()) => {
-                say!("wrote {s}");
-                done.push(*s);
-            }
-            Err(err) => {
-                tell!("error: {err:#}");
-                let mut restored = 0;
-                let mut lost = Vec::new();
-                for d in done.iter().rev() {
-                    if d.attr.is_counter() {
-                        tell!(
-                            "note: counter {} was reset and cannot be restored",
-                            d.attr.name()
-                        );
-                        continue;
-                    }
-                    match write_step(root, d.attr, d.from) {
-                        Ok(()) => {
-                            tell!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
-                            restored += 1;
-                        }
-                        Err(e) => {
-                            tell!("error: rollback of {} failed: {e:#}", d.attr.name());
-                            lost.push(d.attr.name());
-                        }
-                    }
+        let stop = match interrupt::received() {
+            Some(sig) => Stop::Signal(sig),
+            None => match write_step(root, s.attr, s.to) {
+                Ok(()) => {
+                    say!("wrote {s}");
+                    done.push(*s);
+                    continue;
                 }
-                return Err(if lost.is_empty() {
-                    coded(
-                        exit::WRITE_FAILED,
-                        format!(
-                            "apply failed at {}; {restored} earlier write(s) rolled back, \
-                             the module is as it was",
-                            s.attr.name()
-                        ),
-                    )
-                } else {
-                    coded(
-                        exit::ROLLBACK_FAILED,
-                        format!(
-                            "apply failed at {} and the rollback failed for: {}; \
-                             run `dcbm-config check`",
-                            s.attr.name(),
-                            lost.join(", ")
-                        ),
-                    )
-                });
+                Err(err) => Stop::Failed(err),
+            },
+        };
+        let what = match &stop {
+            Stop::Failed(err) => {
+                tell!("error: {err:#}");
+                format!("apply failed at {}", s.attr.name())
             }
-        }
+            Stop::Signal(sig) => {
+                tell!(
+                    "{} received: undoing the {} write(s) made",
+                    interrupt::name(*sig),
+                    done.len()
+                );
+                format!(
+                    "interrupted by {} before writing {}",
+                    interrupt::name(*sig),
+                    s.attr.name()
+                )
+            }
+        };
+        let (restored, lost) = roll_back(root, &done);
+        return Err(if !lost.is_empty() {
+            coded(
+                exit::ROLLBACK_FAILED,
+                format!(
+                    "{what} and the rollback failed for: {}; run `dcbm-config check`",
+                    lost.join(", ")
+                ),
+            )
+        } else {
+            let code = match stop {
+                Stop::Failed(_) => exit::WRITE_FAILED,
+                Stop::Signal(sig) => interrupt::exit_code(sig),
+            };
+            coded(
+                code,
+                format!("{what}; {restored} earlier write(s) rolled back, the module is as it was"),
+            )
+        });
     }
     Ok(())
 }
@@ -256,6 +300,8 @@ fn show_desired(want: &Desired) {
 
 /// `apply`.
 pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<u8> {
+    // A dry run writes nothing and so waits for nobody.
+    let _lock = if dry_run { None } else { Some(ctx.lock()?) };
     let chans = providers::scan(&ctx.root)?;
     let verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
@@ -357,7 +403,9 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
 }
 
 /// `reset-counters`: zero the non-zero counters.
-pub fn reset_counters(root: &Root) -> Result<u8> {
+pub fn reset_counters(ctx: &Ctx) -> Result<u8> {
+    let _lock = ctx.lock()?;
+    let root = &ctx.root;
     if !module::loaded(root) {
         return Err(coded(
             exit::MODULE_MISSING,

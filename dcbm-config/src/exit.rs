@@ -21,6 +21,8 @@ pub const WRITE_FAILED: u8 = 7;
 pub const ROLLBACK_FAILED: u8 = 8;
 /// `apply --strict`/`check --strict`: a condition other than the provider failed.
 pub const CONDITIONS_UNMET: u8 = 9;
+/// Another dcbm-config held the lock for longer than `--lock-timeout-ms`.
+pub const BUSY: u8 = 10;
 
 /// Table used for `--help` and the man page.
 pub const TABLE: &str = "\
@@ -34,7 +36,9 @@ EXIT STATUS:
   6  module missing: dcbm not loaded, failed to load, or an attribute is missing
   7  a write failed; earlier writes were rolled back
   8  a write failed and the rollback failed too
-  9  a condition failed (only with --strict)";
+  9  a condition failed (only with --strict)
+ 10  another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written
+128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM): the writes already made were rolled back";
 
 /// An error carrying the process exit code it maps to.
 #[derive(Debug)]

@@ -6,6 +6,8 @@ mod out;
 mod apply;
 mod conditions;
 mod exit;
+mod interrupt;
+mod lock;
 mod module;
 mod plan;
 mod policy;
@@ -58,6 +60,10 @@ struct Cli {
     /// How long to wait for the module's sysfs files after loading it.
     #[arg(long, global = true, default_value_t = 10000, value_name = "MS")]
     load_timeout_ms: u64,
+    /// How long `apply`, `reset-counters`, `off` and `revert` wait for
+    /// another dcbm-config that is changing the module.
+    #[arg(long, global = true, default_value_t = 30000, value_name = "MS")]
+    lock_timeout_ms: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -142,10 +148,13 @@ impl Cmd {
     /// Does the command act on the module (its exit code says how that
     /// went), rather than only produce output?
     fn acts(&self) -> bool {
-        matches!(
-            self,
-            Cmd::Apply { .. } | Cmd::Check { .. } | Cmd::ResetCounters
-        )
+        self.writes() || matches!(self, Cmd::Check { .. })
+    }
+
+    /// Does the command change the module (and so take the lock and catch
+    /// SIGINT/SIGTERM/SIGHUP)?
+    fn writes(&self) -> bool {
+        matches!(self, Cmd::Apply { dry_run: false, .. } | Cmd::ResetCounters)
     }
 }
 
@@ -164,7 +173,11 @@ fn run(cli: Cli) -> Result<u8> {
         root,
         modprobe: cli.modprobe.clone(),
         load_timeout: Duration::from_millis(cli.load_timeout_ms),
+        lock_timeout: Duration::from_millis(cli.lock_timeout_ms),
     };
+    if cli.cmd.writes() {
+        interrupt::catch()?;
+    }
     match &cli.cmd {
         Cmd::Apply { dry_run, strict } => {
             let p = load_policy(&cli)?;
@@ -201,7 +214,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Cmd::ResetCounters => apply::reset_counters(&ctx.root),
+        Cmd::ResetCounters => apply::reset_counters(&ctx),
         Cmd::Validate => {
             let p = load_policy(&cli)?;
             say!("{}: OK ({})", cli.config.display(), p.summary());

@@ -6,7 +6,8 @@
 //! truncate and issue one `write()` of the value, as the kernel expects; the
 //! errno of a failing store is reported. On a plain file (a fake tree used by
 //! the tests) the file is truncated and the value is written followed by
-//! "\n", which emulates what sysfs would show afterwards.
+//! "\n", which emulates what sysfs would show afterwards; a FIFO (a store
+//! that blocks, in the tests) gets "value\n".
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -154,10 +155,13 @@ pub fn write_value(path: &Path, name: &str, value: &str) -> Result<()> {
                 format!("short write ({n} of {} bytes)", value.len()),
             )));
         }
-    } else {
+    } else if f.metadata().map_err(fail)?.is_file() {
         f.set_len(0).map_err(fail)?;
         f.write_all(format!("{value}\n").as_bytes()).map_err(fail)?;
         f.flush().map_err(fail)?;
+    } else {
+        // A FIFO standing in for an attribute whose store blocks (tests).
+        f.write_all(format!("{value}\n").as_bytes()).map_err(fail)?;
     }
     Ok(())
 }

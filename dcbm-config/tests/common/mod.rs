@@ -282,3 +282,128 @@ pub fn run_into(mut c: Command, sink: Sink) -> Out {
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
+
+/// A pipe with no room left: a child writing to it blocks until the reader
+/// drains it. Returns (read end, write end); the write end is blocking.
+pub fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let (r, w) = nix::unistd::pipe2(OFlag::O_NONBLOCK).unwrap();
+    let chunk = [b'#'; 4096];
+    while nix::unistd::write(&w, &chunk).is_ok() {}
+    // Fill what is left of the last page byte by byte.
+    while nix::unistd::write(&w, &chunk[..1]).is_ok() {}
+    fcntl(&w, FcntlArg::F_SETFL(OFlag::empty())).unwrap();
+    fcntl(&r, FcntlArg::F_SETFL(OFlag::empty())).unwrap();
+    (r, w)
+}
+
+/// Wait until `cond` holds, failing the test after 10 s.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a `FifoAttr` saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FifoEvent {
+    /// The tool read the attribute (the value the `FifoAttr` was made with).
+    Read,
+    /// The tool stored this ("value\n"; several stores if they came while
+    /// the previous one was being read).
+    Stored(String),
+}
+
+/// A fake attribute whose store blocks: a FIFO served by a thread. The tool
+/// reads it once (the thread writes `value`); a store then blocks in open()
+/// until the test calls `unblock`, and is reported as `Stored`. `finish`
+/// ends the thread once the tool has exited.
+pub struct FifoAttr {
+    path: PathBuf,
+    events: std::sync::mpsc::Receiver<FifoEvent>,
+    gate: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FifoAttr {
+    pub fn new(t: &Tree, name: &str, value: &str) -> FifoAttr {
+        use std::io::{Read, Write};
+        let path = t.path(&format!("sys/module/dcbm/{name}"));
+        fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (tx, events) = std::sync::mpsc::channel();
+        let (gate, go) = std::sync::mpsc::channel::<()>();
+        let (p, value) = (path.clone(), format!("{value}\n"));
+        let thread = std::thread::spawn(move || {
+            // Opening for writing waits for the tool to open it for reading.
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .write_all(value.as_bytes())
+                .unwrap();
+            let _ = tx.send(FifoEvent::Read);
+            while go.recv().is_ok() {
+                let mut got = String::new();
+                fs::File::open(&p)
+                    .unwrap()
+                    .read_to_string(&mut got)
+                    .unwrap();
+                if got.is_empty() {
+                    return; // `finish`
+                }
+                let _ = tx.send(FifoEvent::Stored(got));
+            }
+        });
+        FifoAttr {
+            path,
+            events,
+            gate: Some(gate),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn next(&self) -> FifoEvent {
+        self.events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no access to the FIFO attribute within 10 s")
+    }
+
+    /// Let the tool's stores through from now on.
+    pub fn unblock(&self) {
+        for _ in 0..16 {
+            self.gate.as_ref().unwrap().send(()).unwrap();
+        }
+    }
+
+    /// End the thread (the tool must have exited); the events not yet taken.
+    pub fn finish(mut self) -> Vec<FifoEvent> {
+        use nix::fcntl::OFlag;
+        drop(self.gate.take());
+        let th = self.thread.take().unwrap();
+        while !th.is_finished() {
+            // Succeeds when the thread waits in open(); closing it is EOF.
+            let _ = nix::fcntl::open(
+                &self.path,
+                OFlag::O_WRONLY | OFlag::O_NONBLOCK,
+                nix::sys::stat::Mode::empty(),
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        th.join().unwrap();
+        self.events.try_iter().collect()
+    }
+}
+
+/// Wait until process `pid` sleeps opening a FIFO that has no reader yet.
+pub fn wait_blocked_on_fifo(pid: u32) {
+    let wchan = format!("/proc/{pid}/wchan");
+    wait_for("the tool blocked opening the FIFO", || {
+        fs::read_to_string(&wchan).is_ok_and(|w| w.trim() == "wait_for_partner")
+    });
+}
