@@ -2,9 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
@@ -13,6 +11,7 @@ use crate::conditions::{self, Verdict};
 use crate::exit::{self, coded};
 use crate::interrupt;
 use crate::lock;
+use crate::modprobe;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
 use crate::plan::{self, Desired, Step};
 use crate::policy::{Policy, ResetMode};
@@ -26,8 +25,9 @@ use crate::system;
 pub struct Ctx {
     pub root: Root,
     pub state_dir: PathBuf,
-    /// Shell command that loads the module (run with `sh -c`).
-    pub modprobe: String,
+    /// Shell command that loads the module (run with `sh -c`); `None`: do not
+    /// load it (a fake root without `--modprobe`).
+    pub modprobe: Option<String>,
     pub load_timeout: Duration,
     /// How long a writer waits for another one to finish.
     pub lock_timeout: Duration,
@@ -76,65 +76,6 @@ fn strict_code(policy: &Policy, verdict: &Verdict, strict: bool) -> u8 {
     } else {
         exit::CONDITIONS_UNMET
     }
-}
-
-/// Run the modprobe command and wait for the module's sysfs files.
-pub fn load_module(ctx: &Ctx) -> Result<()> {
-    say!("loading the dcbm module: {}", ctx.modprobe);
-    let out = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&ctx.modprobe)
-        .output()
-        .map_err(|e| {
-            coded(
-                exit::MODULE_MISSING,
-                format!("cannot run `{}`: {e}", ctx.modprobe),
-            )
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(coded(
-            exit::MODULE_MISSING,
-            format!(
-                "loading the module failed: `{}` exited with {}{}",
-                ctx.modprobe,
-                out.status,
-                if stderr.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", stderr.trim())
-                }
-            ),
-        ));
-    }
-    let start = Instant::now();
-    loop {
-        // All attributes, not just `offloading`: sysfs files appear one by one.
-        if Attr::all().all(|a| a.path(&ctx.root).exists()) {
-            return Ok(());
-        }
-        if start.elapsed() >= ctx.load_timeout {
-            let missing: Vec<&str> = Attr::all()
-                .filter(|a| !a.path(&ctx.root).exists())
-                .map(|a| a.name())
-                .collect();
-            return Err(coded(
-                exit::MODULE_MISSING,
-                format!(
-                    "`{}` succeeded but {} did not show up within {} ms (missing: {})",
-                    ctx.modprobe,
-                    ctx.root.module_dir().display(),
-                    ctx.load_timeout.as_millis(),
-                    missing.join(", ")
-                ),
-            ));
-        }
-        sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_live(root: &Root) -> Result<Live> {
-    Live::read(root).map_err(|e| coded(exit::MODULE_MISSING, format!("{e:#}")))
 }
 
 fn reset_state_path(ctx: &Ctx) -> PathBuf {
@@ -315,13 +256,16 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         }
         if dry_run {
             say!("plan (dry run, nothing written):");
-            say!("  load the module: {}", ctx.modprobe);
+            say!(
+                "  load the module: {}",
+                ctx.modprobe.as_deref().unwrap_or("(no --modprobe)")
+            );
             show_desired(&want);
             return Ok(code);
         }
-        load_module(ctx)?;
+        modprobe::load(ctx)?;
     }
-    let live = read_live(&ctx.root)?;
+    let live = Live::read(&ctx.root)?;
     let (reset, boot_id) = counter_reset(ctx, policy.counters.reset)?;
     want.reset_counters = reset;
     let steps = plan::plan(&live, &want);
@@ -366,17 +310,25 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
         None
     };
     if !module::loaded(&ctx.root) {
-        if policy.offload.enabled && !verdict.provider_missing {
+        // As `apply` sees it: the module is needed only when offload is to be on.
+        if want.offloading {
             say!(
                 "module: MISSING ({} not found)",
                 ctx.root.module_dir().display()
             );
             return Ok(exit::MODULE_MISSING);
         }
-        say!("module: not loaded (offload off, as the policy wants)");
+        if policy.offload.enabled {
+            say!(
+                "module: not loaded (offload held off: {} condition(s) failed)",
+                verdict.failed.len()
+            );
+        } else {
+            say!("module: not loaded (offload off, as the policy wants)");
+        }
         return Ok(provider_code.unwrap_or(strict_code(policy, &verdict, strict)));
     }
-    let live = read_live(&ctx.root)?;
+    let live = Live::read(&ctx.root)?;
     let mut drift = 0;
     say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
     for a in CONFIG_ATTRS {
@@ -415,7 +367,7 @@ pub fn reset_counters(ctx: &Ctx) -> Result<u8> {
             ),
         ));
     }
-    let live = read_live(root)?;
+    let live = Live::read(root)?;
     let steps: Vec<Step> = module::COUNTERS
         .into_iter()
         .filter(|a| live.get(*a) != 0)

@@ -4,13 +4,16 @@
 mod out;
 
 mod apply;
+mod atomic_file;
 mod conditions;
 mod exit;
 mod interrupt;
 mod lock;
+mod modprobe;
 mod module;
 mod plan;
 mod policy;
+mod policy_file;
 mod providers;
 mod report;
 mod root;
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::apply::Ctx;
@@ -49,14 +52,10 @@ struct Cli {
     /// Where state is kept across runs [default: <sysfs-root>/run/dcbm].
     #[arg(long, global = true, env = "DCBM_STATE_DIR")]
     state_dir: Option<PathBuf>,
-    /// Shell command that loads the module (run with `sh -c`).
-    #[arg(
-        long,
-        global = true,
-        env = "DCBM_MODPROBE",
-        default_value = "modprobe dcbm"
-    )]
-    modprobe: String,
+    /// Shell command that loads the module (run with `sh -c`)
+    /// [default: `modprobe dcbm`, only when --sysfs-root is /].
+    #[arg(long, global = true, env = "DCBM_MODPROBE", value_name = "CMD")]
+    modprobe: Option<String>,
     /// How long to wait for the module's sysfs files after loading it.
     #[arg(long, global = true, default_value_t = 10000, value_name = "MS")]
     load_timeout_ms: u64,
@@ -124,19 +123,9 @@ enum Cmd {
     Man,
 }
 
-/// Write `content` to `path` via a temporary file and rename.
-fn write_atomic(path: &Path, content: &str) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, content).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
 fn emit(output: Option<&Path>, content: &str) -> Result<()> {
     match output {
-        Some(p) => write_atomic(p, content),
+        Some(p) => atomic_file::replace(p, content),
         None => {
             out::stdout_bytes(content.as_bytes());
             Ok(())
@@ -149,6 +138,14 @@ impl Cmd {
     /// went), rather than only produce output?
     fn acts(&self) -> bool {
         self.writes() || matches!(self, Cmd::Check { .. })
+    }
+
+    /// Does the command look at /sys (so that --sysfs-root must hold one)?
+    fn reads_sysfs(&self) -> bool {
+        !matches!(
+            self,
+            Cmd::Validate | Cmd::ModprobeConf { .. } | Cmd::Completions { .. } | Cmd::Man
+        )
     }
 
     /// Does the command change the module (and so take the lock and catch
@@ -171,10 +168,22 @@ fn run(cli: Cli) -> Result<u8> {
             .clone()
             .unwrap_or_else(|| root.path(root::STATE_DIR)),
         root,
-        modprobe: cli.modprobe.clone(),
+        modprobe: cli.modprobe.clone().or_else(|| {
+            // A fake root never loads the host's module.
+            (cli.sysfs_root == Path::new("/")).then(|| "modprobe dcbm".to_string())
+        }),
         load_timeout: Duration::from_millis(cli.load_timeout_ms),
         lock_timeout: Duration::from_millis(cli.lock_timeout_ms),
     };
+    if cli.cmd.reads_sysfs() && !ctx.root.path("/sys").is_dir() {
+        return Err(exit::coded(
+            exit::USAGE,
+            format!(
+                "--sysfs-root {}: no sys directory there (a typo?)",
+                cli.sysfs_root.display()
+            ),
+        ));
+    }
     if cli.cmd.writes() {
         interrupt::catch()?;
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::exit::{self, coded};
 use crate::root::Root;
 use crate::sysfs;
 
@@ -101,7 +102,19 @@ pub struct Live {
 }
 
 impl Live {
+    /// Read every attribute. A missing one means the module is not (fully)
+    /// there: exit code 6; an unreadable or malformed one is exit code 1.
     pub fn read(root: &Root) -> Result<Live> {
+        Live::read_all(root).map_err(|e| {
+            if sysfs::is_missing(&e) {
+                coded(exit::MODULE_MISSING, format!("{e:#}"))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn read_all(root: &Root) -> Result<Live> {
         let u = |a: Attr| sysfs::read_u64(&a.path(root), a.name());
         let channels = held_channels(root)?;
         Ok(Live {

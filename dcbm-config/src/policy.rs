@@ -385,47 +385,8 @@ impl Policy {
 }
 
 /// Read and validate the policy file at `path`.
-///
-/// When running as root (or when `enforce_owner` is set), a file that is not
-/// owned by root or is world-writable is refused: whoever can edit it could
-/// otherwise steer a root process. Ownership and mode are taken from the
-/// opened file (fstat), so a swapped symlink cannot race the check.
 pub fn load_file(path: &Path, enforce_owner: bool) -> anyhow::Result<Policy> {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
-
-    let refuse = |msg: String| crate::exit::coded(crate::exit::BAD_POLICY, msg);
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| refuse(format!("{}: cannot open policy: {e}", path.display())))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| refuse(format!("{}: cannot stat policy: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(refuse(format!(
-            "{}: policy is not a regular file",
-            path.display()
-        )));
-    }
-    if enforce_owner || nix::unistd::geteuid().is_root() {
-        if meta.uid() != 0 {
-            return Err(refuse(format!(
-                "{}: refusing a policy owned by uid {} (must be owned by root)",
-                path.display(),
-                meta.uid()
-            )));
-        }
-        if meta.mode() & 0o002 != 0 {
-            return Err(refuse(format!(
-                "{}: refusing a world-writable policy (mode {:o}); run: chmod o-w {}",
-                path.display(),
-                meta.mode() & 0o7777,
-                path.display()
-            )));
-        }
-    }
-    let mut src = String::new();
-    f.read_to_string(&mut src)
-        .map_err(|e| refuse(format!("{}: cannot read policy: {e}", path.display())))?;
+    let src = crate::policy_file::read(path, enforce_owner)?;
     Ok(Policy::parse(&src, path)?)
 }
 

@@ -28,12 +28,34 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
+/// A read attribute that does not exist (as opposed to one that cannot be
+/// read or holds a malformed value).
+#[derive(Debug)]
+pub struct Missing(String);
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// Is `err` a `Missing` attribute?
+pub fn is_missing(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<Missing>().is_some()
+}
+
 /// Read attribute `name` at `path`: the value without its trailing newline.
 pub fn read_raw(path: &Path, name: &str) -> Result<String> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            bail!("attribute `{name}` is missing ({})", path.display())
+            return Err(Missing(format!(
+                "attribute `{name}` is missing ({})",
+                path.display()
+            ))
+            .into())
         }
         Err(e) => bail!(
             "attribute `{name}` is unreadable ({}): {}",

@@ -1,0 +1,175 @@
+//! Loading the module: the `--modprobe` command, then its sysfs files, all
+//! within `--load-timeout-ms`. A command that hangs is killed with its
+//! whole process group when the time is up, or when a signal arrives.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::apply::Ctx;
+use crate::exit::{self, coded};
+use crate::interrupt;
+use crate::module::Attr;
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Kill the command's process group (`sh` and whatever it started).
+fn kill_group(child: &mut Child) {
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+fn interrupted(sig: i32) -> anyhow::Error {
+    coded(
+        interrupt::exit_code(sig),
+        format!(
+            "interrupted by {} while loading the module; nothing written",
+            interrupt::name(sig)
+        ),
+    )
+}
+
+/// Run the modprobe command and wait for the module's sysfs files.
+pub fn load(ctx: &Ctx) -> Result<()> {
+    let Some(cmd) = ctx.modprobe.as_deref() else {
+        return Err(coded(
+            exit::MODULE_MISSING,
+            format!(
+                "dcbm module not loaded ({} not found), and with a --sysfs-root \
+                 other than / no module is loaded unless --modprobe says how",
+                ctx.root.module_dir().display()
+            ),
+        ));
+    };
+    say!("loading the dcbm module: {cmd}");
+    let marker = Marker::create(&ctx.state_dir)?;
+    run(ctx, cmd)?;
+    marker.keep();
+    Ok(())
+}
+
+/// `<state-dir>/loaded-by-apply`: present from before the modprobe command
+/// runs until the module is removed (the udev rule deletes it then), so
+/// that the rule does not restart the boot unit for the module that unit
+/// is loading itself. Removed again when loading fails.
+pub const MARKER: &str = "loaded-by-apply";
+
+struct Marker(Option<PathBuf>);
+
+impl Marker {
+    fn create(state_dir: &Path) -> Result<Marker> {
+        let p = state_dir.join(MARKER);
+        std::fs::create_dir_all(state_dir)
+            .and_then(|()| std::fs::write(&p, ""))
+            .with_context(|| format!("writing {}", p.display()))?;
+        Ok(Marker(Some(p)))
+    }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Run `cmd`, then wait for the sysfs files, all before the deadline.
+fn run(ctx: &Ctx, cmd: &str) -> Result<()> {
+    let deadline = Instant::now() + ctx.load_timeout;
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| coded(exit::MODULE_MISSING, format!("cannot run `{cmd}`: {e}")))?;
+    // Read stderr aside, so that a chatty command never blocks on it.
+    let mut pipe = child.stderr.take();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = pipe.as_mut() {
+            let _ = p.take(64 * 1024).read_to_string(&mut s);
+        }
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if let Some(sig) = interrupt::received() {
+            kill_group(&mut child);
+            return Err(interrupted(sig));
+        }
+        if Instant::now() >= deadline {
+            kill_group(&mut child);
+            return Err(coded(
+                exit::MODULE_MISSING,
+                format!(
+                    "`{cmd}` did not finish within {} ms (--load-timeout-ms); killed it",
+                    ctx.load_timeout.as_millis()
+                ),
+            ));
+        }
+        sleep(POLL);
+    };
+    // The group may live on (a daemon started by the command): do not wait
+    // for its end of the pipe.
+    let stderr = if stderr.is_finished() {
+        stderr.join().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if !status.success() {
+        return Err(coded(
+            exit::MODULE_MISSING,
+            format!(
+                "loading the module failed: `{cmd}` exited with {status}{}",
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", stderr.trim())
+                }
+            ),
+        ));
+    }
+    loop {
+        // All attributes, not just `offloading`: sysfs files appear one by one.
+        if Attr::all().all(|a| a.path(&ctx.root).exists()) {
+            return Ok(());
+        }
+        if let Some(sig) = interrupt::received() {
+            return Err(interrupted(sig));
+        }
+        if Instant::now() >= deadline {
+            let missing: Vec<&str> = Attr::all()
+                .filter(|a| !a.path(&ctx.root).exists())
+                .map(|a| a.name())
+                .collect();
+            return Err(coded(
+                exit::MODULE_MISSING,
+                format!(
+                    "`{cmd}` succeeded but {} did not show up within {} ms (missing: {})",
+                    ctx.root.module_dir().display(),
+                    ctx.load_timeout.as_millis(),
+                    missing.join(", ")
+                ),
+            ));
+        }
+        sleep(POLL);
+    }
+}

@@ -1,0 +1,117 @@
+//! Loading the module: bounded by --load-timeout-ms, confined to the fake
+//! root, and marked so that the udev rule does not restart the boot unit
+//! for the module the unit is loading itself.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn hanging_modprobe_is_killed_at_the_load_timeout() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let grandchild = t.path("grandchild-alive");
+    let cmd = format!("(sleep 30; touch {}) & sleep 30", grandchild.display());
+    let start = Instant::now();
+    let o: Out = t
+        .cmd(&["apply", "--modprobe", &cmd, "--load-timeout-ms", "300"])
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(o.stderr.contains("did not finish within 300 ms"), "{o:?}");
+    // The whole process group is gone, not only `sh`.
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("touch {}", grandchild.display())])
+        .output();
+    if let Ok(out) = out {
+        assert!(out.stdout.is_empty(), "a child of modprobe survived");
+    }
+    assert!(!t.path(&format!("run/dcbm/{}", "loaded-by-apply")).exists());
+}
+
+/// With a fake root and no --modprobe, nothing is run: the host's module
+/// must not be loaded for a fake tree.
+#[test]
+fn fake_root_never_runs_the_hosts_modprobe() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let bin = t.path("bin");
+    fs::create_dir(&bin).unwrap();
+    let ran = t.path("modprobe-ran");
+    fs::write(
+        bin.join("modprobe"),
+        format!("#!/bin/sh\ntouch {}\n", ran.display()),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("modprobe"), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dcbm-config"));
+    c.env_remove("DCBM_MODPROBE")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .arg("--sysfs-root")
+        .arg(t.root())
+        .arg("--config")
+        .arg(t.path("etc/dcbm.toml"))
+        .arg("apply");
+    let o: Out = c.output().unwrap().into();
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(o.stderr.contains("unless --modprobe says how"), "{o:?}");
+    assert!(!ran.exists(), "the host's modprobe ran for a fake root");
+}
+
+#[test]
+fn loading_marks_the_module_as_loaded_by_apply() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let marker = t.path("run/dcbm/loaded-by-apply");
+    let seen = t.path("marker-seen");
+    let m = t.path("sys/module/dcbm");
+    // The marker exists while modprobe runs (when udev sees the module).
+    let mut script = format!(
+        "test -e '{}' && touch '{}'; mkdir -p '{}' && cd '{}'",
+        marker.display(),
+        seen.display(),
+        m.display(),
+        m.display()
+    );
+    for (k, v) in MODULE_DEFAULTS {
+        script += &format!(" && echo {v} > {k}");
+    }
+    let o: Out = t
+        .cmd(&["apply", "--modprobe", &script])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(seen.exists(), "no marker while modprobe ran");
+    assert!(marker.exists(), "the marker must outlive apply");
+    // The udev rule skips the restart while the marker exists, and drops it
+    // when the module goes.
+    let rules =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dist/90-dcbm.rules")).unwrap();
+    let add = rules
+        .lines()
+        .find(|l| l.contains("ACTION==\"add\"") && l.contains("SUBSYSTEM==\"module\""))
+        .unwrap();
+    assert!(add.contains("TEST!=\"/run/dcbm/loaded-by-apply\""), "{add}");
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.contains("ACTION==\"remove\"")
+                && l.contains("rm -f /run/dcbm/loaded-by-apply"))
+    );
+    // A failed load leaves no marker.
+    fs::remove_dir_all(t.path("sys/module")).unwrap();
+    fs::remove_file(&marker).unwrap();
+    assert_eq!(t.run(&["apply"]).code, 6);
+    assert!(!marker.exists());
+}
