@@ -199,6 +199,7 @@ counter_attr!(TEARDOWN_NS, c"teardown_ns", stats::TEARDOWN_NS);
 counter_attr!(DESCRIPTORS, c"descriptors", stats::DESCRIPTORS);
 counter_attr!(POOL_WAITS, c"pool_waits", stats::POOL_WAITS);
 counter_attr!(UNEVEN_MAPS, c"uneven_maps", stats::UNEVEN_MAPS);
+counter_attr!(MERGED_MAPS, c"merged_maps", stats::MERGED_MAPS);
 counter_attr!(BUSY_DECLINES, c"busy_declines", stats::BUSY_DECLINES);
 counter_attr!(ABORTED, c"aborted", stats::ABORTED);
 counter_attr!(WAITED_OUT, c"waited_out", stats::WAITED_OUT);
@@ -289,10 +290,11 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 }
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<7> = AttrList([
+static ENGINE_ATTRS: AttrList<8> = AttrList([
     DESCRIPTORS.attr(),
     POOL_WAITS.attr(),
     UNEVEN_MAPS.attr(),
+    MERGED_MAPS.attr(),
     BUSY_DECLINES.attr(),
     ABORTED.attr(),
     WAITED_OUT.attr(),

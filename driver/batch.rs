@@ -204,6 +204,9 @@ fn submit(b: &mut OnEngine, pairs: &[Pair], deadline: Instant<Monotonic>) -> Res
         if src.nents() != dst.nents() {
             stats::UNEVEN_MAPS.add(1);
         }
+        if (src.nents() as usize) < part.len() {
+            stats::MERGED_MAPS.add(1);
+        }
         let share = Share {
             src,
             dst,

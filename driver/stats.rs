@@ -52,6 +52,9 @@ pub(crate) static POOL_WAITS: Counter = Counter::new();
 /// Device shares whose source and destination mapped to different numbers
 /// of DMA segments (an IOMMU merged them unevenly).
 pub(crate) static UNEVEN_MAPS: Counter = Counter::new();
+/// Device shares whose mapping had fewer DMA segments than folios (an
+/// IOMMU merged them).
+pub(crate) static MERGED_MAPS: Counter = Counter::new();
 /// Batches declined because every channel was leased by other batches.
 pub(crate) static BUSY_DECLINES: Counter = Counter::new();
 /// Timed-out batches whose channels were aborted.

@@ -28,6 +28,8 @@ json_num() { # json_num KEY: number from $RESULT
 
 sysfs_read() { cat "/sys/module/dcbm/$1"; }
 
+dmesg_has() { dmesg | grep -q "$1"; }
+
 # Fails when the kernel log shows a bug, warning, lockdep or sleep report.
 kernel_log_clean() {
   ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: .*(driver|leak|error)'
