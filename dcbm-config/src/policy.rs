@@ -61,9 +61,9 @@ pub struct Conditions {
     /// At least this many usable channels.
     pub min_channels: Option<Spanned<MinChannels>>,
     /// At least this many NUMA nodes.
-    pub min_numa_nodes: Option<NodeCount>,
+    pub min_numa_nodes: Option<MinNumaNodes>,
     /// At least this many nodes with memory but no CPU (CXL / PMEM tiers).
-    pub min_cpuless_memory_nodes: Option<NodeCount>,
+    pub min_cpuless_memory_nodes: Option<MinCpulessMemoryNodes>,
     /// `/sys/kernel/mm/numa/demotion_enabled` must be true.
     #[serde(default)]
     pub require_demotion: bool,
@@ -142,7 +142,8 @@ bounded!(TimeoutMs, "timeout_ms", TIMEOUT_MS_MIN, TIMEOUT_MS_MAX);
 bounded!(MinBatchBytes, "min_batch_bytes", 0, MIN_BATCH_BYTES_MAX);
 bounded!(MinFolioBytes, "min_folio_bytes", 0, MIN_FOLIO_BYTES_MAX);
 bounded!(MinChannels, "min_channels", CHANNELS_MIN, CHANNELS_MAX);
-bounded!(NodeCount, "node count", 1, 1024);
+bounded!(MinNumaNodes, "min_numa_nodes", 1, 1024);
+bounded!(MinCpulessMemoryNodes, "min_cpuless_memory_nodes", 1, 1024);
 
 /// `channels = 1..16 | "auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +309,45 @@ impl FloorCharBoundary for str {
     }
 }
 
+/// Longest quoted name echoed in a message (a 10 MB key is not).
+const MAX_QUOTED: usize = 64;
+
+/// Shorten every `quoted` name longer than `MAX_QUOTED` characters.
+fn shorten_quoted(msg: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in msg.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let n = part.chars().count();
+        if i % 2 == 1 && n > MAX_QUOTED {
+            let head: String = part.chars().take(MAX_QUOTED / 2).collect();
+            out += &format!("{head}... ({n} characters)");
+        } else {
+            out += part;
+        }
+    }
+    out
+}
+
+/// The message for a `toml` error at `span`, made clearer where serde's
+/// wording misleads.
+fn explain(src: &str, span: std::ops::Range<usize>, msg: &str) -> String {
+    let at = src.get(span).unwrap_or("");
+    if msg.starts_with("invalid type") && at.starts_with("[[") {
+        let name = at
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim();
+        return format!(
+            "`[[{name}]]` is an array of tables; `{name}` is a single table: write `[{name}]`"
+        );
+    }
+    shorten_quoted(msg)
+}
+
 impl Policy {
     /// Parse and validate `src`, read from `file` (used in messages).
     pub fn parse(src: &str, file: &Path) -> Result<Policy, PolicyError> {
@@ -321,8 +361,8 @@ impl Policy {
             }
         };
         let policy: Policy = toml::from_str(src).map_err(|e| {
-            let pos = e.span().map(|s| s.start).unwrap_or(0);
-            located(pos, e.message().trim().to_string())
+            let span = e.span().unwrap_or(0..0);
+            located(span.start, explain(src, span, e.message().trim()))
         })?;
         // Checks that involve more than one key.
         if let (Some(minc), Some(ch)) = (&policy.conditions.min_channels, &policy.offload.channels)
@@ -378,6 +418,21 @@ impl Policy {
         if !c.drivers.is_empty() {
             let d: Vec<&str> = c.drivers.iter().map(|d| d.0.as_str()).collect();
             s += &format!(" drivers={}", d.join(","));
+        }
+        if let Some(m) = &c.min_channels {
+            s += &format!(" min_channels={}", m.get_ref().0);
+        }
+        if let Some(m) = c.min_numa_nodes {
+            s += &format!(" min_numa_nodes={}", m.0);
+        }
+        if let Some(m) = c.min_cpuless_memory_nodes {
+            s += &format!(" min_cpuless_memory_nodes={}", m.0);
+        }
+        if c.require_demotion {
+            s += " require_demotion=true";
+        }
+        if let Some(k) = c.min_kernel {
+            s += &format!(" min_kernel={k}");
         }
         s += &format!(" counters.reset={}", self.counters.reset);
         s
@@ -501,6 +556,27 @@ reset = "once-per-boot"
             "exceeds",
         );
         err_at("[offload\n", 1, 9, "");
+    }
+
+    #[test]
+    fn messages_name_the_key_and_stay_short() {
+        err_at("[[offload]]\n", 1, 1, "write `[offload]`");
+        err_at(
+            "[conditions]\nmin_numa_nodes = 0\n",
+            2,
+            18,
+            "min_numa_nodes = 0",
+        );
+        err_at(
+            "[conditions]\nmin_cpuless_memory_nodes = 0\n",
+            2,
+            28,
+            "min_cpuless_memory_nodes = 0",
+        );
+        let long = "k".repeat(10_000);
+        let e = parse(&format!("[offload]\n{long} = 1\n")).unwrap_err();
+        assert!(e.message.contains("(10000 characters)"), "{e}");
+        assert!(e.message.len() < 400, "{} bytes", e.message.len());
     }
 
     #[test]
