@@ -17,6 +17,7 @@ use crate::plan::{self, Desired, Step};
 use crate::policy::{Policy, ResetMode};
 use crate::providers;
 use crate::root::Root;
+use crate::saved;
 use crate::sysfs;
 use crate::system;
 
@@ -278,6 +279,7 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         }
         return Ok(code);
     } else {
+        saved::save(&ctx.state_dir, &live)?;
         execute(&ctx.root, &steps)?;
         say!("applied {} write(s)", steps.len());
     }

@@ -16,7 +16,9 @@ mod policy;
 mod policy_file;
 mod providers;
 mod report;
+mod revert;
 mod root;
+mod saved;
 mod sysfs;
 mod system;
 
@@ -101,6 +103,12 @@ enum Cmd {
     },
     /// Reset the module's counters to 0.
     ResetCounters,
+    /// Switch offload off now (the module releases its channels); the policy
+    /// is not changed, the next `apply` follows it again.
+    Off,
+    /// Restore the settings the module had before the last `apply` or `off`
+    /// that changed something.
+    Revert,
     /// Check the policy file alone.
     Validate,
     /// Prometheus text format, for node_exporter's textfile collector.
@@ -151,7 +159,10 @@ impl Cmd {
     /// Does the command change the module (and so take the lock and catch
     /// SIGINT/SIGTERM/SIGHUP)?
     fn writes(&self) -> bool {
-        matches!(self, Cmd::Apply { dry_run: false, .. } | Cmd::ResetCounters)
+        matches!(
+            self,
+            Cmd::Apply { dry_run: false, .. } | Cmd::ResetCounters | Cmd::Off | Cmd::Revert
+        )
     }
 }
 
@@ -224,6 +235,8 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Cmd::ResetCounters => apply::reset_counters(&ctx),
+        Cmd::Off => revert::off(&ctx),
+        Cmd::Revert => revert::revert(&ctx),
         Cmd::Validate => {
             let p = load_policy(&cli)?;
             say!("{}: OK ({})", cli.config.display(), p.summary());
