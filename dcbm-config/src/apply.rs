@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use crate::conditions::{self, Verdict};
 use crate::exit::{self, coded};
 use crate::interrupt;
+use crate::journal;
 use crate::lock;
 use crate::modprobe;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
@@ -57,6 +58,11 @@ pub fn desired(policy: &Policy, verdict: &Verdict) -> Desired {
 }
 
 fn report_conditions(policy: &Policy, verdict: &Verdict) {
+    journal::note(|j| {
+        j.conditions_failed = verdict.failed.clone();
+        j.usable_channels = verdict.usable.clone();
+        j.provider_missing = verdict.provider_missing;
+    });
     for f in &verdict.failed {
         tell!("condition failed: {}: {}", f.condition, f.detail);
     }
@@ -158,6 +164,7 @@ fn roll_back(root: &Root, done: &[Step]) -> (usize, Vec<&'static str>) {
         match write_step(root, d.attr, d.from) {
             Ok(()) => {
                 tell!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
+                journal::note(|j| j.rolled_back.push(*d));
                 restored += 1;
             }
             Err(e) => {
@@ -185,6 +192,7 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
             None => match write_step(root, s.attr, s.to) {
                 Ok(()) => {
                     say!("wrote {s}");
+                    journal::note(|j| j.written.push(*s));
                     done.push(*s);
                     continue;
                 }
@@ -250,6 +258,7 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     let mut want = desired(policy, &verdict);
     let code = strict_code(policy, &verdict, strict);
 
+    journal::note(|j| j.module_loaded = module::loaded(&ctx.root));
     if !module::loaded(&ctx.root) {
         if !want.offloading {
             say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
@@ -265,11 +274,16 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
             return Ok(code);
         }
         modprobe::load(ctx)?;
+        journal::note(|j| {
+            j.module_loaded = true;
+            j.module_loaded_now = true;
+        });
     }
     let live = Live::read(&ctx.root)?;
     let (reset, boot_id) = counter_reset(ctx, policy.counters.reset)?;
     want.reset_counters = reset;
     let steps = plan::plan(&live, &want);
+    journal::note(|j| j.plan = steps.clone());
     if steps.is_empty() {
         say!("nothing to write: live state matches the policy");
     } else if dry_run {
@@ -279,7 +293,7 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         }
         return Ok(code);
     } else {
-        saved::save(&ctx.state_dir, &live)?;
+        saved::save(&ctx.state_dir, &live);
         execute(&ctx.root, &steps)?;
         say!("applied {} write(s)", steps.len());
     }
@@ -330,6 +344,7 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
         }
         return Ok(provider_code.unwrap_or(strict_code(policy, &verdict, strict)));
     }
+    journal::note(|j| j.module_loaded = true);
     let live = Live::read(&ctx.root)?;
     let mut drift = 0;
     say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
@@ -344,6 +359,14 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
             }
         };
         say!("{:<16} {:>12} {:>12}  {state}", a.name(), l, w);
+        journal::note(|j| {
+            j.attributes.push(journal::Row {
+                attribute: a.name(),
+                live: l,
+                policy: want.get(a),
+                state: if state == "DRIFT" { "drift" } else { state },
+            })
+        });
     }
     if let Some(c) = provider_code {
         return Ok(c);

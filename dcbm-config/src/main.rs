@@ -8,6 +8,7 @@ mod atomic_file;
 mod conditions;
 mod exit;
 mod interrupt;
+mod journal;
 mod lock;
 mod modprobe;
 mod module;
@@ -79,6 +80,9 @@ enum Cmd {
         /// Exit 5/9 instead of 0 when a condition holds offload off.
         #[arg(long)]
         strict: bool,
+        /// Print one JSON object (plan, writes, result) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Compare the live state with the policy, per attribute (exit code tells).
     #[command(visible_alias = "verify")]
@@ -86,6 +90,9 @@ enum Cmd {
         /// Exit 9 when in sync only because a condition holds offload off.
         #[arg(long)]
         strict: bool,
+        /// Print one JSON object (attributes, conditions, result) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Offloading, knobs, counters with rates, providers and their channels.
     Status {
@@ -148,6 +155,20 @@ impl Cmd {
         self.writes() || matches!(self, Cmd::Check { .. })
     }
 
+    /// For `apply --json` and `check --json`: the command and whether it is
+    /// a dry run.
+    fn json_report(&self) -> Option<(&'static str, bool)> {
+        match self {
+            Cmd::Apply {
+                json: true,
+                dry_run,
+                ..
+            } => Some(("apply", *dry_run)),
+            Cmd::Check { json: true, .. } => Some(("check", false)),
+            _ => None,
+        }
+    }
+
     /// Does the command look at /sys (so that --sysfs-root must hold one)?
     fn reads_sysfs(&self) -> bool {
         !matches!(
@@ -199,11 +220,13 @@ fn run(cli: Cli) -> Result<u8> {
         interrupt::catch()?;
     }
     match &cli.cmd {
-        Cmd::Apply { dry_run, strict } => {
+        Cmd::Apply {
+            dry_run, strict, ..
+        } => {
             let p = load_policy(&cli)?;
             apply::apply(&ctx, &p, *dry_run, *strict)
         }
-        Cmd::Check { strict } => {
+        Cmd::Check { strict, .. } => {
             let p = load_policy(&cli)?;
             apply::check(&ctx, &p, *strict)
         }
@@ -272,13 +295,21 @@ fn run(cli: Cli) -> Result<u8> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let acts = cli.cmd.acts();
-    let code = match run(cli) {
-        Ok(code) => code,
+    let json = cli.cmd.json_report();
+    if json.is_some() {
+        out::json_only();
+    }
+    let (code, error) = match run(cli) {
+        Ok(code) => (code, None),
         Err(e) => {
             tell!("dcbm-config: error: {e:#}");
-            exit::code_of(&e)
+            (exit::code_of(&e), Some(format!("{e:#}")))
         }
     };
+    if let Some((command, dry_run)) = json {
+        let report = report::json_result(command, dry_run, code, error, journal::take());
+        out::stdout_bytes(report.as_bytes());
+    }
     ExitCode::from(lost_output_code(acts, code))
 }
 

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The first error writing stdout, if any.
@@ -43,9 +44,18 @@ fn to_stdout(f: impl FnOnce(&mut io::StdoutLock) -> io::Result<()>) {
     }
 }
 
-/// Formatted text to stdout.
+/// `--json`: the text of `say!` is left out, only the JSON is printed.
+static JSON_ONLY: AtomicBool = AtomicBool::new(false);
+
+pub fn json_only() {
+    JSON_ONLY.store(true, Ordering::Relaxed);
+}
+
+/// Formatted text to stdout (nothing with `--json`).
 pub fn stdout(args: fmt::Arguments) {
-    to_stdout(|o| o.write_fmt(args));
+    if !JSON_ONLY.load(Ordering::Relaxed) {
+        to_stdout(|o| o.write_fmt(args));
+    }
 }
 
 /// Raw bytes to stdout (generated text such as a man page).

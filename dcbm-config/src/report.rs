@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::journal::Journal;
 use crate::module::{self, Attr, Live, COUNTERS};
 use crate::providers::{self, Channel, Holder};
 use crate::root::Root;
@@ -322,4 +323,49 @@ pub fn metrics(root: &Root) -> Result<String> {
             .collect(),
     );
     Ok(o)
+}
+
+/// The `--json` object of `apply` and `check`.
+#[derive(Debug, Serialize)]
+struct JsonResult {
+    command: &'static str,
+    dry_run: bool,
+    /// apply: `applied`, `nothing-to-write`, `planned` (dry run); check:
+    /// `in-sync`, `drift`, `held-off` (--strict), `provider-missing`,
+    /// `module-missing`; both: `failed` (see `exit_code` and `error`).
+    result: &'static str,
+    exit_code: u8,
+    error: Option<String>,
+    #[serde(flatten)]
+    journal: Journal,
+}
+
+pub fn json_result(
+    command: &'static str,
+    dry_run: bool,
+    exit_code: u8,
+    error: Option<String>,
+    journal: Journal,
+) -> String {
+    let result = match (command, &error, exit_code) {
+        (_, Some(_), _) => "failed",
+        ("check", None, crate::exit::DRIFT) => "drift",
+        ("check", None, crate::exit::OK) => "in-sync",
+        ("check", None, crate::exit::CONDITIONS_UNMET) => "held-off",
+        ("check", None, crate::exit::PROVIDER_MISSING) => "provider-missing",
+        ("check", None, crate::exit::MODULE_MISSING) => "module-missing",
+        ("check", None, _) => "failed",
+        (_, None, _) if dry_run => "planned",
+        (_, None, _) if journal.written.is_empty() => "nothing-to-write",
+        _ => "applied",
+    };
+    let r = JsonResult {
+        command,
+        dry_run,
+        result,
+        exit_code,
+        error,
+        journal,
+    };
+    serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
 }

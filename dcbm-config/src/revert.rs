@@ -35,7 +35,7 @@ pub fn off(ctx: &Ctx) -> Result<u8> {
         say!("nothing to write: offload is already off");
         return Ok(exit::OK);
     }
-    saved::save(&ctx.state_dir, &live)?;
+    saved::save(&ctx.state_dir, &live);
     execute(
         &ctx.root,
         &[Step {

@@ -51,8 +51,17 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE)
 }
 
-/// Record `live` as the state to revert to.
-pub fn save(state_dir: &Path, live: &Live) -> Result<()> {
+/// Record `live` as the state to revert to. Failing to is not worth failing
+/// the command for: a warning says `revert` will not work, and an older
+/// record is removed so that `revert` never goes back further than asked.
+pub fn save(state_dir: &Path, live: &Live) {
+    if let Err(e) = try_save(state_dir, live) {
+        let _ = std::fs::remove_file(path(state_dir));
+        tell!("warning: cannot record the settings for `revert`: {e:#}");
+    }
+}
+
+fn try_save(state_dir: &Path, live: &Live) -> Result<()> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
     let json = serde_json::to_string_pretty(&Saved::of(live))? + "\n";
