@@ -3,6 +3,13 @@
 //! The sysfs files under /sys/module/dcbm/, with the C driver's semantics:
 //! a bad write returns an errno and leaves the value as it was; a write
 //! to a counter resets it.
+//!
+//! The files live on the module's kobject, whose sysfs operations call
+//! each file as a `struct module_attribute` (`module_attr_show()`), so they
+//! are module attributes with exactly the callback types bindgen gives for
+//! it: a kCFI kernel checks the type of every indirect call. (The C
+//! reference driver used `kobj_attribute`s there, which only work while
+//! the callee ignores its first two arguments.)
 
 use crate::control;
 use crate::stats;
@@ -13,21 +20,23 @@ use kernel::bindings;
 use kernel::ffi::{c_char, c_uint};
 use kernel::prelude::*;
 
+/// The callback types of `struct module_attribute`, as bindgen gives them
+/// (`Attr::new` stores them in its fields, so a mismatch does not compile).
 type Show = unsafe extern "C" fn(
-    *mut bindings::kobject,
-    *mut bindings::kobj_attribute,
+    *const bindings::module_attribute,
+    *mut bindings::module_kobject,
     *mut c_char,
 ) -> isize;
 type Store = unsafe extern "C" fn(
-    *mut bindings::kobject,
-    *mut bindings::kobj_attribute,
+    *const bindings::module_attribute,
+    *mut bindings::module_kobject,
     *const c_char,
     usize,
 ) -> isize;
 
-/// A `kobj_attribute` in writable memory, as sysfs and lockdep expect.
+/// A `module_attribute` in writable memory, as sysfs and lockdep expect.
 #[repr(transparent)]
-struct Attr(UnsafeCell<bindings::kobj_attribute>);
+struct Attr(UnsafeCell<bindings::module_attribute>);
 
 // SAFETY: sysfs only reads the attribute after registration; nothing in
 // this module writes it.
@@ -35,7 +44,7 @@ unsafe impl Sync for Attr {}
 
 impl Attr {
     const fn new(name: &'static CStr, mode: u16, show: Show, store: Store) -> Self {
-        Self(UnsafeCell::new(bindings::kobj_attribute {
+        Self(UnsafeCell::new(bindings::module_attribute {
             attr: bindings::attribute {
                 // `as_char_ptr()` is not const; the cast is what it does.
                 #[allow(clippy::disallowed_methods)]
@@ -44,8 +53,11 @@ impl Attr {
                 // SAFETY: the remaining (lockdep) fields are zero when unused.
                 ..unsafe { core::mem::zeroed() }
             },
-            __bindgen_anon_1: bindings::kobj_attribute__bindgen_ty_1 { show: Some(show) },
-            __bindgen_anon_2: bindings::kobj_attribute__bindgen_ty_2 { store: Some(store) },
+            show: Some(show),
+            store: Some(store),
+            setup: None,
+            test: None,
+            free: None,
         }))
     }
 
@@ -125,8 +137,8 @@ macro_rules! knob_attr {
             /// # Safety
             /// Called by sysfs only, with the buffer of a show call.
             unsafe extern "C" fn show(
-                _: *mut bindings::kobject,
-                _: *mut bindings::kobj_attribute,
+                _: *const bindings::module_attribute,
+                _: *mut bindings::module_kobject,
                 buf: *mut c_char,
             ) -> isize {
                 // SAFETY: sysfs passes its PAGE_SIZE show buffer.
@@ -135,8 +147,8 @@ macro_rules! knob_attr {
             /// # Safety
             /// Called by sysfs only, with the buffer of a store call.
             unsafe extern "C" fn store(
-                _: *mut bindings::kobject,
-                _: *mut bindings::kobj_attribute,
+                _: *const bindings::module_attribute,
+                _: *mut bindings::module_kobject,
                 raw: *const c_char,
                 count: usize,
             ) -> isize {
@@ -209,8 +221,8 @@ counter_attr!(WAITED_OUT, c"waited_out", stats::WAITED_OUT);
 /// # Safety
 /// Called by sysfs only, with the buffer of a show call.
 unsafe extern "C" fn channels_show(
-    _: *mut bindings::kobject,
-    _: *mut bindings::kobj_attribute,
+    _: *const bindings::module_attribute,
+    _: *mut bindings::module_kobject,
     buf: *mut c_char,
 ) -> isize {
     struct Names<'a>(Option<&'a crate::channels::ChannelSet>);
@@ -231,8 +243,8 @@ unsafe extern "C" fn channels_show(
 /// # Safety
 /// Called by sysfs only (the buffer is not read).
 unsafe extern "C" fn channels_store(
-    _: *mut bindings::kobject,
-    _: *mut bindings::kobj_attribute,
+    _: *const bindings::module_attribute,
+    _: *mut bindings::module_kobject,
     _: *const c_char,
     _: usize,
 ) -> isize {
