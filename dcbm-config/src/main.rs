@@ -10,6 +10,7 @@ mod exit;
 mod interrupt;
 mod journal;
 mod lock;
+mod manpage;
 mod modprobe;
 mod module;
 mod plan;
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::apply::Ctx;
 use crate::root::Root;
@@ -40,7 +41,16 @@ use crate::root::Root;
     about = "Apply a TOML offload policy to the dcbm kernel module through sysfs",
     after_help = exit::TABLE
 )]
-struct Cli {
+pub struct Cli {
+    #[command(flatten)]
+    g: Globals,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Options of every command (the packagers' commands accept and ignore them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Globals {
     /// Policy file.
     #[arg(
         long,
@@ -48,26 +58,24 @@ struct Cli {
         env = "DCBM_CONFIG",
         default_value = "/etc/dcbm.toml"
     )]
-    config: PathBuf,
+    pub config: PathBuf,
     /// Root under which /sys, /proc and /run are looked up (tests use a fake tree).
     #[arg(long, global = true, env = "DCBM_SYSFS_ROOT", default_value = "/")]
-    sysfs_root: PathBuf,
+    pub sysfs_root: PathBuf,
     /// Where state is kept across runs [default: <sysfs-root>/run/dcbm].
     #[arg(long, global = true, env = "DCBM_STATE_DIR")]
-    state_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
     /// Shell command that loads the module (run with `sh -c`)
     /// [default: `modprobe dcbm`, only when --sysfs-root is /].
     #[arg(long, global = true, env = "DCBM_MODPROBE", value_name = "CMD")]
-    modprobe: Option<String>,
+    pub modprobe: Option<String>,
     /// How long to wait for the module's sysfs files after loading it.
     #[arg(long, global = true, default_value_t = 10000, value_name = "MS")]
-    load_timeout_ms: u64,
+    pub load_timeout_ms: u64,
     /// How long `apply`, `reset-counters`, `off` and `revert` wait for
     /// another dcbm-config that is changing the module.
     #[arg(long, global = true, default_value_t = 30000, value_name = "MS")]
-    lock_timeout_ms: u64,
-    #[command(subcommand)]
-    cmd: Cmd,
+    pub lock_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +104,7 @@ enum Cmd {
     },
     /// Offloading, knobs, counters with rates, providers and their channels.
     Status {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         /// Sampling interval for counter rates, in seconds (0: no rates).
@@ -105,6 +114,7 @@ enum Cmd {
     /// DMA engines under /sys/class/dma, their drivers, devices and channels
     /// (marked when held by dcbm or in use by another client).
     Providers {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -130,12 +140,6 @@ enum Cmd {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Print a shell completion script.
-    #[command(hide = true)]
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    #[command(hide = true)]
-    Man,
 }
 
 fn emit(output: Option<&Path>, content: &str) -> Result<()> {
@@ -171,10 +175,7 @@ impl Cmd {
 
     /// Does the command look at /sys (so that --sysfs-root must hold one)?
     fn reads_sysfs(&self) -> bool {
-        !matches!(
-            self,
-            Cmd::Validate | Cmd::ModprobeConf { .. } | Cmd::Completions { .. } | Cmd::Man
-        )
+        !matches!(self, Cmd::Validate | Cmd::ModprobeConf { .. })
     }
 
     /// Does the command change the module (and so take the lock and catch
@@ -189,30 +190,31 @@ impl Cmd {
 
 fn load_policy(cli: &Cli) -> Result<policy::Policy> {
     let enforce = std::env::var_os("DCBM_ENFORCE_POLICY_OWNER").is_some_and(|v| v == "1");
-    policy::load_file(&cli.config, enforce)
+    policy::load_file(&cli.g.config, enforce)
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let root = Root::new(&cli.sysfs_root);
+    let root = Root::new(&cli.g.sysfs_root);
     let ctx = Ctx {
         state_dir: cli
+            .g
             .state_dir
             .clone()
             .unwrap_or_else(|| root.path(root::STATE_DIR)),
         root,
-        modprobe: cli.modprobe.clone().or_else(|| {
+        modprobe: cli.g.modprobe.clone().or_else(|| {
             // A fake root never loads the host's module.
-            (cli.sysfs_root == Path::new("/")).then(|| "modprobe dcbm".to_string())
+            (cli.g.sysfs_root == Path::new("/")).then(|| "modprobe dcbm".to_string())
         }),
-        load_timeout: Duration::from_millis(cli.load_timeout_ms),
-        lock_timeout: Duration::from_millis(cli.lock_timeout_ms),
+        load_timeout: Duration::from_millis(cli.g.load_timeout_ms),
+        lock_timeout: Duration::from_millis(cli.g.lock_timeout_ms),
     };
     if cli.cmd.reads_sysfs() && !ctx.root.path("/sys").is_dir() {
         return Err(exit::coded(
             exit::USAGE,
             format!(
                 "--sysfs-root {}: no sys directory there (a typo?)",
-                cli.sysfs_root.display()
+                cli.g.sysfs_root.display()
             ),
         ));
     }
@@ -262,7 +264,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Revert => revert::revert(&ctx),
         Cmd::Validate => {
             let p = load_policy(&cli)?;
-            say!("{}: OK ({})", cli.config.display(), p.summary());
+            say!("{}: OK ({})", cli.g.config.display(), p.summary());
             Ok(exit::OK)
         }
         Cmd::Metrics { output } => {
@@ -271,28 +273,18 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::ModprobeConf { output } => {
             let p = load_policy(&cli)?;
-            emit(output.as_deref(), &apply::modprobe_conf(&p, &cli.config))?;
-            Ok(exit::OK)
-        }
-        Cmd::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "dcbm-config", &mut script);
-            out::stdout_bytes(&script);
-            Ok(exit::OK)
-        }
-        Cmd::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .section("8")
-                .render(&mut page)?;
-            out::stdout_bytes(&page);
+            emit(output.as_deref(), &apply::modprobe_conf(&p, &cli.g.config))?;
             Ok(exit::OK)
         }
     }
 }
 
 fn main() -> ExitCode {
+    // `completions` and `man` are for packagers: a parser of their own, so
+    // that they appear neither in the completions nor in the man page.
+    if let Ok(p) = manpage::Packager::try_parse() {
+        return ExitCode::from(lost_output_code(false, p.run()));
+    }
     let cli = Cli::parse();
     let acts = cli.cmd.acts();
     let json = cli.cmd.json_report();
@@ -340,6 +332,7 @@ fn lost_output_code(acts: bool, code: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {

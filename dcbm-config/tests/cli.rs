@@ -847,6 +847,6 @@ fn modprobe_conf_completions_and_man() {
     assert!(o.stdout.contains("dcbm-config"), "{o:?}");
     let o = t.run(&["man"]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains(".TH dcbm-config 8"), "{o:?}");
+    assert!(o.stdout.contains(".TH DCBM\\-CONFIG 8"), "{o:?}");
     assert!(o.stdout.contains("EXIT STATUS"), "{o:?}");
 }
