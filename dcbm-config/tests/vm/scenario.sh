@@ -12,6 +12,14 @@ BIN=${1:-dcbm-config}
 EX=${2:-$(dirname "$0")/../../../examples}
 M=/sys/module/dcbm
 pass=0 fail=0
+# Policies live in a private directory: as root, dcbm-config refuses a policy
+# in a directory others can write (such as /tmp itself).
+PD=$(mktemp -d) || exit 1
+trap 'rm -rf "$PD"' EXIT
+n=0
+policy() { # copy $1 to a fresh file in $PD, print its name
+    n=$((n + 1)); cp "$1" "$PD/p$n.toml"; chmod 0644 "$PD/p$n.toml"; echo "$PD/p$n.toml"
+}
 
 ok()  { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -22,7 +30,7 @@ expect() { # attr value label
 
 run_policy() { # file, then expected "attr=value" pairs
     f=$1; shift
-    tmp=$(mktemp); cp "$f" "$tmp"; chmod 0644 "$tmp"
+    tmp=$(policy "$f")
     if "$BIN" --config "$tmp" apply; then ok "apply $f"; else bad "apply $f exited $?"; fi
     for kv in "$@"; do expect "${kv%%=*}" "${kv#*=}" "$(basename "$f")"; done
     out=$("$BIN" --config "$tmp" apply)
@@ -38,7 +46,7 @@ held() { wc -w < "$M/channels" | tr -d ' '; }
 [ "$(held)" = 4 ] && ok "channels lists 4 held" || bad "channels: '$(cat "$M/channels")', want 4 names"
 
 # Channel change while offloading is on: one nr_dma_chan write, no toggle.
-tmp=$(mktemp)
+tmp=$PD/resize.toml
 sed 's/^channels = 4/channels = 2/; s/^min_channels = 4/min_channels = 2/' \
     "$EX/testbed-swdma.toml" > "$tmp"; chmod 0644 "$tmp"
 out=$("$BIN" --config "$tmp" apply)
@@ -55,6 +63,26 @@ run_policy "$EX/disabled.toml" offloading=0
 [ -z "$(cat "$M/channels")" ] && ok "channels empty when off" || bad "channels when off: '$(cat "$M/channels")'"
 run_policy "$EX/testbed-swdma.toml" offloading=1 nr_dma_chan=4
 "$BIN" status --interval 0 && ok status || bad status
+
+# The way back, against the real module: off releases the channels, revert
+# restores what the last change found, both idempotent.
+tmp=$(policy "$EX/testbed-swdma.toml")
+"$BIN" --config "$tmp" off >/dev/null && ok off || bad "off exited $?"
+expect offloading 0 off
+[ -z "$(cat "$M/channels")" ] && ok "off released the channels" || bad "channels after off: '$(cat "$M/channels")'"
+case $("$BIN" --config "$tmp" off) in *"nothing to write"*) ok "off twice writes nothing" ;;
+    *) bad "second off wrote" ;; esac
+"$BIN" --config "$tmp" revert >/dev/null && ok revert || bad "revert exited $?"
+expect offloading 1 revert
+[ "$(held)" = 4 ] && ok "revert took 4 channels again" || bad "channels after revert: '$(cat "$M/channels")'"
+case $("$BIN" --config "$tmp" revert) in *"nothing to write"*) ok "revert twice writes nothing" ;;
+    *) bad "second revert wrote" ;; esac
+
+# --json: one object, with the result.
+"$BIN" --config "$tmp" check --json | grep -q '"result": "in-sync"' && ok "check --json in sync" || bad "check --json"
+"$BIN" --config "$EX/disabled.toml" --lock-timeout-ms 1000 apply --json --dry-run \
+    | grep -q '"result": "planned"' && ok "apply --json --dry-run" || bad "apply --json --dry-run"
+rm -f "$tmp"
 "$BIN" metrics | grep -q '^dcbm_offloading 1$' && ok metrics || bad metrics
 
 echo "$pass passed, $fail failed"
