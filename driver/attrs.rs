@@ -12,6 +12,7 @@
 //! the callee ignores its first two arguments.)
 
 use crate::control;
+use crate::reasons;
 use crate::stats;
 use core::cell::UnsafeCell;
 use core::fmt::Write;
@@ -133,6 +134,9 @@ fn parse_bool(buf: &CStr) -> Result<bool> {
 /// applies it, or fails with an errno and changes nothing.
 macro_rules! knob_attr {
     ($attr:ident, $name:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
+        knob_attr!($attr, $name, 0o644, |$buf| show: $show, store: $store);
+    };
+    ($attr:ident, $name:literal, $mode:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
         static $attr: Attr = {
             /// # Safety
             /// Called by sysfs only, with the buffer of a show call.
@@ -157,7 +161,7 @@ macro_rules! knob_attr {
                 let $buf = unsafe { CStr::from_char_ptr(raw) };
                 ret(count, $store)
             }
-            Attr::new($name, 0o644, show, store)
+            Attr::new($name, $mode, show, store)
         };
     };
 }
@@ -253,12 +257,27 @@ unsafe extern "C" fn channels_store(
 
 static CHANNELS: Attr = Attr::new(c"channels", 0o444, channels_show, channels_store);
 
+knob_attr!(INTERFACE, c"interface", 0o444, |_buf|
+    show: reasons::INTERFACE,
+    store: Err(EPERM)
+);
+
+knob_attr!(REASONS_AVAILABLE, c"reasons_available", 0o444, |_buf|
+    show: reasons::Names(reasons::available()),
+    store: Err(EPERM)
+);
+
+knob_attr!(REASON_MASK, c"reason_mask", |buf|
+    show: reasons::Names(reasons::mask()),
+    store: reasons::set_mask(buf)
+);
+
 #[repr(transparent)]
 struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<11> = AttrList([
+static ATTRS: AttrList<14> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
@@ -269,6 +288,9 @@ static ATTRS: AttrList<11> = AttrList([
     FOLIOS_DECLINED.attr(),
     BYTES_MIGRATED.attr(),
     CHANNELS.attr(),
+    INTERFACE.attr(),
+    REASONS_AVAILABLE.attr(),
+    REASON_MASK.attr(),
     ptr::null_mut(),
 ]);
 

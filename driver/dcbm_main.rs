@@ -15,6 +15,7 @@ mod channels;
 mod control;
 mod ffi;
 mod inflight;
+mod reasons;
 mod segments;
 mod sgtable;
 mod stats;
