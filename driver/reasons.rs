@@ -17,7 +17,7 @@ pub(crate) type Mask = u64;
 
 /// `migrate_reason_names[]` of the kernel (mm/debug.c, not exported), in
 /// enum order.
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "compaction",
     "memory_failure",
     "memory_hotplug",
@@ -28,6 +28,7 @@ const NAMES: [&str; 10] = [
     "longterm_pin",
     "demotion",
     "damon",
+    "never_migrated",
 ];
 
 // A kernel with another set of reasons fails to build here.
