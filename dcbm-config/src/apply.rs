@@ -240,12 +240,49 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
     Ok(())
 }
 
-fn show_desired(want: &Desired) {
-    for a in CONFIG_ATTRS {
-        if let Some(v) = want.get(a) {
-            say!("  {}: -> {v}", a.name());
-        }
+/// The policy key behind a write of `attr`.
+fn policy_key(attr: Attr) -> &'static str {
+    match attr {
+        Attr::Offloading => "offload.enabled",
+        Attr::NrDmaChan => "offload.channels",
+        Attr::TimeoutMs => "offload.timeout_ms",
+        Attr::MinBatchBytes => "offload.min_batch_bytes",
+        Attr::MinFolioBytes => "offload.min_folio_bytes",
+        Attr::FoliosMigrated
+        | Attr::FoliosFailures
+        | Attr::FoliosDeclined
+        | Attr::BytesMigrated => "counters.reset",
     }
+}
+
+/// `  (offload.channels = 4 at /etc/dcbm.d/50-site.toml:3)`, or nothing when
+/// the value is not set by any file (a default).
+fn origin_note(policy: &Policy, attr: Attr) -> String {
+    let key = policy_key(attr);
+    match policy.sources.get(key) {
+        Some(o) => format!("  ({key} = {} at {})", o.value, o.at()),
+        None => String::new(),
+    }
+}
+
+/// The dry run's plan, each step with the policy value behind it, then the
+/// policy files and where each value came from.
+fn show_plan(policy: &Policy, steps: &[String]) {
+    say!("plan (dry run, nothing written):");
+    for s in steps {
+        say!("  {s}");
+    }
+    say!("{}", policy.sources.render().trim_end());
+}
+
+fn show_desired(policy: &Policy, want: &Desired) -> Vec<String> {
+    CONFIG_ATTRS
+        .into_iter()
+        .filter_map(|a| {
+            want.get(a)
+                .map(|v| format!("{}: -> {v}{}", a.name(), origin_note(policy, a)))
+        })
+        .collect()
 }
 
 /// `apply`.
@@ -265,12 +302,12 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
             return Ok(code);
         }
         if dry_run {
-            say!("plan (dry run, nothing written):");
-            say!(
-                "  load the module: {}",
+            let mut lines = vec![format!(
+                "load the module: {}",
                 ctx.modprobe.as_deref().unwrap_or("(no --modprobe)")
-            );
-            show_desired(&want);
+            )];
+            lines.extend(show_desired(policy, &want));
+            show_plan(policy, &lines);
             return Ok(code);
         }
         modprobe::load(ctx)?;
@@ -286,11 +323,15 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     journal::note(|j| j.plan = steps.clone());
     if steps.is_empty() {
         say!("nothing to write: live state matches the policy");
-    } else if dry_run {
-        say!("plan (dry run, nothing written):");
-        for s in &steps {
-            say!("  {s}");
+        if dry_run {
+            say!("{}", policy.sources.render().trim_end());
         }
+    } else if dry_run {
+        let lines: Vec<String> = steps
+            .iter()
+            .map(|s| format!("{s}{}", origin_note(policy, s.attr)))
+            .collect();
+        show_plan(policy, &lines);
         return Ok(code);
     } else {
         saved::save(&ctx.state_dir, &live);

@@ -22,6 +22,9 @@ pub struct Row {
 
 #[derive(Debug, Default, Serialize)]
 pub struct Journal {
+    /// The policy files read, the masked drop-ins, and where each value set
+    /// came from (absent when the policy could not be read).
+    pub policy: Option<crate::sources::SourcesJson>,
     pub conditions_failed: Vec<Failed>,
     pub usable_channels: Vec<String>,
     pub provider_missing: bool,

@@ -21,6 +21,7 @@ mod report;
 mod revert;
 mod root;
 mod saved;
+mod sources;
 mod sysfs;
 mod system;
 
@@ -59,6 +60,22 @@ pub struct Globals {
         default_value = "/etc/dcbm.toml"
     )]
     pub config: PathBuf,
+    /// Drop-in directory, repeatable, highest priority first: its `*.toml`
+    /// files are merged after the policy file, sorted by file name across
+    /// the directories; a name in an earlier directory masks the same name
+    /// in a later one.
+    #[arg(
+        long = "dropin-dir",
+        global = true,
+        env = "DCBM_DROPIN_DIRS",
+        value_delimiter = ':',
+        value_name = "DIR",
+        default_values = sources::DROPIN_DIRS
+    )]
+    pub dropin_dirs: Vec<PathBuf>,
+    /// Read the policy file alone, without drop-ins.
+    #[arg(long, global = true)]
+    pub no_dropins: bool,
     /// Root under which /sys, /proc and /run are looked up (tests use a fake tree).
     #[arg(long, global = true, env = "DCBM_SYSFS_ROOT", default_value = "/")]
     pub sysfs_root: PathBuf,
@@ -190,7 +207,14 @@ impl Cmd {
 
 fn load_policy(cli: &Cli) -> Result<policy::Policy> {
     let enforce = std::env::var_os("DCBM_ENFORCE_POLICY_OWNER").is_some_and(|v| v == "1");
-    policy::load_file(&cli.g.config, enforce)
+    let dirs = if cli.g.no_dropins {
+        &[][..]
+    } else {
+        &cli.g.dropin_dirs[..]
+    };
+    let p = policy::load(&cli.g.config, dirs, enforce)?;
+    journal::note(|j| j.policy = Some((&p.sources).into()));
+    Ok(p)
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -265,6 +289,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Validate => {
             let p = load_policy(&cli)?;
             say!("{}: OK ({})", cli.g.config.display(), p.summary());
+            out::stdout_bytes(p.sources.render().as_bytes());
             Ok(exit::OK)
         }
         Cmd::Metrics { output } => {

@@ -174,7 +174,8 @@ pub fn dcbm_config_8() -> Vec<u8> {
 }
 
 const DESCRIPTION: &str = "\
-dcbm-config reads the offload policy (/etc/dcbm.toml, see dcbm.toml(5)) and \
+dcbm-config reads the offload policy (/etc/dcbm.toml and the drop-ins in \
+/etc/dcbm.d and /usr/lib/dcbm.d, see dcbm.toml(5)) and \
 brings the dcbm module's live interface under /sys/module/dcbm in line with \
 it, writing only the attributes whose live value differs, in a safe order: \
 offloading=0 first when offload must go off, then nr_dma_chan, timeout_ms, \
@@ -187,6 +188,11 @@ const FILES: &str = "\
 .TP
 \\fI/etc/dcbm.toml\\fR
 The policy, see \\fBdcbm.toml\\fR(5).
+.TP
+\\fI/etc/dcbm.d/*.toml\\fR, \\fI/usr/lib/dcbm.d/*.toml\\fR
+Drop-ins, merged after /etc/dcbm.toml sorted by file name across both \
+directories; a name in /etc/dcbm.d masks the same name in /usr/lib/dcbm.d; \
+later files override earlier ones key by key (see \\fBdcbm.toml\\fR(5)).
 .TP
 \\fI/run/dcbm/lock\\fR
 Held by the commands that write (apply, off, revert, reset\\-counters).

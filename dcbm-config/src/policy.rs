@@ -11,6 +11,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+pub use crate::sources::Sources;
+
 /// Range of `nr_dma_chan` accepted by the module.
 pub const CHANNELS_MIN: u64 = 1;
 pub const CHANNELS_MAX: u64 = 16;
@@ -20,7 +22,7 @@ pub const MIN_BATCH_BYTES_MAX: u64 = 1 << 30;
 pub const MIN_FOLIO_BYTES_MAX: u64 = 1 << 30;
 
 /// The whole policy.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
@@ -29,10 +31,13 @@ pub struct Policy {
     pub conditions: Conditions,
     #[serde(default)]
     pub counters: Counters,
+    /// Where each key set came from (see `sources`).
+    #[serde(skip)]
+    pub sources: Sources,
 }
 
 /// `[offload]`: the module's knobs.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Offload {
     /// Whether offload should be on (subject to `[conditions]`).
@@ -49,7 +54,7 @@ pub struct Offload {
 }
 
 /// `[conditions]`: all must hold for offload to be enabled.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// At least one usable DMA memcpy channel (driver on the allow-list).
@@ -90,7 +95,7 @@ impl Default for Conditions {
 }
 
 /// `[counters]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counters {
     #[serde(default)]
@@ -360,10 +365,11 @@ impl Policy {
                 message,
             }
         };
-        let policy: Policy = toml::from_str(src).map_err(|e| {
+        let mut policy: Policy = toml::from_str(src).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             located(span.start, explain(src, span, e.message().trim()))
         })?;
+        policy.sources = Sources::of_file(src, file);
         // Checks that involve more than one key.
         if let (Some(minc), Some(ch)) = (&policy.conditions.min_channels, &policy.offload.channels)
         {
@@ -443,6 +449,20 @@ impl Policy {
 pub fn load_file(path: &Path, enforce_owner: bool) -> anyhow::Result<Policy> {
     let src = crate::policy_file::read(path, enforce_owner)?;
     Ok(Policy::parse(&src, path)?)
+}
+
+/// The policy: the main file `path`, then the drop-ins of `dropin_dirs`
+/// (highest priority first; see `sources`), each read and validated on its
+/// own, merged key by key.
+pub fn load(path: &Path, dropin_dirs: &[PathBuf], enforce_owner: bool) -> anyhow::Result<Policy> {
+    let mut policy = load_file(path, enforce_owner)?;
+    let (files, masked) = crate::sources::find_dropins(dropin_dirs)?;
+    policy.sources.masked = masked;
+    for f in files {
+        policy.overlay(load_file(&f, enforce_owner)?);
+    }
+    policy.check_merged()?;
+    Ok(policy)
 }
 
 #[cfg(test)]

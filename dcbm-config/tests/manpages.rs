@@ -70,6 +70,10 @@ fn dcbm_config_8_documents_every_command_and_option() {
         "--modprobe CMD",
         "--load-timeout-ms MS",
         "--lock-timeout-ms MS",
+        "--dropin-dir DIR",
+        "--no-dropins",
+        "/etc/dcbm.d/*.toml",
+        "/usr/lib/dcbm.d/*.toml",
         "EXIT STATUS",
         "128+N",
         "dcbm.toml(5)",
@@ -108,6 +112,12 @@ fn dcbm_toml_5_documents_every_key() {
         "reset",
         "once-per-boot",
         "not writable by group or others",
+        "DROP-INS",
+        "/etc/dcbm.d/",
+        "/usr/lib/dcbm.d/",
+        "sorted by file name",
+        "masks the file of the same name",
+        "key by key",
     ] {
         assert!(page.contains(key), "dcbm.toml(5) lacks {key:?}");
     }

@@ -160,6 +160,15 @@ impl Tree {
         p
     }
 
+    /// A drop-in `rel` (e.g. `etc/dcbm.d/50-site.toml`), mode 0644.
+    pub fn dropin(&self, rel: &str, body: &str) -> PathBuf {
+        let p = self.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, body).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         for (k, _) in std::env::vars_os() {
@@ -171,6 +180,10 @@ impl Tree {
             .arg(self.root())
             .arg("--config")
             .arg(self.path("etc/dcbm.toml"))
+            .arg("--dropin-dir")
+            .arg(self.path("etc/dcbm.d"))
+            .arg("--dropin-dir")
+            .arg(self.path("usr/lib/dcbm.d"))
             .arg("--modprobe")
             .arg("echo 'modprobe: FATAL: Module dcbm not found' >&2; exit 1")
             .arg("--load-timeout-ms")

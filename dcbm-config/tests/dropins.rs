@@ -1,0 +1,294 @@
+//! Drop-ins: `/etc/dcbm.d/*.toml` and `/usr/lib/dcbm.d/*.toml` merged after
+//! `/etc/dcbm.toml`, sysctl.d-style (sorted by file name across both
+//! directories, /etc masking /usr/lib by name, later files overriding
+//! earlier ones key by key), each file checked like the main one, and the
+//! origin of every value shown.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+
+use common::*;
+use serde_json::Value;
+
+const MAIN: &str = "\
+[offload]
+enabled = true
+channels = 4
+timeout_ms = 100
+min_batch_bytes = 1000
+[conditions]
+drivers = [\"swdma\"]
+";
+
+#[test]
+fn dropins_apply_in_file_name_order_across_both_directories() {
+    let t = swdma_tree();
+    t.policy(MAIN);
+    t.dropin(
+        "usr/lib/dcbm.d/10-vendor.toml",
+        "[offload]\ntimeout_ms = 200\nmin_batch_bytes = 2000\n",
+    );
+    t.dropin("etc/dcbm.d/20-site.toml", "[offload]\ntimeout_ms = 300\n");
+    // A vendor file named later overrides the /etc one named earlier.
+    t.dropin(
+        "usr/lib/dcbm.d/30-late.toml",
+        "[offload]\nmin_batch_bytes = 3000\n",
+    );
+    // Not drop-ins: another suffix, a hidden file.
+    t.dropin("etc/dcbm.d/40-notes.conf", "[offload]\ntimeout_ms = 9\n");
+    t.dropin("etc/dcbm.d/.50-hidden.toml", "[offload]\ntimeout_ms = 9\n");
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("timeout_ms"), "300");
+    assert_eq!(t.attr("min_batch_bytes"), "3000");
+    // Keys no drop-in sets keep the main file's value.
+    assert_eq!(t.attr("nr_dma_chan"), "4");
+    assert_eq!(t.attr("offloading"), "1");
+    let o = t.run(&["check"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // --no-dropins: the main file alone.
+    let o = t.run(&["--no-dropins", "check"]);
+    assert_eq!(o.code, 4, "{o:?}");
+}
+
+#[test]
+fn a_dropin_overrides_only_the_keys_it_sets() {
+    let t = swdma_tree();
+    t.policy(MAIN);
+    // `[offload]` here does not reset enabled, channels or timeout_ms, and a
+    // list replaces the list it overrides.
+    t.dropin(
+        "etc/dcbm.d/50-two.toml",
+        "[offload]\nchannels = 2\n[conditions]\ndrivers = [\"ptdma\", \"swdma\"]\n",
+    );
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("nr_dma_chan"), "2");
+    assert_eq!(t.attr("timeout_ms"), "100");
+    assert_eq!(t.attr("min_batch_bytes"), "1000");
+    assert_eq!(t.attr("offloading"), "1");
+    let o = t.run(&["validate"]);
+    assert!(o.stdout.contains("drivers=ptdma,swdma"), "{o:?}");
+    // A drop-in switching offload off wins over the main file.
+    t.dropin("etc/dcbm.d/90-off.toml", "offload.enabled = false\n");
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("offloading"), "0");
+}
+
+#[test]
+fn etc_masks_usr_lib_by_file_name() {
+    let t = swdma_tree();
+    t.policy(MAIN);
+    let vendor = t.dropin(
+        "usr/lib/dcbm.d/50-tuning.toml",
+        "[offload]\ntimeout_ms = 999\nmin_batch_bytes = 999\n",
+    );
+    let site = t.dropin(
+        "etc/dcbm.d/50-tuning.toml",
+        "[offload]\nmin_batch_bytes = 4096\n",
+    );
+    // Masked by a link to /dev/null: neither read nor an error.
+    t.dropin(
+        "usr/lib/dcbm.d/60-broken.toml",
+        "[offload]\ntimeout_ms = 0\n",
+    );
+    fs::create_dir_all(t.path("etc/dcbm.d")).unwrap();
+    symlink("/dev/null", t.path("etc/dcbm.d/60-broken.toml")).unwrap();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // The whole vendor file is masked, not merged key by key.
+    assert_eq!(t.attr("timeout_ms"), "100");
+    assert_eq!(t.attr("min_batch_bytes"), "4096");
+    let o = t.run(&["validate"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.contains(&format!(
+            "masked: {} (by {})",
+            vendor.display(),
+            site.display()
+        )),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout.contains(&format!(
+            "masked: {} (by /dev/null)",
+            t.path("etc/dcbm.d/60-broken.toml").display()
+        )),
+        "{o:?}"
+    );
+}
+
+fn refused_with_nothing_written(t: &Tree, enforce: bool, want: &str) {
+    let snap = t.snapshot();
+    for cmd in [
+        &["apply"][..],
+        &["check"],
+        &["validate"],
+        &["apply", "--dry-run"],
+    ] {
+        let mut c = t.cmd(cmd);
+        if enforce {
+            c.env("DCBM_ENFORCE_POLICY_OWNER", "1");
+        }
+        let o: Out = c.output().unwrap().into();
+        assert_eq!(o.code, 3, "{cmd:?}: {o:?}");
+        assert!(o.stderr.contains(want), "{cmd:?}: want {want}: {o:?}");
+    }
+    t.unchanged_since(&snap);
+    assert_eq!(t.attr("offloading"), "0");
+}
+
+#[test]
+fn a_bad_dropin_is_refused_with_its_own_path_and_position() {
+    let t = swdma_tree();
+    t.policy(MAIN);
+    t.dropin("usr/lib/dcbm.d/10-ok.toml", "[offload]\ntimeout_ms = 200\n");
+    let bad = t.dropin(
+        "etc/dcbm.d/20-bad.toml",
+        "# site tuning\n[offload]\ntimeout_ms = 0\n",
+    );
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!("{}:3:14: timeout_ms = 0 is out of range", bad.display()),
+    );
+    fs::write(&bad, "[offload]\nchanels = 2\n").unwrap();
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!("{}:2:1: unknown field `chanels`", bad.display()),
+    );
+    // Keys from two files that contradict each other: located in the file
+    // read last, naming both.
+    fs::write(&bad, "[conditions]\nmin_channels = 8\n").unwrap();
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!(
+            "{}:2:1: min_channels = 8 ({}:2) exceeds offload.channels = 4 ({}:3)",
+            bad.display(),
+            bad.display(),
+            t.path("etc/dcbm.toml").display()
+        ),
+    );
+    // Checked like the main file: a directory, a FIFO, a file others may write.
+    fs::remove_file(&bad).unwrap();
+    fs::create_dir(&bad).unwrap();
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!("{}: policy is not a regular file", bad.display()),
+    );
+    fs::remove_dir(&bad).unwrap();
+    nix::unistd::mkfifo(&bad, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!("{}: policy is not a regular file", bad.display()),
+    );
+    fs::remove_file(&bad).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        t.dropin("etc/dcbm.d/20-bad.toml", "[offload]\ntimeout_ms = 300\n");
+        fs::set_permissions(&bad, fs::Permissions::from_mode(0o664)).unwrap();
+        refused_with_nothing_written(
+            &t,
+            true,
+            &format!(
+                "{}: refusing a policy whose file is group- or world-writable",
+                bad.display()
+            ),
+        );
+        fs::set_permissions(&bad, fs::Permissions::from_mode(0o644)).unwrap();
+        let dir = t.path("etc/dcbm.d");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        refused_with_nothing_written(
+            &t,
+            true,
+            &format!("directory {} is group- or world-writable", dir.display()),
+        );
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    } else {
+        eprintln!("not root: ownership checks of drop-ins not exercised");
+    }
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+}
+
+#[test]
+fn validate_dry_run_and_json_show_where_each_value_came_from() {
+    let t = swdma_tree();
+    let main = t.policy(MAIN);
+    let vendor = t.dropin(
+        "usr/lib/dcbm.d/10-vendor.toml",
+        "[offload]\n\nmin_batch_bytes = 2000\n",
+    );
+    let site = t.dropin("etc/dcbm.d/20-site.toml", "[offload]\ntimeout_ms = 300\n");
+    let o = t.run(&["validate"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let files = format!(
+        "policy files, in order (later ones override earlier ones):\n  {}\n  {}\n  {}\n",
+        main.display(),
+        vendor.display(),
+        site.display()
+    );
+    assert!(o.stdout.contains(&files), "{o:?}");
+    for (kv, at) in [
+        ("offload.timeout_ms = 300", format!("{}:2", site.display())),
+        (
+            "offload.min_batch_bytes = 2000",
+            format!("{}:3", vendor.display()),
+        ),
+        ("offload.channels = 4", format!("{}:3", main.display())),
+        (
+            "conditions.drivers = [\"swdma\"]",
+            format!("{}:7", main.display()),
+        ),
+    ] {
+        let line = o
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(kv))
+            .unwrap_or_else(|| panic!("no line for {kv}: {o:?}"));
+        assert!(line.trim_end().ends_with(&at), "{kv} at {at}: {line}");
+    }
+    // The main file's timeout_ms was overridden: not shown as in effect.
+    assert!(!o.stdout.contains("offload.timeout_ms = 100"), "{o:?}");
+
+    let o = t.run(&["apply", "--dry-run"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.contains(&format!(
+            "timeout_ms: 10000 -> 300  (offload.timeout_ms = 300 at {}:2)",
+            site.display()
+        )),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout.contains(&format!(
+            "nr_dma_chan: 1 -> 4  (offload.channels = 4 at {}:3)",
+            main.display()
+        )),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains(&files), "{o:?}");
+    assert_eq!(t.attr("timeout_ms"), "10000");
+
+    let o = t.run(&["apply", "--dry-run", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o:?}"));
+    let p = &v["policy"];
+    assert_eq!(p["files"][1], vendor.to_str().unwrap(), "{v}");
+    assert_eq!(p["files"][2], site.to_str().unwrap(), "{v}");
+    let timeout = p["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "offload.timeout_ms")
+        .unwrap();
+    assert_eq!(timeout["value"], "300");
+    assert_eq!(timeout["file"], site.to_str().unwrap());
+    assert_eq!(timeout["line"], 2);
+}
