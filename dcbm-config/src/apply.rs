@@ -14,7 +14,7 @@ use crate::journal;
 use crate::lock;
 use crate::modprobe;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
-use crate::plan::{self, Desired, Step};
+use crate::plan::{self, Desired, Step, Val};
 use crate::policy::{Policy, ResetMode};
 use crate::providers;
 use crate::root::Root;
@@ -54,7 +54,57 @@ pub fn desired(policy: &Policy, verdict: &Verdict) -> Desired {
         min_batch_bytes: policy.offload.min_batch_bytes.map(|b| b.0),
         min_folio_bytes: policy.offload.min_folio_bytes.map(|b| b.0),
         reset_counters: false,
+        reason_mask: None,
     }
+}
+
+/// Add `offload.reasons` as the running module understands it to `want`;
+/// on a v5 module asking for other reasons is a failed condition (offload
+/// held off). An unknown reason name is a policy error.
+fn resolve_reasons(
+    policy: &Policy,
+    live: &Live,
+    verdict: &mut Verdict,
+    want: &mut Desired,
+) -> Result<()> {
+    let r = crate::reasons::resolve(policy, live)?;
+    want.reason_mask = r.want;
+    if let (Some(f), true) = (r.failed, policy.offload.enabled) {
+        tell!("condition failed: {}: {}", f.condition, f.detail);
+        if verdict.ok() {
+            tell!("offload held off: 1 condition(s) of the policy failed");
+        }
+        journal::note(|j| j.conditions_failed.push(f.clone()));
+        verdict.failed.push(f);
+        want.offloading = false;
+    }
+    Ok(())
+}
+
+/// Refuse a policy that manages an attribute the module lacks (the
+/// upstream v6 driver has only offloading, nr_dma_chan, reason_mask and two
+/// counters, in parameters/).
+fn require_attrs(live: &Live, want: &Desired) -> Result<()> {
+    let mut lacking: Vec<&str> = CONFIG_ATTRS
+        .into_iter()
+        .filter(|a| want.get(*a).is_some() && !live.has(*a))
+        .map(|a| a.name())
+        .collect();
+    if want.reason_mask.is_some() && !live.has(Attr::ReasonMask) {
+        lacking.push(Attr::ReasonMask.name());
+    }
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    Err(coded(
+        exit::MODULE_MISSING,
+        format!(
+            "the policy sets {} but the module (interface {}, {} layout) has no such attribute; leave it out of the policy for this module",
+            lacking.join(", "),
+            live.interface,
+            live.layout
+        ),
+    ))
 }
 
 fn report_conditions(policy: &Policy, verdict: &Verdict) {
@@ -120,11 +170,15 @@ pub const NO_CHANNEL: &str = "no DMA memcpy channel available (is a DMA engine d
 
 /// What the module means by the errno of a failed store, if it says more
 /// than the errno alone.
-fn store_hint(attr: Attr, value: u64, errno: Errno) -> Option<&'static str> {
+fn store_hint(attr: Attr, value: &Val, errno: Errno) -> Option<&'static str> {
     match (attr, errno) {
         // Enabling acquires the channels first and fails with ENODEV when
         // there is none; a resize while enabled acquires channels as well.
-        (Attr::Offloading, Errno::ENODEV) if value == 1 => Some(NO_CHANNEL),
+        (Attr::Offloading, Errno::ENODEV) if *value == Val::Num(1) => Some(NO_CHANNEL),
+        (Attr::ReasonMask, Errno::EOPNOTSUPP) => {
+            Some("the v5 offload interface cannot change the reasons")
+        }
+        (Attr::ReasonMask, Errno::EINVAL) => Some("the kernel does not know one of the reasons"),
         (Attr::NrDmaChan, Errno::ENODEV) => Some(NO_CHANNEL),
         (
             Attr::NrDmaChan | Attr::TimeoutMs | Attr::MinBatchBytes | Attr::MinFolioBytes,
@@ -135,14 +189,14 @@ fn store_hint(attr: Attr, value: u64, errno: Errno) -> Option<&'static str> {
 }
 
 /// Append the hint for a failed store's errno, if there is one.
-fn explain(attr: Attr, value: u64, err: anyhow::Error) -> anyhow::Error {
+fn explain(attr: Attr, value: &Val, err: anyhow::Error) -> anyhow::Error {
     match sysfs::store_errno(&err).and_then(|e| store_hint(attr, value, e)) {
         Some(hint) => anyhow!("{err:#}: {hint}"),
         None => err,
     }
 }
 
-fn write_step(root: &Root, attr: Attr, value: u64) -> Result<()> {
+fn write_step(root: &Root, attr: Attr, value: &Val) -> Result<()> {
     sysfs::write_value(&attr.path(root), attr.name(), &value.to_string())
         .map_err(|e| explain(attr, value, e))
 }
@@ -161,10 +215,10 @@ fn roll_back(root: &Root, done: &[Step]) -> (usize, Vec<&'static str>) {
             );
             continue;
         }
-        match write_step(root, d.attr, d.from) {
+        match write_step(root, d.attr, &d.from) {
             Ok(()) => {
                 tell!("rolled back {}: {} -> {}", d.attr.name(), d.to, d.from);
-                journal::note(|j| j.rolled_back.push(*d));
+                journal::note(|j| j.rolled_back.push(d.clone()));
                 restored += 1;
             }
             Err(e) => {
@@ -189,11 +243,11 @@ pub fn execute(root: &Root, steps: &[Step]) -> Result<()> {
     for s in steps {
         let stop = match interrupt::received() {
             Some(sig) => Stop::Signal(sig),
-            None => match write_step(root, s.attr, s.to) {
+            None => match write_step(root, s.attr, &s.to) {
                 Ok(()) => {
                     say!("wrote {s}");
-                    journal::note(|j| j.written.push(*s));
-                    done.push(*s);
+                    journal::note(|j| j.written.push(s.clone()));
+                    done.push(s.clone());
                     continue;
                 }
                 Err(err) => Stop::Failed(err),
@@ -248,6 +302,7 @@ fn policy_key(attr: Attr) -> &'static str {
         Attr::TimeoutMs => "offload.timeout_ms",
         Attr::MinBatchBytes => "offload.min_batch_bytes",
         Attr::MinFolioBytes => "offload.min_folio_bytes",
+        Attr::ReasonMask => "offload.reasons",
         Attr::FoliosMigrated
         | Attr::FoliosFailures
         | Attr::FoliosDeclined
@@ -290,13 +345,13 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     // A dry run writes nothing and so waits for nobody.
     let _lock = if dry_run { None } else { Some(ctx.lock()?) };
     let chans = providers::scan(&ctx.root)?;
-    let verdict = conditions::evaluate(policy, &ctx.root, &chans);
+    let mut verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
     let mut want = desired(policy, &verdict);
-    let code = strict_code(policy, &verdict, strict);
 
     journal::note(|j| j.module_loaded = module::loaded(&ctx.root));
     if !module::loaded(&ctx.root) {
+        let code = strict_code(policy, &verdict, strict);
         if !want.offloading {
             say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
             return Ok(code);
@@ -317,6 +372,9 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         });
     }
     let live = Live::read(&ctx.root)?;
+    resolve_reasons(policy, &live, &mut verdict, &mut want)?;
+    require_attrs(&live, &want)?;
+    let code = strict_code(policy, &verdict, strict);
     let (reset, boot_id) = counter_reset(ctx, policy.counters.reset)?;
     want.reset_counters = reset;
     let steps = plan::plan(&live, &want);
@@ -347,9 +405,9 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
 /// `check`: per-attribute comparison; the exit code sums it up.
 pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
     let chans = providers::scan(&ctx.root)?;
-    let verdict = conditions::evaluate(policy, &ctx.root, &chans);
+    let mut verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
-    let want = desired(policy, &verdict);
+    let mut want = desired(policy, &verdict);
     say!(
         "providers: {} usable channel(s) of {}{}",
         verdict.usable.len(),
@@ -387,28 +445,78 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
     }
     journal::note(|j| j.module_loaded = true);
     let live = Live::read(&ctx.root)?;
+    resolve_reasons(policy, &live, &mut verdict, &mut want)?;
+    require_attrs(&live, &want)?;
+    say!(
+        "module: interface {}, {} layout",
+        live.interface,
+        live.layout
+    );
     let mut drift = 0;
-    say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
-    for a in CONFIG_ATTRS {
-        let l = live.get(a);
-        let (w, state) = match want.get(a) {
-            None => ("-".to_string(), "unmanaged"),
-            Some(w) if w == l => (w.to_string(), "ok"),
-            Some(w) => {
+    let mut row = |attribute: &'static str, l: Option<Val>, w: Option<Val>, v5_fixed: bool| {
+        let state = match (&l, &w) {
+            (None, None) => return,
+            (_, None) => "unmanaged",
+            (Some(l), Some(w)) if l == w => "ok",
+            _ if v5_fixed => "fixed",
+            _ => {
                 drift += 1;
-                (w.to_string(), "DRIFT")
+                "DRIFT"
             }
         };
-        say!("{:<16} {:>12} {:>12}  {state}", a.name(), l, w);
+        let show = |v: &Option<Val>| v.as_ref().map_or("-".to_string(), |v| v.to_string());
+        say!(
+            "{:<16} {:>12} {:>12}  {state}",
+            attribute,
+            show(&l),
+            show(&w)
+        );
         journal::note(|j| {
             j.attributes.push(journal::Row {
-                attribute: a.name(),
+                attribute,
                 live: l,
-                policy: want.get(a),
+                policy: w,
                 state: if state == "DRIFT" { "drift" } else { state },
             })
         });
+    };
+    say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
+    for a in CONFIG_ATTRS {
+        row(
+            a.name(),
+            live.get_opt(a).map(Val::Num),
+            want.get(a).map(Val::Num),
+            false,
+        );
     }
+    // Names in the kernel's order on both sides, so equal sets compare equal.
+    let canon = |names: &[String]| {
+        let v: Vec<String> = live
+            .reasons_available
+            .iter()
+            .filter(|a| names.contains(a))
+            .cloned()
+            .chain(
+                names
+                    .iter()
+                    .filter(|n| !live.reasons_available.contains(n))
+                    .cloned(),
+            )
+            .collect();
+        Val::Text(module::format_reasons(&v))
+    };
+    let asked = match (&want.reason_mask, &policy.offload.reasons) {
+        (Some(w), _) => Some(canon(w)),
+        // v5: what the policy asks for, which the module cannot do.
+        (None, Some(_)) => crate::reasons::asked(policy, &live).map(|w| canon(&w)),
+        (None, None) => None,
+    };
+    row(
+        Attr::ReasonMask.name(),
+        live.reason_mask.as_deref().map(canon),
+        asked,
+        live.interface == "v5",
+    );
     if let Some(c) = provider_code {
         return Ok(c);
     }
@@ -437,11 +545,7 @@ pub fn reset_counters(ctx: &Ctx) -> Result<u8> {
     let steps: Vec<Step> = module::COUNTERS
         .into_iter()
         .filter(|a| live.get(*a) != 0)
-        .map(|a| Step {
-            attr: a,
-            from: live.get(a),
-            to: 0,
-        })
+        .map(|a| Step::num(a, live.get(a), 0))
         .collect();
     if steps.is_empty() {
         say!("nothing to write: counters are already 0");
@@ -501,7 +605,7 @@ mod tests {
     fn enodev_on_enable_names_the_missing_channel() {
         let e = explain(
             Attr::Offloading,
-            1,
+            &Val::Num(1),
             store_err(Errno::ENODEV, "offloading", "1"),
         );
         let s = format!("{e:#}");
@@ -511,19 +615,19 @@ mod tests {
         // Other errnos, and ENODEV on disable, are left as they are.
         let e = explain(
             Attr::Offloading,
-            1,
+            &Val::Num(1),
             store_err(Errno::EBUSY, "offloading", "1"),
         );
         assert!(!format!("{e:#}").contains(NO_CHANNEL));
         let e = explain(
             Attr::Offloading,
-            0,
+            &Val::Num(0),
             store_err(Errno::ENODEV, "offloading", "0"),
         );
         assert!(!format!("{e:#}").contains(NO_CHANNEL));
         let e = explain(
             Attr::TimeoutMs,
-            0,
+            &Val::Num(0),
             store_err(Errno::EINVAL, "timeout_ms", "0"),
         );
         let s = format!("{e:#}");

@@ -13,10 +13,12 @@ use crate::plan::Step;
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub attribute: &'static str,
-    pub live: u64,
+    /// `None`: the module lacks the attribute.
+    pub live: Option<crate::plan::Val>,
     /// `None`: unmanaged (the policy leaves it to the module).
-    pub policy: Option<u64>,
-    /// `ok`, `drift` or `unmanaged`.
+    pub policy: Option<crate::plan::Val>,
+    /// `ok`, `drift`, `unmanaged`, or `fixed` (`reason_mask` on v5, which
+    /// cannot change it: the policy's condition fails instead).
     pub state: &'static str,
 }
 

@@ -17,6 +17,7 @@ mod plan;
 mod policy;
 mod policy_file;
 mod providers;
+mod reasons;
 mod report;
 mod revert;
 mod root;

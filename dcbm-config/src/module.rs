@@ -22,6 +22,8 @@ pub enum Attr {
     FoliosFailures,
     FoliosDeclined,
     BytesMigrated,
+    /// The migrate reasons offloaded (names, not a number).
+    ReasonMask,
 }
 
 pub const CONFIG_ATTRS: [Attr; 5] = [
@@ -51,6 +53,7 @@ impl Attr {
             Attr::FoliosFailures => "folios_failures",
             Attr::FoliosDeclined => "folios_declined",
             Attr::BytesMigrated => "bytes_migrated",
+            Attr::ReasonMask => "reason_mask",
         }
     }
 
@@ -63,13 +66,84 @@ impl Attr {
     }
 
     pub fn path(self, root: &Root) -> PathBuf {
-        root.module_dir().join(self.name())
+        attr_path(root, self.name())
     }
 }
 
-/// Is the module loaded (its live interface present)?
+/// Where attribute `name` is: `/sys/module/dcbm/<name>` when that exists
+/// (dcbm's own layout), else `/sys/module/dcbm/parameters/<name>` when that
+/// exists (the layout of the upstream v6 driver, which has only
+/// parameters), else the top-level path (reported as missing).
+pub fn attr_path(root: &Root, name: &str) -> PathBuf {
+    let top = root.module_dir().join(name);
+    if top.exists() {
+        return top;
+    }
+    let param = root.module_dir().join(PARAMETERS).join(name);
+    if param.exists() {
+        param
+    } else {
+        top
+    }
+}
+
+/// The module parameters directory (v6).
+pub const PARAMETERS: &str = "parameters";
+
+/// Is the module loaded (its live interface present, in either layout)?
 pub fn loaded(root: &Root) -> bool {
     Attr::Offloading.path(root).exists()
+}
+
+/// Does the module have its own top-level files (rather than only
+/// `parameters/`, as the upstream v6 driver)?
+pub fn top_level(root: &Root) -> bool {
+    root.module_dir().join(Attr::Offloading.name()).exists()
+}
+
+/// The offload interface of the kernel the module was built for.
+pub const INTERFACE: &str = "interface";
+pub const REASONS_AVAILABLE: &str = "reasons_available";
+
+/// The reasons the v5 interface offers, always (a v5 module cannot change
+/// them).
+pub const V5_REASONS: [&str; 4] = [
+    "compaction",
+    "syscall_or_cpuset",
+    "numa_misplaced",
+    "demotion",
+];
+
+/// The reasons of mainline's `enum migrate_reason`, assumed for a v6 module
+/// that does not list `reasons_available` (the upstream v6 driver).
+pub const V6_MAINLINE_REASONS: [&str; 10] = [
+    "compaction",
+    "memory_failure",
+    "memory_hotplug",
+    "syscall_or_cpuset",
+    "mempolicy_mbind",
+    "numa_misplaced",
+    "contig_range",
+    "longterm_pin",
+    "demotion",
+    "damon",
+];
+
+/// A reason list as sysfs shows it: `a,b` or `none`.
+pub fn parse_reasons(s: &str) -> Vec<String> {
+    if s == "none" || s.is_empty() {
+        return Vec::new();
+    }
+    s.split(',').map(|n| n.trim().to_string()).collect()
+}
+
+/// A reason list as sysfs takes and shows it.
+pub fn format_reasons(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(",")
+    }
 }
 
 /// Read-only attribute listing the channels dcbm holds, space separated
@@ -78,27 +152,39 @@ pub const CHANNELS: &str = "channels";
 
 /// The names in `channels`; `None` when the attribute (or the module) is absent.
 pub fn held_channels(root: &Root) -> Result<Option<Vec<String>>> {
-    Ok(
-        sysfs::read_optional(&root.module_dir().join(CHANNELS), CHANNELS)?
-            .map(|s| s.split_whitespace().map(str::to_string).collect()),
-    )
+    Ok(sysfs::read_optional(&attr_path(root, CHANNELS), CHANNELS)?
+        .map(|s| s.split_whitespace().map(str::to_string).collect()))
 }
 
-/// Live values of every attribute, read strictly.
+/// Live values of every attribute, read strictly. The attributes the
+/// upstream v6 driver lacks are `None` when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Live {
+    /// `v5` or `v6`: the `interface` file; without it `v6` when only
+    /// `parameters/` exists (the upstream v6 driver), else `v5` (a dcbm from
+    /// before the reason mask).
+    pub interface: String,
+    /// The files are in `/sys/module/dcbm/` (`top-level`) or only in
+    /// `parameters/` (`parameters`).
+    pub layout: &'static str,
     pub offloading: bool,
     pub nr_dma_chan: u64,
-    pub timeout_ms: u64,
-    pub min_batch_bytes: u64,
-    pub min_folio_bytes: u64,
+    pub timeout_ms: Option<u64>,
+    pub min_batch_bytes: Option<u64>,
+    pub min_folio_bytes: Option<u64>,
     pub folios_migrated: u64,
     pub folios_failures: u64,
-    pub folios_declined: u64,
-    pub bytes_migrated: u64,
+    pub folios_declined: Option<u64>,
+    pub bytes_migrated: Option<u64>,
     /// Names of the DMA channels dcbm holds (read-only attribute `channels`;
     /// `None` when absent, empty when offloading is off).
     pub channels: Option<Vec<String>>,
+    /// The reasons this kernel knows (`reasons_available`; on v5 without
+    /// the file the fixed set, on v6 without it mainline's names).
+    pub reasons_available: Vec<String>,
+    /// The reasons offloaded now (`reason_mask`; on v5 without the file the
+    /// fixed set; `None` on v6 without it).
+    pub reason_mask: Option<Vec<String>>,
 }
 
 impl Live {
@@ -116,32 +202,86 @@ impl Live {
 
     fn read_all(root: &Root) -> Result<Live> {
         let u = |a: Attr| sysfs::read_u64(&a.path(root), a.name());
-        let channels = held_channels(root)?;
+        let top = top_level(root);
+        // dcbm's own layout has every attribute (a missing one is a
+        // half-loaded module); the upstream v6 driver's parameters/ has
+        // only some.
+        let opt = |a: Attr| -> Result<Option<u64>> {
+            let p = a.path(root);
+            if top || p.exists() {
+                sysfs::read_u64(&p, a.name()).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let interface = match sysfs::read_optional(&attr_path(root, INTERFACE), INTERFACE)? {
+            Some(v) if v == "v5" || v == "v6" => v,
+            Some(v) => anyhow::bail!("attribute `{INTERFACE}` is neither v5 nor v6: {v:?}"),
+            None if top => "v5".to_string(),
+            None => "v6".to_string(),
+        };
+        let fallback: &[&str] = if interface == "v5" {
+            &V5_REASONS
+        } else {
+            &V6_MAINLINE_REASONS
+        };
+        let reasons_available =
+            match sysfs::read_optional(&attr_path(root, REASONS_AVAILABLE), REASONS_AVAILABLE)? {
+                Some(v) => parse_reasons(&v),
+                None => fallback.iter().map(|s| s.to_string()).collect(),
+            };
+        let reason_mask =
+            match sysfs::read_optional(&Attr::ReasonMask.path(root), Attr::ReasonMask.name())? {
+                Some(v) => Some(parse_reasons(&v)),
+                None if interface == "v5" => {
+                    Some(V5_REASONS.iter().map(|s| s.to_string()).collect())
+                }
+                None => None,
+            };
         Ok(Live {
+            interface,
+            layout: if top { "top-level" } else { "parameters" },
             offloading: sysfs::read_bool01(&Attr::Offloading.path(root), "offloading")?,
             nr_dma_chan: u(Attr::NrDmaChan)?,
-            timeout_ms: u(Attr::TimeoutMs)?,
-            min_batch_bytes: u(Attr::MinBatchBytes)?,
-            min_folio_bytes: u(Attr::MinFolioBytes)?,
+            timeout_ms: opt(Attr::TimeoutMs)?,
+            min_batch_bytes: opt(Attr::MinBatchBytes)?,
+            min_folio_bytes: opt(Attr::MinFolioBytes)?,
             folios_migrated: u(Attr::FoliosMigrated)?,
             folios_failures: u(Attr::FoliosFailures)?,
-            folios_declined: u(Attr::FoliosDeclined)?,
-            bytes_migrated: u(Attr::BytesMigrated)?,
-            channels,
+            folios_declined: opt(Attr::FoliosDeclined)?,
+            bytes_migrated: opt(Attr::BytesMigrated)?,
+            channels: held_channels(root)?,
+            reasons_available,
+            reason_mask,
         })
     }
 
-    pub fn get(&self, a: Attr) -> u64 {
+    /// The value of a numeric attribute, `None` when the module lacks it.
+    pub fn get_opt(&self, a: Attr) -> Option<u64> {
         match a {
-            Attr::Offloading => self.offloading as u64,
-            Attr::NrDmaChan => self.nr_dma_chan,
+            Attr::Offloading => Some(self.offloading as u64),
+            Attr::NrDmaChan => Some(self.nr_dma_chan),
             Attr::TimeoutMs => self.timeout_ms,
             Attr::MinBatchBytes => self.min_batch_bytes,
             Attr::MinFolioBytes => self.min_folio_bytes,
-            Attr::FoliosMigrated => self.folios_migrated,
-            Attr::FoliosFailures => self.folios_failures,
+            Attr::FoliosMigrated => Some(self.folios_migrated),
+            Attr::FoliosFailures => Some(self.folios_failures),
             Attr::FoliosDeclined => self.folios_declined,
             Attr::BytesMigrated => self.bytes_migrated,
+            Attr::ReasonMask => None,
+        }
+    }
+
+    /// The value of a numeric attribute, 0 when the module lacks it.
+    pub fn get(&self, a: Attr) -> u64 {
+        self.get_opt(a).unwrap_or(0)
+    }
+
+    /// Does the module have attribute `a`?
+    pub fn has(&self, a: Attr) -> bool {
+        match a {
+            Attr::ReasonMask => self.reason_mask.is_some(),
+            _ => self.get_opt(a).is_some(),
         }
     }
 }

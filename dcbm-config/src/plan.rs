@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::module::{Attr, Live, COUNTERS};
+use crate::module::{format_reasons, Attr, Live, COUNTERS};
 
 /// What the policy wants the module to look like. `None` = unmanaged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -16,6 +16,8 @@ pub struct Desired {
     pub min_folio_bytes: Option<u64>,
     /// Reset the counters (the non-zero ones are written).
     pub reset_counters: bool,
+    /// The migrate reasons to offload, in the kernel's order.
+    pub reason_mask: Option<Vec<String>>,
 }
 
 impl Desired {
@@ -31,12 +33,45 @@ impl Desired {
     }
 }
 
+/// The value of an attribute: a number, or text (`reason_mask`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Val {
+    Num(u64),
+    Text(String),
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::Num(n) => write!(f, "{n}"),
+            Val::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl From<u64> for Val {
+    fn from(n: u64) -> Val {
+        Val::Num(n)
+    }
+}
+
 /// One write: `attr` goes from `from` to `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub attr: Attr,
-    pub from: u64,
-    pub to: u64,
+    pub from: Val,
+    pub to: Val,
+}
+
+impl Step {
+    pub fn num(attr: Attr, from: u64, to: u64) -> Step {
+        Step {
+            attr,
+            from: Val::Num(from),
+            to: Val::Num(to),
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -61,11 +96,7 @@ impl fmt::Display for Step {
 /// flight keep the channels they started with), so offloading is never
 /// toggled for it.
 pub fn plan(live: &Live, want: &Desired) -> Vec<Step> {
-    let step = |attr: Attr, to: u64| Step {
-        attr,
-        from: live.get(attr),
-        to,
-    };
+    let step = |attr: Attr, to: u64| Step::num(attr, live.get(attr), to);
     let mut steps = Vec::new();
     if live.offloading && !want.offloading {
         steps.push(step(Attr::Offloading, 0));
@@ -76,10 +107,25 @@ pub fn plan(live: &Live, want: &Desired) -> Vec<Step> {
         Attr::MinBatchBytes,
         Attr::MinFolioBytes,
     ] {
-        if let Some(v) = want.get(a) {
-            if live.get(a) != v {
+        // An attribute the module lacks is refused before planning
+        // (`apply::require_attrs`).
+        if let (Some(v), Some(l)) = (want.get(a), live.get_opt(a)) {
+            if l != v {
                 steps.push(step(a, v));
             }
+        }
+    }
+    if let (Some(w), Some(l)) = (&want.reason_mask, &live.reason_mask) {
+        let mut sorted_w = w.clone();
+        let mut sorted_l = l.clone();
+        sorted_w.sort();
+        sorted_l.sort();
+        if sorted_w != sorted_l {
+            steps.push(Step {
+                attr: Attr::ReasonMask,
+                from: Val::Text(format_reasons(l)),
+                to: Val::Text(format_reasons(w)),
+            });
         }
     }
     if want.reset_counters {
@@ -101,16 +147,20 @@ mod tests {
 
     fn live() -> Live {
         Live {
+            interface: "v5".to_string(),
+            layout: "top-level",
             offloading: false,
             nr_dma_chan: 1,
-            timeout_ms: 10000,
-            min_batch_bytes: 2097152,
-            min_folio_bytes: 2097152,
+            timeout_ms: Some(10000),
+            min_batch_bytes: Some(2097152),
+            min_folio_bytes: Some(2097152),
             folios_migrated: 0,
             folios_failures: 0,
-            folios_declined: 0,
-            bytes_migrated: 0,
+            folios_declined: Some(0),
+            bytes_migrated: Some(0),
             channels: None,
+            reasons_available: Vec::new(),
+            reason_mask: None,
         }
     }
 
@@ -127,6 +177,7 @@ mod tests {
             min_batch_bytes: Some(4096),
             min_folio_bytes: Some(0),
             reset_counters: false,
+            reason_mask: None,
         };
         assert_eq!(
             names(&plan(&live(), &want)),
@@ -163,7 +214,7 @@ mod tests {
     fn disable_goes_first() {
         let mut l = live();
         l.offloading = true;
-        l.bytes_migrated = 5;
+        l.bytes_migrated = Some(5);
         let off = Desired {
             offloading: false,
             nr_dma_chan: Some(2),

@@ -51,6 +51,9 @@ pub struct Offload {
     pub min_batch_bytes: Option<MinBatchBytes>,
     /// `min_folio_bytes`: 0..2^30. Unset: left as the module has it.
     pub min_folio_bytes: Option<MinFolioBytes>,
+    /// `reason_mask`: the migrate reasons offloaded, checked against the
+    /// running kernel's `reasons_available`. Unset: left as the module has it.
+    pub reasons: Option<Reasons>,
 }
 
 /// `[conditions]`: all must hold for offload to be enabled.
@@ -193,6 +196,85 @@ impl<'de> Deserialize<'de> for Channels {
                         "channels = \"{v}\": expected an integer {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\""
                     )))
                 }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `reasons = "all" | "none" | ["name", ...]`: the migrate reasons whose
+/// batches are offloaded, in the kernel's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reasons {
+    All,
+    None,
+    Names(Vec<String>),
+}
+
+impl fmt::Display for Reasons {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reasons::All => f.write_str("all"),
+            Reasons::None => f.write_str("none"),
+            Reasons::Names(n) if n.is_empty() => f.write_str("none"),
+            Reasons::Names(n) => f.write_str(&n.join(",")),
+        }
+    }
+}
+
+/// One name in `reasons = [...]`.
+struct ReasonName(String);
+
+impl<'de> Deserialize<'de> for ReasonName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "all" || s == "none" {
+            return Err(de::Error::custom(format!(
+                "reasons: write `reasons = \"{s}\"`, not \"{s}\" in a list"
+            )));
+        }
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "reasons: \"{s}\" is not a migrate reason name (lower case, digits, `_`)"
+            )));
+        }
+        Ok(ReasonName(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for Reasons {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Reasons;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"all\", \"none\" or a list of migrate reason names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Reasons, E> {
+                match v {
+                    "all" => Ok(Reasons::All),
+                    "none" => Ok(Reasons::None),
+                    _ => Err(E::custom(format!(
+                        "reasons = \"{v}\": expected \"all\", \"none\" or a list of \
+                         reason names such as [\"compaction\", \"demotion\"]"
+                    ))),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Reasons, A::Error> {
+                let mut names: Vec<String> = Vec::new();
+                while let Some(ReasonName(n)) = seq.next_element()? {
+                    if names.contains(&n) {
+                        return Err(de::Error::custom(format!(
+                            "reasons: \"{n}\" is listed twice"
+                        )));
+                    }
+                    names.push(n);
+                }
+                Ok(Reasons::Names(names))
             }
         }
         d.deserialize_any(V)
@@ -419,6 +501,9 @@ impl Policy {
         }
         if let Some(b) = o.min_folio_bytes {
             s += &format!(" min_folio_bytes={}", b.0);
+        }
+        if let Some(r) = &o.reasons {
+            s += &format!(" reasons={r}");
         }
         s += &format!(" require_provider={}", c.require_provider);
         if !c.drivers.is_empty() {

@@ -50,6 +50,7 @@ pub fn status(root: &Root, interval: Duration) -> Result<Status> {
     };
     let counters = COUNTERS
         .into_iter()
+        .filter(|a| live.has(*a))
         .map(|a| CounterView {
             name: a.name(),
             value: live.get(a),
@@ -87,11 +88,36 @@ pub fn render_status(s: &Status) -> String {
         None => o += "module:          not loaded\n",
         Some(l) => {
             o += "module:          loaded\n";
+            let _ = writeln!(
+                o,
+                "interface:       {}{}",
+                l.interface,
+                if l.layout == "parameters" {
+                    " (parameters/ only)"
+                } else {
+                    ""
+                }
+            );
             let _ = writeln!(o, "offloading:      {}", l.offloading as u8);
             let _ = writeln!(o, "nr_dma_chan:     {}", l.nr_dma_chan);
-            let _ = writeln!(o, "timeout_ms:      {}", l.timeout_ms);
-            let _ = writeln!(o, "min_batch_bytes: {}", l.min_batch_bytes);
-            let _ = writeln!(o, "min_folio_bytes: {}", l.min_folio_bytes);
+            for a in [Attr::TimeoutMs, Attr::MinBatchBytes, Attr::MinFolioBytes] {
+                if let Some(v) = l.get_opt(a) {
+                    let _ = writeln!(o, "{:<17}{v}", format!("{}:", a.name()));
+                }
+            }
+            if let Some(m) = &l.reason_mask {
+                let fixed = if l.interface == "v5" {
+                    "  (fixed: v5 cannot change it)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(o, "reason_mask:     {}{fixed}", module::format_reasons(m));
+            }
+            let _ = writeln!(
+                o,
+                "reasons known:   {}",
+                module::format_reasons(&l.reasons_available)
+            );
             if let Some(ch) = &l.channels {
                 // The module takes what it can get, up to nr_dma_chan.
                 let short = if l.offloading && (ch.len() as u64) < l.nr_dma_chan {
@@ -256,7 +282,7 @@ pub fn metrics(root: &Root) -> Result<String> {
                 "Batches whose largest folio is smaller than this are copied by the CPU.",
             ),
         ];
-        for (a, help) in cfg {
+        for (a, help) in cfg.into_iter().filter(|(a, _)| l.has(*a)) {
             gauge(
                 &format!("dcbm_{}", a.name()),
                 help,
@@ -273,7 +299,7 @@ pub fn metrics(root: &Root) -> Result<String> {
             ),
             (Attr::BytesMigrated, "Bytes copied by DMA."),
         ];
-        for (a, help) in ctr {
+        for (a, help) in ctr.into_iter().filter(|(a, _)| l.has(*a)) {
             gauge(
                 &format!("dcbm_{}_total", a.name()),
                 help,

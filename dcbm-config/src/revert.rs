@@ -36,14 +36,7 @@ pub fn off(ctx: &Ctx) -> Result<u8> {
         return Ok(exit::OK);
     }
     saved::save(&ctx.state_dir, &live);
-    execute(
-        &ctx.root,
-        &[Step {
-            attr: Attr::Offloading,
-            from: 1,
-            to: 0,
-        }],
-    )?;
+    execute(&ctx.root, &[Step::num(Attr::Offloading, 1, 0)])?;
     say!("offload off; `dcbm-config revert` turns it back on, `apply` re-applies the policy");
     Ok(exit::OK)
 }

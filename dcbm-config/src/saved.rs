@@ -18,9 +18,12 @@ pub const FILE: &str = "before-apply.json";
 pub struct Saved {
     pub offloading: bool,
     pub nr_dma_chan: u64,
-    pub timeout_ms: u64,
-    pub min_batch_bytes: u64,
-    pub min_folio_bytes: u64,
+    /// `None`: the module lacks it (the upstream v6 driver).
+    pub timeout_ms: Option<u64>,
+    pub min_batch_bytes: Option<u64>,
+    pub min_folio_bytes: Option<u64>,
+    /// The reasons offloaded (v6 only: v5 cannot change them).
+    pub reason_mask: Option<String>,
 }
 
 impl Saved {
@@ -31,6 +34,10 @@ impl Saved {
             timeout_ms: live.timeout_ms,
             min_batch_bytes: live.min_batch_bytes,
             min_folio_bytes: live.min_folio_bytes,
+            reason_mask: match (&live.reason_mask, live.interface.as_str()) {
+                (Some(m), "v6") => Some(crate::module::format_reasons(m)),
+                _ => None,
+            },
         }
     }
 
@@ -39,10 +46,14 @@ impl Saved {
         Desired {
             offloading: self.offloading,
             nr_dma_chan: Some(self.nr_dma_chan),
-            timeout_ms: Some(self.timeout_ms),
-            min_batch_bytes: Some(self.min_batch_bytes),
-            min_folio_bytes: Some(self.min_folio_bytes),
+            timeout_ms: self.timeout_ms,
+            min_batch_bytes: self.min_batch_bytes,
+            min_folio_bytes: self.min_folio_bytes,
             reset_counters: false,
+            reason_mask: self
+                .reason_mask
+                .as_deref()
+                .map(crate::module::parse_reasons),
         }
     }
 }

@@ -262,6 +262,7 @@ impl Policy {
                 "offload.timeout_ms" => o.timeout_ms = lo.timeout_ms,
                 "offload.min_batch_bytes" => o.min_batch_bytes = lo.min_batch_bytes,
                 "offload.min_folio_bytes" => o.min_folio_bytes = lo.min_folio_bytes,
+                "offload.reasons" => o.reasons = lo.reasons.clone(),
                 "conditions.require_provider" => c.require_provider = lc.require_provider,
                 "conditions.drivers" => c.drivers = lc.drivers.clone(),
                 "conditions.min_channels" => c.min_channels = lc.min_channels.clone(),

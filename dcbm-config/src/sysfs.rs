@@ -93,11 +93,11 @@ pub fn read_u64(path: &Path, name: &str) -> Result<u64> {
     })
 }
 
-/// A "0"/"1" attribute.
+/// A "0"/"1" attribute (or "N"/"Y", as a bool module parameter reads).
 pub fn read_bool01(path: &Path, name: &str) -> Result<bool> {
     match read_raw(path, name)?.as_str() {
-        "0" => Ok(false),
-        "1" => Ok(true),
+        "0" | "N" => Ok(false),
+        "1" | "Y" => Ok(true),
         other => bail!(
             "attribute `{name}` ({}) is not 0 or 1: {other:?}",
             path.display()
