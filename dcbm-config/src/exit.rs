@@ -28,7 +28,7 @@ pub const BUSY: u8 = 10;
 pub const TABLE: &str = "\
 EXIT STATUS:
   0  success / in sync (also: offload held off because a condition failed, unless --strict)
-  1  unexpected error (I/O, malformed sysfs value)
+  1  unexpected error (I/O, unreadable or malformed sysfs value, in every command)
   2  command-line usage error
   3  bad policy (syntax, unknown key, wrong type, out of range, unsafe file ownership/mode)
   4  drift: live state differs from the policy (check)
@@ -38,7 +38,7 @@ EXIT STATUS:
   8  a write failed and the rollback failed too
   9  a condition failed (only with --strict)
  10  another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written
-128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM): the writes already made were rolled back";
+128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): the writes already made were rolled back";
 
 /// An error carrying the process exit code it maps to.
 #[derive(Debug)]

@@ -179,7 +179,9 @@ dcbm-config reads the offload policy (/etc/dcbm.toml and the drop-ins in \
 brings the dcbm module's live interface under /sys/module/dcbm in line with \
 it, writing only the attributes whose live value differs, in a safe order: \
 offloading=0 first when offload must go off, then nr_dma_chan, timeout_ms, \
-min_batch_bytes, min_folio_bytes, counter resets, and offloading=1 last.
+min_batch_bytes, min_folio_bytes, reason_mask, counter resets, and \
+offloading=1 last. The files are used in /sys/module/dcbm, or in \
+/sys/module/dcbm/parameters when only that exists (the upstream v6 driver).
 A failed write, or SIGINT, SIGTERM or SIGHUP during an apply, restores what \
 was already changed. Only one dcbm-config changes the module at a time; a \
 second one waits for the lock.";

@@ -100,6 +100,8 @@ fn dcbm_toml_5_documents_every_key() {
         "timeout_ms",
         "min_batch_bytes",
         "min_folio_bytes",
+        "reasons",
+        "reasons_available",
         "[conditions]",
         "require_provider",
         "drivers",
