@@ -87,7 +87,8 @@ MODULE_PARM_DESC(terminate,
  *   they are freed (completed and acked, or dmaengine_desc_free() of a
  *   reusable one), like a preallocated descriptor ring.  When the pool is
  *   full, prep returns NULL, or with pool_block=1 sleeps (interruptibly)
- *   until a slot frees, as idxd's blocking submission does; then prep may
+ *   until a slot frees, as idxd's blocking submission does (and, like
+ *   idxd, submit then starts the copy at once); prep may
  *   sleep and must not be called in atomic context.  0: unbounded.
  */
 static unsigned int pool;
@@ -712,6 +713,8 @@ static void swdma_work(struct work_struct *work)
 		cond_resched();
 }
 
+static void swdma_issue_pending(struct dma_chan *chan);
+
 static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
 {
 	struct swdma_chan *sc = to_swdma_chan(tx->chan);
@@ -750,6 +753,15 @@ static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
 	d->state = SWDMA_SUBMITTED;
 	list_move_tail(&d->node, &sc->submitted);
 	spin_unlock_irqrestore(&sc->lock, flags);
+
+	/*
+	 * A blocking pool models idxd, whose submit writes the descriptor to
+	 * the device's portal at once (its issue_pending does nothing): a
+	 * client that submits more than the pool holds before issuing would
+	 * otherwise sleep in prep for a slot that never frees.
+	 */
+	if (pool && pool_block)
+		swdma_issue_pending(tx->chan);
 
 	return cookie;
 }
