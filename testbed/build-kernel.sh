@@ -5,7 +5,14 @@
 # every input, and doubles as the "kernel headers" for out-of-tree and
 # DKMS builds. Prints the tree's path on stdout.
 #
-#   build-kernel.sh [--localversion SUFFIX] [--print-key]
+#   build-kernel.sh [--variant san] [--localversion SUFFIX] [--print-key]
+#
+# The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
+# builds the same source, patches and fragment with clang (LLVM=-19) plus
+# testbed/kernel-san.config (KASAN and kCFI), linked as current-san; its
+# release ends in -dcbm-san. Out-of-tree modules for a tree must be built
+# with the make flags saved in its .dcbm-make-flags (ext_module_build in
+# testbed/lib.sh does that).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -13,16 +20,28 @@ here=$(cd "$(dirname "$0")" && pwd)
 SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
-localversion=-dcbm print_key=0
+variant="" localversion="" print_key=0
 while (($#)); do
   case $1 in
+    --variant) variant=$2; shift 2 ;;
     --localversion) localversion=$2; shift 2 ;;
     --print-key) print_key=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
 
-for tool in make gcc flex bison bc rustc bindgen clang-19 xz; do
+tools=(make gcc flex bison bc rustc bindgen clang-19 xz)
+fragments=("$here/kernel.config")
+case $variant in
+  "") make_flags=() default_lv=-dcbm link=current ;;
+  san)
+    make_flags=(LLVM=-19) default_lv=-dcbm-san link=current-san
+    fragments+=("$here/kernel-san.config")
+    tools+=(ld.lld-19 llvm-ar-19 llvm-nm-19 llvm-objcopy-19 llvm-strip-19 llvm-readelf-19) ;;
+  *) die "unknown variant '$variant' (have: san)" ;;
+esac
+localversion=${localversion:-$default_lv}
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "missing tool '$tool': run testbed/setup-host.sh"
 done
 
@@ -39,14 +58,18 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 # Everything that changes the result is part of the key.
 key=$( {
   echo "$SRC_SHA256 $localversion"
-  cat "$here"/patches/*.patch "$here/kernel.config" "$here/build-kernel.sh"
+  cat "$here"/patches/*.patch "${fragments[@]}" "$here/build-kernel.sh"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
+  [ -z "$variant" ] || { echo "variant $variant ${make_flags[*]}"; ld.lld-19 --version; }
 } | sha256sum | cut -c1-16)
 tree="$DCBM_CACHE/linux-$key"
 ((print_key)) && { echo "$key"; exit 0; }
-if [ -f "$tree/.dcbm-built" ]; then
+link_tree() {
   ln -sfn "$tree" "$DCBM_CACHE/current$localversion"
-  [ "$localversion" = -dcbm ] && ln -sfn "$tree" "$DCBM_CACHE/current"
+  if [ "$localversion" = "$default_lv" ]; then ln -sfn "$tree" "$DCBM_CACHE/$link"; fi
+}
+if [ -f "$tree/.dcbm-built" ]; then
+  link_tree
   log "kernel cached: $tree"
   echo "$tree"
   exit 0
@@ -55,8 +78,8 @@ fi
 # Another release string of a tree already built from the same inputs is
 # an incremental build of a copy: only what carries the release changes.
 base=""
-if [ "$localversion" != -dcbm ]; then
-  base_key=$("$here/build-kernel.sh" --print-key)
+if [ "$localversion" != "$default_lv" ]; then
+  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} --print-key)
   [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ] && base="$DCBM_CACHE/linux-$base_key"
 fi
 rm -rf "$tree" "$tree.tmp"
@@ -66,7 +89,7 @@ if [ -n "$base" ]; then
   cd "$tree.tmp"
   rm -f .dcbm-built
   scripts/config --set-str LOCALVERSION "$localversion"
-  make -s olddefconfig
+  make -s "${make_flags[@]}" olddefconfig
 else
   log "building kernel $key (a cold build takes several minutes)"
   mkdir -p "$tree.tmp"
@@ -75,26 +98,29 @@ else
   for p in "$here"/patches/*.patch; do
     patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
   done
-  make -s tinyconfig
-  ./scripts/kconfig/merge_config.sh -m .config "$here/kernel.config" >/dev/null
+  # make_flags go to every make: Kconfig itself tests the compiler.
+  make -s "${make_flags[@]}" tinyconfig
+  ./scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null
   scripts/config --set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
-  make -s olddefconfig
-  make -s rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
+  make -s "${make_flags[@]}" olddefconfig
+  make -s "${make_flags[@]}" rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
   # merge_config only warns; a silently dropped option would make a
   # different kernel than the one the tests assume.
   missing=0
   while IFS= read -r line; do
     case $line in CONFIG_*=n|'#'*|'') continue ;; esac
     grep -qx "$line" .config || { log "config option not set: $line"; missing=1; }
-  done < "$here/kernel.config"
+  done < <(cat "${fragments[@]}")
   ((missing == 0)) || die "the config fragment did not apply (see above)"
 fi
+echo "${make_flags[*]}" > .dcbm-make-flags
 jobs=$(( $(nproc) + 1 ))
-make -s -j"$jobs" bzImage modules >build.log 2>&1 || { tail -40 build.log >&2; die "kernel build failed (log: $tree.tmp/build.log)"; }
+start=$SECONDS
+make -s -j"$jobs" "${make_flags[@]}" bzImage modules >build.log 2>&1 || { tail -40 build.log >&2; die "kernel build failed (log: $tree.tmp/build.log)"; }
 touch .dcbm-built
 cd /
 mv "$tree.tmp" "$tree"
-ln -sfn "$tree" "$DCBM_CACHE/current$localversion"
-[ "$localversion" = -dcbm ] && ln -sfn "$tree" "$DCBM_CACHE/current"
+link_tree
+log "make took $((SECONDS - start))s"
 log "kernel built: $tree ($(cat "$tree/include/config/kernel.release"))"
 echo "$tree"

@@ -21,8 +21,10 @@ for suite in trixie-backports bookworm-backports; do
 done
 ((added)) && $SUDO apt-get update -qq
 
+# clang-19, lld-19 and llvm-19 (llvm-ar-19, llvm-nm-19, ...) build the
+# sanitizer kernel (build-kernel.sh --variant san, LLVM=-19).
 pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
-      libclang-19-dev clang-19 lld-19 busybox-static kmod
+      libclang-19-dev clang-19 lld-19 llvm-19 busybox-static kmod
       dkms dh-dkms debhelper devscripts lintian fakeroot rpm rpmlint
       python3-matplotlib zstd)
 missing=()
