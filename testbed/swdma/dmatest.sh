@@ -2,14 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Guest-side check of the swdma engine with the kernel's own dmatest client
 # (busybox sh). For every channel count N given, and every DMA_PRIVATE
-# setting asked for: loads swdma channels=N, loads dmatest, runs it on all
-# swdma channels (interrupt mode, then polled mode unless -I), checks that
-# every channel reports "summary <iterations> tests, 0 failures", that
-# swdma cannot be removed while dmatest holds its channels, that no
-# descriptor is leaked, and that swdma unloads afterwards.
+# setting asked for: loads swdma channels=N (plus the -o parameters, e.g. a
+# personality), loads dmatest, runs it on all swdma channels (interrupt
+# mode, then polled mode unless -I), checks that every dmatest thread
+# reports "summary <iterations> tests, 0 failures", that swdma cannot be
+# removed while dmatest holds its channels, that no descriptor is leaked,
+# that the engine's limits held (max_outstanding <= pool, no align_rejects,
+# no errors_injected) and that swdma unloads afterwards.
 #
 # usage: dmatest.sh [-k swdma.ko] [-d dmatest.ko] [-p "1 0"] [-i iterations]
-#                   [-t timeout_ms] [-w wait_s] [-I] N [N...]
+#                   [-t timeout_ms] [-w wait_s] [-I] [-T threads]
+#                   [-o swdma_params] [-D dmatest_params] [-x counter]
+#                   N [N...]
 #   -k  path of swdma.ko (default: next to this script or in /modules,
 #       else modprobe swdma)
 #   -d  path of dmatest.ko (default: as for -k, else modprobe dmatest)
@@ -18,7 +22,13 @@
 #   -t  dmatest per-transfer timeout in ms (default 2000)
 #   -w  seconds to wait for one run to finish (default 120)
 #   -I  interrupt mode only (skip the polled pass)
-# Prints "PASS dmatest channels=N" or "FAIL dmatest channels=N: why" per N;
+#   -T  dmatest threads per channel (default 1)
+#   -o  more swdma parameters, comma-separated: -o pool=8,pool_block=1
+#   -D  dmatest parameters, comma-separated: -D test_buf_size=32768
+#   -x  the opposite check, for a personality that must refuse dmatest's
+#       copies: every test fails with "prep error", nothing is copied, and
+#       swdma's COUNTER (e.g. align_rejects; "-" for none) is not 0
+# Prints "PASS dmatest channels=N [swdma_params]" or "FAIL ...: why" per N;
 # exits 0 if all passed, 1 otherwise.
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,10 +39,14 @@ iterations=10
 timeout=2000
 wait_s=120
 modes="irq polled"
+threads=1
+expect=
+swdma_opts=
+dmatest_opts=
 
 usage() { sed -n '3,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
-while getopts k:d:p:i:t:w:Ih opt; do
+while getopts k:d:p:i:t:w:IT:o:D:x:h opt; do
 	case $opt in
 	k) swdma_ko=$OPTARG ;;
 	d) dmatest_ko=$OPTARG ;;
@@ -41,6 +55,10 @@ while getopts k:d:p:i:t:w:Ih opt; do
 	t) timeout=$OPTARG ;;
 	w) wait_s=$OPTARG ;;
 	I) modes=irq ;;
+	T) threads=$OPTARG ;;
+	o) swdma_opts=$(echo "$OPTARG" | tr , ' ') ;;
+	D) dmatest_opts=$(echo "$OPTARG" | tr , ' ') ;;
+	x) expect=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -66,12 +84,16 @@ unload_all() {
 }
 
 load_swdma() { # channels private
+	# shellcheck disable=SC2086 # one word per parameter
 	if [ -n "$swdma_ko" ]; then
-		insmod "$swdma_ko" channels="$1" private="$2"
+		insmod "$swdma_ko" channels="$1" private="$2" $swdma_opts
 	else
-		modprobe swdma channels="$1" private="$2"
+		modprobe swdma channels="$1" private="$2" $swdma_opts
 	fi
 }
+
+# "value" of swdma parameter $1 (0 when the module has no such parameter)
+swdma_param() { cat "$S/$1" 2>/dev/null || echo 0; }
 
 load_dmatest() {
 	[ -d /sys/module/dmatest ] && return 0
@@ -109,10 +131,17 @@ run_once() {
 	[ "$mode" = polled ] && polled=Y
 	echo "$timeout" > $P/timeout
 	echo "$iterations" > $P/iterations
-	echo 1 > $P/threads_per_chan
+	echo "$threads" > $P/threads_per_chan
 	echo 0 > $P/max_channels
 	echo "$polled" > $P/polled
-	echo swdma > $P/device
+	for o in $dmatest_opts; do
+		echo "${o#*=}" > "$P/${o%%=*}" ||
+			{ echo "cannot set dmatest $o"; return 1; }
+	done
+	# the device of the channels: "swdma", or a PCI device with iommu=1
+	c=$(echo "$chans" | head -n 1)
+	dev=$(readlink "/sys/class/dma/$c/device")
+	echo "${dev##*/}" > $P/device
 	kmsg "$tag"
 	# "" selects every channel of the device (requests them now)
 	echo "" > $P/channel || { echo "dmatest found no channel"; return 1; }
@@ -137,20 +166,30 @@ run_once() {
 
 	log=$(dmesg | sed -n "/$tag/,\$p")
 	rc=0
+	want="summary $iterations tests, 0 failures"
+	[ -z "$expect" ] || want="summary $iterations tests, $iterations failures"
 	for c in $chans; do
 		# thread names are cut to 15 characters: dma0chan10-copy
-		line=$(echo "$log" | grep -E "dmatest: $c-copy[0-9]*: summary" |
-		       tail -n 1)
-		if [ -z "$line" ]; then
-			echo "$c: no dmatest summary"
+		lines=$(echo "$log" | grep -E "dmatest: $c-copy[0-9]*: summary")
+		got=$(echo "$lines" | grep -c summary)
+		bad=$(echo "$lines" |
+		      grep -v "$want" |
+		      head -n 1)
+		if [ "$got" -ne "$threads" ]; then
+			echo "$c: $got dmatest summaries, expected $threads"
 			rc=1
-		elif ! echo "$line" |
-		     grep -q "summary $iterations tests, 0 failures"; then
-			echo "$c: ${line#*summary }"
+		elif [ -n "$bad" ]; then
+			echo "$c: ${bad#*summary }"
 			rc=1
 		fi
 	done
 	errs=$(echo "$log" | grep -E "dmatest: .*(result|error|timed out)|BUG|WARNING|lockdep|circular|sleeping function" | head -n 5)
+	if [ -n "$expect" ]; then
+		# only the refused preps may show
+		echo "$log" | grep -q "prep error" ||
+			{ echo "no dmatest prep error"; rc=1; }
+		errs=$(echo "$errs" | grep -v "prep error")
+	fi
 	if [ -n "$errs" ]; then
 		echo "kernel log: $errs"
 		rc=1
@@ -159,7 +198,30 @@ run_once() {
 	rmmod dmatest || { echo "rmmod dmatest failed"; return 1; }
 	left=$(cat $S/descriptors)
 	[ "$left" = 0 ] || { echo "$left descriptors leaked"; rc=1; }
-	note "copies_done=$(cat $S/copies_done) bytes_copied=$(cat $S/bytes_copied)"
+	# the engine's limits held and no fault reached dmatest
+	pool=$(swdma_param pool)
+	most=$(swdma_param max_outstanding)
+	if [ "$pool" != 0 ] && [ "$most" -gt "$pool" ]; then
+		echo "$most descriptors outstanding on a channel, pool=$pool"
+		rc=1
+	fi
+	if [ -z "$expect" ]; then
+		for k in align_rejects errors_injected; do
+			v=$(swdma_param $k)
+			[ "$v" = 0 ] || { echo "$k=$v"; rc=1; }
+		done
+	else
+		v=$(cat $S/copies_done)
+		[ "$v" = 0 ] || { echo "copies_done=$v, expected 0"; rc=1; }
+		if [ "$expect" != - ]; then
+			v=$(swdma_param "$expect")
+			[ "$v" != 0 ] || { echo "$expect=0"; rc=1; }
+			note "$expect=$v"
+		fi
+	fi
+	note "copies_done=$(cat $S/copies_done) bytes_copied=$(cat $S/bytes_copied)" \
+	     "max_outstanding=$most pool_waits=$(swdma_param pool_waits)" \
+	     "iova_translations=$(swdma_param iova_translations)"
 	rmmod swdma || { echo "rmmod swdma failed"; return 1; }
 	return $rc
 }
@@ -182,10 +244,12 @@ for n in "$@"; do
 			fi
 		done
 	done
+	name="dmatest channels=$n${swdma_opts:+ $swdma_opts}${dmatest_opts:+ (dmatest $dmatest_opts)}"
+	[ -z "$expect" ] || name="$name refuses every copy"
 	if [ -z "$failed" ]; then
-		echo "PASS dmatest channels=$n"
+		echo "PASS $name"
 	else
-		echo "FAIL dmatest channels=$n:$failed"
+		echo "FAIL $name:$failed"
 		status=1
 	fi
 done
