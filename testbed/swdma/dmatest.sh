@@ -114,10 +114,11 @@ swdma_channels() {
 }
 
 # One dmatest run over all swdma channels: n private mode id -> 0 if passed.
-# (runs in a subshell: $4 numbers the run so its log marker is unique)
+# (runs in a subshell: $4 numbers the run and $$ the invocation, so its
+# log marker is unique in the boot)
 run_once() {
 	n=$1 priv=$2 mode=$3 runid=$4
-	tag="swdma-dmatest: run $runid channels=$n private=$priv mode=$mode"
+	tag="swdma-dmatest: run $$.$runid channels=$n private=$priv mode=$mode"
 
 	unload_all || { echo "cannot unload swdma/dmatest"; return 1; }
 	load_swdma "$n" "$priv" || { echo "loading swdma failed"; return 1; }
@@ -244,7 +245,9 @@ for n in "$@"; do
 			fi
 		done
 	done
-	name="dmatest channels=$n${swdma_opts:+ $swdma_opts}${dmatest_opts:+ (dmatest $dmatest_opts)}"
+	name="dmatest channels=$n"
+	[ "$threads" = 1 ] || name="$name threads=$threads"
+	name="$name${swdma_opts:+ $swdma_opts}${dmatest_opts:+ (dmatest $dmatest_opts)}"
 	[ -z "$expect" ] || name="$name refuses every copy"
 	if [ -z "$failed" ]; then
 		echo "PASS $name"
