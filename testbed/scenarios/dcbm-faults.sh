@@ -26,6 +26,9 @@ mode() {
   # Waiting out a 1 s late completion per 4 KiB descriptor would take
   # minutes: on a provider that cannot abort, the THP batches show it.
   [ $noterm = 1 ] && case "$*" in *late_ms=*) pages=thp ;; esac
+  # A mode that must succeed gets time to, whatever the host's load; a
+  # failing one times out quickly.
+  if [ $expect = ok ]; then echo 10000 > $D/timeout_ms; else echo 300 > $D/timeout_ms; fi
   for page in $pages; do
     for kv in "$@"; do echo "${kv#*=}" > $P/${kv%%=*}; done
     # A stalled engine is restarted after a while: a provider that cannot
