@@ -758,10 +758,12 @@ static dma_cookie_t swdma_tx_submit(struct dma_async_tx_descriptor *tx)
 	 * A blocking pool models idxd, whose submit writes the descriptor to
 	 * the device's portal at once (its issue_pending does nothing): a
 	 * client that submits more than the pool holds before issuing would
-	 * otherwise sleep in prep for a slot that never frees.
+	 * otherwise sleep in prep for a slot that never frees.  Not through
+	 * @tx: once the lock is dropped, a terminate_all of another client of
+	 * the channel may complete and free the descriptor.
 	 */
 	if (pool && pool_block)
-		swdma_issue_pending(tx->chan);
+		swdma_issue_pending(&sc->chan);
 
 	return cookie;
 }
