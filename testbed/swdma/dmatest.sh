@@ -13,7 +13,7 @@
 # usage: dmatest.sh [-k swdma.ko] [-d dmatest.ko] [-p "1 0"] [-i iterations]
 #                   [-t timeout_ms] [-w wait_s] [-I] [-T threads]
 #                   [-o swdma_params] [-D dmatest_params] [-x counter]
-#                   N [N...]
+#                   [-H seconds] N [N...]
 #   -k  path of swdma.ko (default: next to this script or in /modules,
 #       else modprobe swdma)
 #   -d  path of dmatest.ko (default: as for -k, else modprobe dmatest)
@@ -28,6 +28,9 @@
 #   -x  the opposite check, for a personality that must refuse dmatest's
 #       copies: every test fails with "prep error", nothing is copied, and
 #       swdma's COUNTER (e.g. align_rejects; "-" for none) is not 0
+#   -H  the engine is loaded hung (-o hang=1): after SECONDS, check that
+#       nothing was copied and dmatest still waits, then clear the hang
+#       (hang=0) and expect a clean finish (use -t -1 and -I: no timeout)
 # Prints "PASS dmatest channels=N [swdma_params]" or "FAIL ...: why" per N;
 # exits 0 if all passed, 1 otherwise.
 
@@ -41,12 +44,13 @@ wait_s=120
 modes="irq polled"
 threads=1
 expect=
+hold=
 swdma_opts=
 dmatest_opts=
 
 usage() { sed -n '3,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
-while getopts k:d:p:i:t:w:IT:o:D:x:h opt; do
+while getopts k:d:p:i:t:w:IT:o:D:x:H:h opt; do
 	case $opt in
 	k) swdma_ko=$OPTARG ;;
 	d) dmatest_ko=$OPTARG ;;
@@ -59,6 +63,7 @@ while getopts k:d:p:i:t:w:IT:o:D:x:h opt; do
 	o) swdma_opts=$(echo "$OPTARG" | tr , ' ') ;;
 	D) dmatest_opts=$(echo "$OPTARG" | tr , ' ') ;;
 	x) expect=$OPTARG ;;
+	H) hold=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -154,6 +159,17 @@ run_once() {
 	fi
 
 	echo 1 > $P/run
+	if [ -n "$hold" ]; then
+		sleep "$hold"
+		v=$(cat $S/copies_done)
+		if [ "$(cat $P/run)" != Y ] || [ "$v" != 0 ]; then
+			echo "not hung after ${hold}s: copies_done=$v"
+			echo 0 > $S/hang
+			return 1
+		fi
+		note "hung ${hold}s with nothing copied; hang=0"
+		echo 0 > $S/hang
+	fi
 	t=0
 	while [ "$(cat $P/run)" != N ]; do
 		t=$((t + 1))
@@ -249,6 +265,7 @@ for n in "$@"; do
 	[ "$threads" = 1 ] || name="$name threads=$threads"
 	name="$name${swdma_opts:+ $swdma_opts}${dmatest_opts:+ (dmatest $dmatest_opts)}"
 	[ -z "$expect" ] || name="$name refuses every copy"
+	[ -z "$hold" ] || name="$name finishes once the hang is cleared"
 	if [ -z "$failed" ]; then
 		echo "PASS $name"
 	else
