@@ -236,6 +236,14 @@ run_once() {
 			note "$expect=$v"
 		fi
 	fi
+	# a write of 0 resets the high-water mark, any other value is refused
+	if echo 0 > $S/max_outstanding && [ "$(cat $S/max_outstanding)" = 0 ]; then
+		! (echo 5 > $S/max_outstanding) 2>/dev/null ||
+			{ echo "max_outstanding took 5"; rc=1; }
+	else
+		echo "max_outstanding did not reset"
+		rc=1
+	fi
 	note "copies_done=$(cat $S/copies_done) bytes_copied=$(cat $S/bytes_copied)" \
 	     "max_outstanding=$most pool_waits=$(swdma_param pool_waits)" \
 	     "iova_translations=$(swdma_param iova_translations)"
