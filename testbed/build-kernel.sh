@@ -5,7 +5,7 @@
 # every input, and doubles as the "kernel headers" for out-of-tree and
 # DKMS builds. Prints the tree's path on stdout.
 #
-#   build-kernel.sh [--variant san] [--localversion SUFFIX] [--print-key]
+#   build-kernel.sh [--variant san] [--series v6] [--localversion SUFFIX] [--print-key]
 #
 # The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
 # builds the same source, patches and fragment with clang (LLVM=-19) plus
@@ -13,6 +13,12 @@
 # release ends in -dcbm-san. Out-of-tree modules for a tree must be built
 # with the make flags saved in its .dcbm-make-flags (ext_module_build in
 # testbed/lib.sh does that).
+#
+# --series v6 applies testbed/patches-v6 (the RFC v6 interface) instead of
+# testbed/patches (v5): release -dcbm-v6 (-dcbm-san-v6), linked as
+# current-v6 (current-san-v6). When the v5 tree of the same variant is
+# built, it is an incremental build of a copy of that tree with the v5
+# patches reversed and the v6 ones applied.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -20,10 +26,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
-variant="" localversion="" print_key=0
+variant="" series="" localversion="" print_key=0
 while (($#)); do
   case $1 in
     --variant) variant=$2; shift 2 ;;
+    --series) series=$2; shift 2 ;;
     --localversion) localversion=$2; shift 2 ;;
     --print-key) print_key=1; shift ;;
     *) die "unknown option $1" ;;
@@ -39,6 +46,11 @@ case $variant in
     fragments+=("$here/kernel-san.config")
     tools+=(ld.lld-19 llvm-ar-19 llvm-nm-19 llvm-objcopy-19 llvm-strip-19 llvm-readelf-19) ;;
   *) die "unknown variant '$variant' (have: san)" ;;
+esac
+case $series in
+  "") patchdir=$here/patches ;;
+  v6) patchdir=$here/patches-v6 default_lv=$default_lv-v6 link=$link-v6 ;;
+  *) die "unknown series '$series' (have: v6)" ;;
 esac
 localversion=${localversion:-$default_lv}
 for tool in "${tools[@]}"; do
@@ -58,7 +70,7 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 # Everything that changes the result is part of the key.
 key=$( {
   echo "$SRC_SHA256 $localversion"
-  cat "$here"/patches/*.patch "${fragments[@]}" "$here/build-kernel.sh"
+  cat "$patchdir"/*.patch "${fragments[@]}" "$here/build-kernel.sh"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
   [ -z "$variant" ] || { echo "variant $variant ${make_flags[*]}"; ld.lld-19 --version; }
 } | sha256sum | cut -c1-16)
@@ -77,10 +89,16 @@ fi
 
 # Another release string of a tree already built from the same inputs is
 # an incremental build of a copy: only what carries the release changes.
-base=""
+base="" base_patchdir=""
 if [ "$localversion" != "$default_lv" ]; then
-  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} --print-key)
+  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} ${series:+--series "$series"} --print-key)
   [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ] && base="$DCBM_CACHE/linux-$base_key"
+elif [ -n "$series" ]; then
+  # Another series: the v5 tree, its patches reversed, these applied.
+  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} --print-key)
+  if [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ]; then
+    base="$DCBM_CACHE/linux-$base_key" base_patchdir=$here/patches
+  fi
 fi
 rm -rf "$tree" "$tree.tmp"
 if [ -n "$base" ]; then
@@ -88,6 +106,15 @@ if [ -n "$base" ]; then
   cp -a "$base" "$tree.tmp"
   cd "$tree.tmp"
   rm -f .dcbm-built
+  if [ -n "$base_patchdir" ]; then
+    mapfile -t reversed < <(printf '%s\n' "$base_patchdir"/*.patch | sort -r)
+    for p in "${reversed[@]}"; do
+      patch -R -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not reverse"
+    done
+    for p in "$patchdir"/*.patch; do
+      patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
+    done
+  fi
   scripts/config --set-str LOCALVERSION "$localversion"
   make -s "${make_flags[@]}" olddefconfig
 else
@@ -95,7 +122,7 @@ else
   mkdir -p "$tree.tmp"
   dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/$SRC_PKG.tar.xz | tar -xJ -C "$tree.tmp" --strip-components=1
   cd "$tree.tmp"
-  for p in "$here"/patches/*.patch; do
+  for p in "$patchdir"/*.patch; do
     patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
   done
   # make_flags go to every make: Kconfig itself tests the compiler.
