@@ -18,8 +18,9 @@ echo 1 > $D/offloading
 
 # mode NAME EXPECT(fail|ok) KNOB=VALUE...: knobs are set before each
 # migration (countdowns run out) and cleared after.
+# A provider that cannot abort (terminate=0; a bool parameter reads N).
 noterm=0
-[ "$(cat $P/terminate 2>/dev/null || echo 1)" = 0 ] && noterm=1
+case "$(cat $P/terminate 2>/dev/null)" in N|0) noterm=1 ;; esac
 mode() {
   name=$1 expect=$2; shift 2
   pages="4k thp"
