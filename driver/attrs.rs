@@ -218,6 +218,7 @@ counter_attr!(UNEVEN_MAPS, c"uneven_maps", stats::UNEVEN_MAPS);
 counter_attr!(MERGED_MAPS, c"merged_maps", stats::MERGED_MAPS);
 counter_attr!(BUSY_DECLINES, c"busy_declines", stats::BUSY_DECLINES);
 counter_attr!(ABORTED, c"aborted", stats::ABORTED);
+counter_attr!(NOWAIT_DECLINES, c"nowait_declines", stats::NOWAIT_DECLINES);
 counter_attr!(WAITED_OUT, c"waited_out", stats::WAITED_OUT);
 
 /// The held channels, space separated (read-only: writes fail EPERM).
@@ -324,7 +325,7 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 }
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<8> = AttrList([
+static ENGINE_ATTRS: AttrList<9> = AttrList([
     DESCRIPTORS.attr(),
     POOL_WAITS.attr(),
     UNEVEN_MAPS.attr(),
@@ -332,6 +333,7 @@ static ENGINE_ATTRS: AttrList<8> = AttrList([
     BUSY_DECLINES.attr(),
     ABORTED.attr(),
     WAITED_OUT.attr(),
+    NOWAIT_DECLINES.attr(),
     ptr::null_mut(),
 ]);
 

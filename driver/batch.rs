@@ -16,6 +16,7 @@
 //! the provider can abort (see inflight.rs for the lifetime rule).
 
 use crate::channels::{ChannelSet, Lease};
+use crate::context::CallCtx;
 use crate::control;
 use crate::ffi::{self, Folio};
 use crate::inflight::{Submitted, Tracker};
@@ -24,6 +25,7 @@ use crate::sgtable::MappedTable;
 use crate::stats;
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::time::{Delta, Instant, Monotonic};
@@ -50,8 +52,9 @@ unsafe fn collect_pairs(
     dst_list: *mut bindings::list_head,
     src_list: *mut bindings::list_head,
     nr: usize,
+    gfp: Flags,
 ) -> Result<(KVec<Pair>, u64, u64)> {
-    let mut pairs = KVec::with_capacity(nr, GFP_KERNEL)?;
+    let mut pairs = KVec::with_capacity(nr, gfp)?;
     let (mut bytes, mut largest) = (0u64, 0u64);
     // SAFETY: per the function's contract, both lists are valid.
     let (mut s, mut d) = unsafe { ((*src_list).next, (*dst_list).next) };
@@ -74,7 +77,7 @@ unsafe fn collect_pairs(
                 dst,
                 bytes: ss as u64,
             },
-            GFP_KERNEL,
+            gfp,
         )?;
         // SAFETY: list entries of valid lists.
         unsafe {
@@ -178,7 +181,7 @@ fn submit_share(t: &mut Tracker, share: &Share, deadline: Instant<Monotonic>) ->
 
 /// Maps the shares and submits their copies; stops at the first error,
 /// leaving what was submitted to be waited for.
-fn submit(b: &mut OnEngine, pairs: &[Pair], deadline: Instant<Monotonic>) -> Result {
+fn submit(b: &mut OnEngine, pairs: &[Pair], ctx: CallCtx, deadline: Instant<Monotonic>) -> Result {
     let groups = b.lease.by_device();
     let nr_dev = groups.len();
     let mut lane = 0;
@@ -195,11 +198,13 @@ fn submit(b: &mut OnEngine, pairs: &[Pair], deadline: Instant<Monotonic>) -> Res
             part.iter().map(|p| p.src),
             dev,
             bindings::dma_data_direction::DMA_TO_DEVICE,
+            ctx,
         )?;
         let dst = MappedTable::map(
             part.iter().map(|p| p.dst),
             dev,
             bindings::dma_data_direction::DMA_FROM_DEVICE,
+            ctx,
         )?;
         if src.nents() != dst.nents() {
             stats::UNEVEN_MAPS.add(1);
@@ -213,7 +218,7 @@ fn submit(b: &mut OnEngine, pairs: &[Pair], deadline: Instant<Monotonic>) -> Res
             lanes,
             bytes: part.iter().map(|p| p.bytes).sum(),
         };
-        b.shares.push(share, GFP_KERNEL)?;
+        b.shares.push(share, ctx.gfp)?;
         let share = b.shares.last().ok_or(EINVAL)?;
         submit_share(&mut b.tracker, share, deadline)?;
     }
@@ -224,29 +229,41 @@ fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monot
     counter.add((to - from).as_nanos().max(0) as u64);
 }
 
-/// Copies the batch with DMA. `Ok(false)`: no channel was idle, the batch
-/// is declined. Any error means "copy it on the CPU".
+/// Why a batch went back to the CPU without being tried.
+enum Declined {
+    /// Every channel is leased by other batches.
+    Busy,
+    /// A no-wait call, and a leased channel cannot be aborted.
+    NotAbortable,
+}
+
+/// Copies the batch with DMA. `Ok(Err(_))`: declined before anything was
+/// submitted. Any error means "copy it on the CPU".
 fn copy(
     set: &ChannelSet,
     pairs: &[Pair],
-    timeout_ms: u32,
+    ctx: CallCtx,
     start: Instant<Monotonic>,
-) -> Result<bool> {
-    let Some(lease) = set.lease()? else {
-        return Ok(false);
+) -> Result<core::result::Result<(), Declined>> {
+    let Some(lease) = set.lease(ctx.gfp)? else {
+        return Ok(Err(Declined::Busy));
     };
+    if ctx.nowait && !lease.all_abortable() {
+        return Ok(Err(Declined::NotAbortable));
+    }
     let tracker = Tracker::new(
         lease.by_device().iter().flat_map(|g| g.iter().cloned()),
-        timeout_ms,
+        ctx.timeout_ms,
+        ctx.gfp,
     )?;
     let mut b = OnEngine {
         tracker,
-        shares: KVec::with_capacity(lease.by_device().len(), GFP_KERNEL)?,
+        shares: KVec::with_capacity(lease.by_device().len(), ctx.gfp)?,
         lease,
     };
-    let deadline = start + Delta::from_millis(i64::from(timeout_ms));
+    let deadline = start + Delta::from_millis(i64::from(ctx.timeout_ms));
 
-    let mut result = submit(&mut b, pairs, deadline);
+    let mut result = submit(&mut b, pairs, ctx, deadline);
     b.tracker.issue_all();
     let submitted = Instant::<Monotonic>::now();
     account(&stats::SETUP_NS, start, submitted);
@@ -267,7 +284,7 @@ fn copy(
     drop(b);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
-    result.map(|()| true)
+    result.map(Ok)
 }
 
 static FAILED_BATCHES: AtomicUsize = AtomicUsize::new(0);
@@ -285,8 +302,9 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
 ) -> i32 {
     let start = Instant::<Monotonic>::now();
     let nr = folio_cnt as usize;
+    let ctx = CallCtx::current(control::timeout_ms());
     // SAFETY: forwarded from the core's contract.
-    let (pairs, bytes, largest) = match unsafe { collect_pairs(dst_list, src_list, nr) } {
+    let (pairs, bytes, largest) = match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
         Ok(v) => v,
         Err(e) => {
             stats::FOLIOS_FAILURES.add(nr as u64);
@@ -298,17 +316,19 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
         return EOPNOTSUPP.to_errno();
     }
     let result = match control::channels() {
-        Some(set) => copy(&set, &pairs, control::timeout_ms(), start),
+        Some(set) => copy(&set, &pairs, ctx, start),
         None => Err(ENODEV),
     };
     match result {
-        Ok(false) => {
-            // Every channel is leased by other batches.
-            stats::BUSY_DECLINES.add(1);
+        Ok(Err(why)) => {
+            match why {
+                Declined::Busy => stats::BUSY_DECLINES.add(1),
+                Declined::NotAbortable => stats::NOWAIT_DECLINES.add(1),
+            }
             stats::FOLIOS_DECLINED.add(nr as u64);
             EOPNOTSUPP.to_errno()
         }
-        Ok(true) => {
+        Ok(Ok(())) => {
             stats::FOLIOS_MIGRATED.add(nr as u64);
             stats::BYTES_MIGRATED.add(bytes);
             0

@@ -14,6 +14,7 @@
 use crate::ffi::{self, DmaChan};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -223,7 +224,7 @@ impl ChannelSet {
 
     /// Leases idle channels for one batch: at most half of the set (at
     /// least one), grouped by device. `None` when every channel is leased.
-    pub(crate) fn lease(&self) -> Result<Option<Lease>> {
+    pub(crate) fn lease(&self, gfp: Flags) -> Result<Option<Lease>> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let total = self.arcs().count();
         let cap = total.div_ceil(2).max(1);
@@ -243,7 +244,7 @@ impl ChannelSet {
             if !c.try_lease() {
                 continue;
             }
-            if let Err(e) = lease.add(c.clone()) {
+            if let Err(e) = lease.add(c.clone(), gfp) {
                 c.leased.store(false, Ordering::Release);
                 return Err(e);
             }
@@ -264,21 +265,29 @@ pub(crate) struct Lease {
 
 impl Lease {
     /// Adds a channel this batch has just leased.
-    fn add(&mut self, c: Arc<Chan>) -> Result {
+    fn add(&mut self, c: Arc<Chan>, gfp: Flags) -> Result {
         let group = self
             .by_device
             .iter_mut()
             .find(|g| g[0].device() == c.device());
         match group {
-            Some(g) => g.push(c, GFP_KERNEL)?,
+            Some(g) => g.push(c, gfp)?,
             None => {
                 let mut g = KVec::new();
-                g.push(c, GFP_KERNEL)?;
+                g.push(c, gfp)?;
                 // INVARIANT: the new group is not empty.
-                self.by_device.push(g, GFP_KERNEL)?;
+                self.by_device.push(g, gfp)?;
             }
         }
         Ok(())
+    }
+
+    /// Whether every leased channel can be aborted.
+    pub(crate) fn all_abortable(&self) -> bool {
+        self.by_device
+            .iter()
+            .flat_map(|g| g.iter())
+            .all(|c| c.can_terminate())
     }
 
     /// The leased channels of each engine device; none is empty.

@@ -12,6 +12,7 @@ use kernel::prelude::*;
 mod attrs;
 mod batch;
 mod channels;
+mod context;
 mod control;
 mod ffi;
 mod inflight;

@@ -132,6 +132,23 @@ int dcbm_terminate_sync(struct dma_chan *chan)
 }
 
 /* Whether the provider can copy @len bytes between these addresses. */
+/* Whether this offload_copy() call is a no-wait one (see the header). */
+bool dcbm_offload_nowait(void)
+{
+	return migrate_offload_nowait();
+}
+
+unsigned int dcbm_nowait_ms(void)
+{
+	return MIGRATE_OFFLOAD_NOWAIT_MS;
+}
+
+/* The allocation flags the header asks of a no-wait call. */
+gfp_t dcbm_nowait_gfp(void)
+{
+	return GFP_NOWAIT | __GFP_NOMEMALLOC | __GFP_NOWARN;
+}
+
 bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len)
 {

@@ -49,6 +49,9 @@ unsafe extern "C" {
     pub(crate) fn dcbm_issue_pending(chan: *mut DmaChan);
     pub(crate) fn dcbm_chan_can_terminate(chan: *mut DmaChan) -> bool;
     pub(crate) fn dcbm_terminate_sync(chan: *mut DmaChan) -> c_int;
+    pub(crate) fn dcbm_offload_nowait() -> bool;
+    pub(crate) fn dcbm_nowait_ms() -> c_uint;
+    pub(crate) fn dcbm_nowait_gfp() -> bindings::gfp_t;
     pub(crate) fn dcbm_copy_aligned(
         chan: *mut DmaChan,
         dst: bindings::dma_addr_t,

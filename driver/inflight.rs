@@ -139,8 +139,12 @@ pub(crate) struct Tracker {
 const ISSUE_EVERY: usize = 16;
 
 impl Tracker {
-    pub(crate) fn new(chans: impl Iterator<Item = Arc<Chan>>, warn_ms: u32) -> Result<Self> {
-        let events = KBox::pin_init(Events::new(), GFP_KERNEL)?;
+    pub(crate) fn new(
+        chans: impl Iterator<Item = Arc<Chan>>,
+        warn_ms: u32,
+        gfp: kernel::alloc::Flags,
+    ) -> Result<Self> {
+        let events = KBox::pin_init(Events::new(), gfp)?;
         let mut lanes = KVec::new();
         for chan in chans {
             lanes.push(
@@ -152,7 +156,7 @@ impl Tracker {
                     unissued: AtomicUsize::new(0),
                     failed: AtomicBool::new(false),
                 },
-                GFP_KERNEL,
+                gfp,
             )?;
         }
         Ok(Self {

@@ -4,6 +4,7 @@
 //! ([`FolioTable`]) and mapped on a DMA device ([`MappedTable`]). A mapped
 //! table owns the built one, so it is unmapped before it is freed.
 
+use crate::context::CallCtx;
 use crate::ffi::{self, Folio};
 use crate::segments::Seg;
 use kernel::bindings;
@@ -20,14 +21,12 @@ struct FolioTable {
 }
 
 impl FolioTable {
-    fn new(folios: impl ExactSizeIterator<Item = *mut Folio>) -> Result<Self> {
+    fn new(folios: impl ExactSizeIterator<Item = *mut Folio>, ctx: CallCtx) -> Result<Self> {
         let n = u32::try_from(folios.len())?;
         // SAFETY: an all-zero `sg_table` is its documented empty state.
-        let mut table = KBox::new(unsafe { core::mem::zeroed() }, GFP_KERNEL)?;
+        let mut table = KBox::new(unsafe { core::mem::zeroed() }, ctx.gfp)?;
         // SAFETY: `table` is an empty table owned by us.
-        kernel::error::to_result(unsafe {
-            bindings::sg_alloc_table(&mut *table, n, bindings::GFP_KERNEL)
-        })?;
+        kernel::error::to_result(unsafe { bindings::sg_alloc_table(&mut *table, n, ctx.raw_gfp) })?;
         // INVARIANT: allocated above; filled below.
         let t = Self { table };
         let mut sg = t.table.sgl;
@@ -69,8 +68,9 @@ impl MappedTable {
         folios: impl ExactSizeIterator<Item = *mut Folio>,
         dev: *mut bindings::device,
         dir: bindings::dma_data_direction,
+        ctx: CallCtx,
     ) -> Result<Self> {
-        let mut folios = FolioTable::new(folios)?;
+        let mut folios = FolioTable::new(folios, ctx)?;
         // SAFETY: the table is filled; `dev` is a held channel's DMA device.
         kernel::error::to_result(unsafe {
             bindings::dma_map_sgtable(dev, &mut *folios.table, dir, 0)

@@ -57,6 +57,9 @@ pub(crate) static UNEVEN_MAPS: Counter = Counter::new();
 pub(crate) static MERGED_MAPS: Counter = Counter::new();
 /// Batches declined because every channel was leased by other batches.
 pub(crate) static BUSY_DECLINES: Counter = Counter::new();
+/// Batches from reclaim or direct compaction declined because a leased
+/// channel cannot be aborted (such a call must not leave copies running).
+pub(crate) static NOWAIT_DECLINES: Counter = Counter::new();
 /// Timed-out batches whose channels were aborted.
 pub(crate) static ABORTED: Counter = Counter::new();
 /// Timed-out batches that waited for their descriptors to complete, on a

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the migration core allows one `offload_copy()` call, per the
+//! series' header (`migrate_copy_offload.h`): a call from reclaim or direct
+//! compaction (`migrate_offload_nowait()`) may neither sleep in an
+//! allocation nor take longer than `MIGRATE_OFFLOAD_NOWAIT_MS`, and must
+//! leave no copy running when it returns; any other call may allocate with
+//! GFP_KERNEL (the core holds a memalloc_noio scope) and wait up to
+//! `timeout_ms`.
+
+use crate::ffi;
+use kernel::alloc::Flags;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// How one call may allocate, and how long it may take.
+#[derive(Clone, Copy)]
+pub(crate) struct CallCtx {
+    /// For the kernel crate's allocations. (Its `Flags` cannot say
+    /// `__GFP_NOMEMALLOC`; those allocations are small.)
+    pub(crate) gfp: Flags,
+    /// For the raw allocations (scatter-gather tables, the largest).
+    pub(crate) raw_gfp: bindings::gfp_t,
+    /// The batch's time limit, from its start.
+    pub(crate) timeout_ms: u32,
+    /// A no-wait call: only channels that can be aborted may be used, so
+    /// that nothing runs on when the time is up.
+    pub(crate) nowait: bool,
+}
+
+impl CallCtx {
+    /// The context of the call being made by the current task.
+    pub(crate) fn current(timeout_ms: u32) -> Self {
+        // SAFETY: reads the current task's flags only.
+        if unsafe { ffi::dcbm_offload_nowait() } {
+            // SAFETY: no preconditions.
+            let (limit, raw_gfp) = unsafe { (ffi::dcbm_nowait_ms(), ffi::dcbm_nowait_gfp()) };
+            // Leave a quarter of the core's bound for aborting and unmapping.
+            Self {
+                gfp: GFP_NOWAIT | __GFP_NOWARN,
+                raw_gfp,
+                timeout_ms: timeout_ms.min(limit * 3 / 4).max(1),
+                nowait: true,
+            }
+        } else {
+            Self {
+                gfp: GFP_KERNEL,
+                raw_gfp: bindings::GFP_KERNEL,
+                timeout_ms,
+                nowait: false,
+            }
+        }
+    }
+}
