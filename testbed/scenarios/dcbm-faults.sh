@@ -71,6 +71,7 @@ mode "completes after the timeout" fail late_ms=1000
 mode "completes out of order" ok out_of_order=1
 mode "slow engine" ok delay_us=200
 echo "engine: descriptors=$(cat $D/engine/descriptors) batches=$(cat $D/timing/batches) pool_waits=$(cat $D/engine/pool_waits) aborted=$(cat $D/engine/aborted) waited_out=$(cat $D/engine/waited_out) max_outstanding=$(cat $P/max_outstanding 2>/dev/null)"
+personality_checks "$@"
 # The timeouts (hang, late completion) were handled as the provider
 # allows: aborted when it can terminate, waited out when it cannot.
 if [ $noterm = 1 ]; then

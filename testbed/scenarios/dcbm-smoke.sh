@@ -34,27 +34,7 @@ echo "failures=$(sysfs_read folios_failures) declined=$(sysfs_read folios_declin
 E=/sys/module/dcbm/engine P=/sys/module/swdma/parameters
 echo "batches=$(sysfs_read timing/batches) descriptors=$(cat $E/descriptors) pool_waits=$(cat $E/pool_waits) merged_maps=$(cat $E/merged_maps) uneven_maps=$(cat $E/uneven_maps) max_outstanding=$(cat $P/max_outstanding 2>/dev/null)"
 check "no batch failed" test "$(sysfs_read folios_failures)" = 0
-# What each personality must have made dcbm do.
-block=0
-case " $* " in *" pool_block=1 "*) block=1 ;; esac
-for kv in "$@"; do
-  case $kv in
-    pool=*)
-      check "the pool of ${kv#pool=} was never exceeded" test "$(cat $P/max_outstanding)" -le "${kv#pool=}"
-      if [ $block = 1 ]; then
-        check "a full pool made prep wait (idxd-style)" test "$(cat $P/pool_waits)" -gt 0
-      else
-        check "a full pool made batches wait, not fail" test "$(cat $E/pool_waits)" -gt 0
-      fi ;;
-    max_xfer=*)
-      check "copies cut to the engine's limit" dmesg_has "refuses longer copies" ;;
-    copy_align=*)
-      check "no copy broke the engine's alignment" test "$(cat $P/align_rejects)" = 0 ;;
-    iommu=1)
-      check "mapped through the IOMMU (segments merged)" test "$(cat $E/merged_maps)" -gt 0
-      check "the engine translated IOVAs" test "$(cat $P/iova_translations)" -gt 0 ;;
-  esac
-done
+personality_checks "$@"
 check "disable offloading" sh -c 'echo 0 > /sys/module/dcbm/offloading'
 check "rmmod dcbm" rmmod dcbm
 check "rmmod swdma" rmmod swdma

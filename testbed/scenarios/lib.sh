@@ -34,3 +34,29 @@ dmesg_has() { dmesg | grep -q "$1"; }
 kernel_log_clean() {
   ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: .*(driver|leak|error)'
 }
+
+# personality_checks SWDMA_PARAM=VALUE...: what each provider personality
+# of swdma must have made dcbm do, once migrations have run.
+personality_checks() {
+  E=/sys/module/dcbm/engine P=/sys/module/swdma/parameters
+  block=0
+  case " $* " in *" pool_block=1 "*) block=1 ;; esac
+  for kv in "$@"; do
+    case $kv in
+      pool=*)
+        check "the pool of ${kv#pool=} was never exceeded" test "$(cat $P/max_outstanding)" -le "${kv#pool=}"
+        if [ $block = 1 ]; then
+          check "a full pool made prep wait (idxd-style)" test "$(cat $P/pool_waits)" -gt 0
+        else
+          check "a full pool made batches wait, not fail" test "$(cat $E/pool_waits)" -gt 0
+        fi ;;
+      max_xfer=*)
+        check "copies cut to the engine's limit" dmesg_has "refuses longer copies" ;;
+      copy_align=*)
+        check "no copy broke the engine's alignment" test "$(cat $P/align_rejects)" = 0 ;;
+      iommu=1)
+        check "mapped through the IOMMU (segments merged)" test "$(cat $E/merged_maps)" -gt 0
+        check "the engine translated IOVAs" test "$(cat $P/iova_translations)" -gt 0 ;;
+    esac
+  done
+}
