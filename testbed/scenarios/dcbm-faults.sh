@@ -7,14 +7,7 @@
 . ./lib.sh
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
-load swdma channels=4 "$@"
-echo "swdma personality: ${*:-default}"
-load dcbm
-echo 0 > $D/min_batch_bytes
-echo 0 > $D/min_folio_bytes
-echo 4 > $D/nr_dma_chan
-echo 300 > $D/timeout_ms
-echo 1 > $D/offloading
+offload_on 300 "$@"
 
 # mode NAME EXPECT(fail|ok) KNOB=VALUE...: knobs are set before each
 # migration (countdowns run out) and cleared after.
@@ -56,7 +49,7 @@ mode() {
   done
   # After a failed batch dcbm has terminated its channels or waited for
   # them: nothing of it may still be queued or running on the engine.
-  queued=$(sed -n 's/.* queued \([0-9]*\)$/\1/p' /sys/kernel/debug/swdma/stats | awk '{ n += $1 } END { print n + 0 }')
+  queued=$(queued)
   [ "$queued" = 0 ] && pass "$name: nothing left queued on the engine" || fail "$name: $queued descriptors still queued"
 }
 

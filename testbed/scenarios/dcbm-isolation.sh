@@ -7,19 +7,9 @@
 . ./lib.sh
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
-load swdma channels=4 "$@"
-echo "swdma personality: ${*:-default}"
-load dcbm
-echo 0 > $D/min_batch_bytes
-echo 0 > $D/min_folio_bytes
-echo 4 > $D/nr_dma_chan
 timeout_ms=6000
-echo $timeout_ms > $D/timeout_ms
-echo 1 > $D/offloading
+offload_on $timeout_ms "$@"
 
-queued() {
-  sed -n 's/.* queued \([0-9]*\)$/\1/p' /sys/kernel/debug/swdma/stats | awk '{ n += $1 } END { print n + 0 }'
-}
 
 # isolate NAME PAGE KNOB=VALUE...: the faulty process sets fault_pid to its
 # own pid and the knobs, then migrates (and loops, so its failing batches

@@ -9,6 +9,25 @@ check() { # check NAME CMD...: PASS if CMD succeeds
 }
 finish() { [ "$failures" = 0 ]; exit $?; }
 
+# offload_on TIMEOUT_MS [SWDMA_PARAM=VALUE...]: swdma with 4 channels and
+# the given personality, dcbm on all 4 with no thresholds.
+offload_on() {
+  t=$1; shift
+  load swdma channels=4 "$@"
+  echo "swdma personality: ${*:-default}"
+  load dcbm
+  echo 0 > /sys/module/dcbm/min_batch_bytes
+  echo 0 > /sys/module/dcbm/min_folio_bytes
+  echo 4 > /sys/module/dcbm/nr_dma_chan
+  echo "$t" > /sys/module/dcbm/timeout_ms
+  echo 1 > /sys/module/dcbm/offloading
+}
+
+# Descriptors queued or running on the software engine, all channels.
+queued() {
+  sed -n 's/.* queued \([0-9]*\)$/\1/p' /sys/kernel/debug/swdma/stats | awk '{ n += $1 } END { print n + 0 }'
+}
+
 load() { # load MODULE [PARAMS...]
   m=$1; shift
   insmod "/modules/$m.ko" "$@" || { fail "insmod $m $*"; finish; }
