@@ -10,7 +10,7 @@ repo=$1 stage=$2
 mkdir -p "$stage"/{dcbm-config,driver,dkms,examples,packaging}
 sed 's/^members *=.*/members = ["dcbm-config"]/' "$repo/Cargo.toml" >"$stage/Cargo.toml"
 cp "$repo/Cargo.lock" "$stage/"
-(cd "$repo/dcbm-config" && cp -r Cargo.toml src dist README.md "$stage/dcbm-config/")
+(cd "$repo/dcbm-config" && cp -r Cargo.toml src dist man README.md "$stage/dcbm-config/")
 (cd "$repo/driver" && for f in Kbuild Makefile *.rs *.c *.h; do
   case $f in *.mod.c|'*.h') continue ;; esac
   cp "$f" "$stage/driver/"
