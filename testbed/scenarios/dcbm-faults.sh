@@ -2,11 +2,15 @@
 # CPU, folios_failures rises, every byte stays intact, the kernel log
 # stays clean. Out-of-order completion and slow copies still succeed.
 #
-#   dcbm-faults.sh [SWDMA_PARAM=VALUE...]   the engine's personality, e.g.
-#   terminate=0 (cannot abort, as ioatdma), pool=8, max_xfer=65536
+#   dcbm-faults.sh [quick] [SWDMA_PARAM=VALUE...]   the engine's
+#   personality, e.g. terminate=0 (cannot abort, as ioatdma), pool=8,
+#   max_xfer=65536; "quick": THP migrations only (for the slow sanitizer
+#   kernel: a 4 KiB batch is 512 descriptors)
 . ./lib.sh
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
+quick=0
+[ "${1:-}" = quick ] && { quick=1; shift; }
 offload_on 300 "$@"
 
 # mode NAME EXPECT(fail|ok) KNOB=VALUE...: knobs are set before each
@@ -17,6 +21,7 @@ case "$(cat $P/terminate 2>/dev/null)" in N|0) noterm=1 ;; esac
 mode() {
   name=$1 expect=$2; shift 2
   pages="4k thp"
+  [ $quick = 1 ] && pages=thp
   # Waiting out a 1 s late completion per 4 KiB descriptor would take
   # minutes: on a provider that cannot abort, the THP batches show it.
   [ $noterm = 1 ] && case "$*" in *late_ms=*) pages=thp ;; esac
