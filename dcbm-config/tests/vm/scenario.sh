@@ -85,5 +85,27 @@ case $("$BIN" --config "$tmp" revert) in *"nothing to write"*) ok "revert twice 
 rm -f "$tmp"
 "$BIN" metrics | grep -q '^dcbm_offloading 1$' && ok metrics || bad metrics
 
+# Drop-ins, against the real module: a drop-in overrides one key, validate
+# names the file it came from, and without it the policy's value returns.
+DD=$(mktemp -d) || exit 1
+chmod 0755 "$DD"
+printf '[offload]\ntimeout_ms = 5000\n' > "$DD/50-timeout.toml"
+chmod 0644 "$DD/50-timeout.toml"
+tmp=$(policy "$EX/testbed-swdma.toml")
+"$BIN" --config "$tmp" --dropin-dir "$DD" apply >/dev/null && ok "apply with a drop-in" || bad "apply with a drop-in exited $?"
+expect timeout_ms 5000 "drop-in"
+"$BIN" --config "$tmp" --dropin-dir "$DD" validate | grep -q "50-timeout.toml" &&
+    ok "validate names the drop-in" || bad "validate does not name the drop-in"
+rm -f "$DD/50-timeout.toml"
+"$BIN" --config "$tmp" --dropin-dir "$DD" apply >/dev/null && ok "apply without the drop-in" || bad "apply without the drop-in"
+expect timeout_ms 10000 "drop-in removed"
+rm -rf "$DD" "$tmp"
+
+# The reason mask on this (v5) kernel: the fixed set, read-only; status says so.
+expect interface v5 "interface"
+expect reason_mask "compaction,syscall_or_cpuset,numa_misplaced,demotion" "v5 reasons"
+if echo all > "$M/reason_mask" 2>/dev/null; then bad "v5 reason_mask accepted a write"; else ok "v5 reason_mask refuses writes"; fi
+"$BIN" status | grep -q "v5" && ok "status shows the interface" || bad "status does not show the interface"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
