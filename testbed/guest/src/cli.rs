@@ -131,6 +131,10 @@ pub struct Common {
     /// region in one call
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
     pub chunk_pages: Option<u64>,
+    /// While each move runs, a second thread keeps writing to every page;
+    /// a page whose last write is lost counts as corruption
+    #[arg(long)]
+    pub writer: bool,
 }
 
 #[derive(Args, Debug, Clone)]

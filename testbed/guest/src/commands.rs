@@ -216,7 +216,17 @@ fn run_rounds(
     loop {
         w.fill(round);
         for target in [c.to_node, c.from_node] {
-            let m = w.migrate(target)?;
+            let m = if c.writer {
+                let (m, lost, stores) = w.migrate_while_writing(target, round)?;
+                eprintln!("writer: {stores} stores while moving to node {target}, {lost} lost");
+                if lost > 0 {
+                    eprintln!("CORRUPTION: {lost} pages lost a write made while they moved to node {target}");
+                    t.corrupt_words += lost;
+                }
+                m
+            } else {
+                w.migrate(target)?
+            };
             report_move(&m);
             t.add_move(&m);
             let v = w.verify(round);

@@ -12,6 +12,7 @@ mod numa;
 mod pattern;
 mod report;
 mod workload;
+mod writer;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -9,6 +9,7 @@ use crate::cli::{Api, Common, Entries, PageKind};
 use crate::mapping::{self, Region, PAGES_PER_HUGE, PAGE_SIZE};
 use crate::numa::{self, NodeMask};
 use crate::pattern::{Pattern, Verify};
+use crate::writer;
 
 /// A failure that aborts the workload (exit code 2).
 #[derive(Debug)]
@@ -172,6 +173,27 @@ impl Workload {
 
     pub fn verify(&self, round: u64) -> Verify {
         Pattern::new(self.seed, round).verify(self.region.words())
+    }
+
+    /// Moves the region to `to` while another thread keeps writing to the
+    /// first word of every page (`--writer`). Returns the move, the pages
+    /// whose last write did not survive and the stores made; then puts the pattern of
+    /// `round` back in those words, for the usual verification.
+    pub fn migrate_while_writing(
+        &mut self,
+        to: u32,
+        round: u64,
+    ) -> Result<(MoveOutcome, u64, u64), SysFailure> {
+        let words = self.region.words_mut();
+        let (base, len) = (words.as_mut_ptr(), words.len());
+        // SAFETY: the region lives as long as `self`; `migrate` only asks
+        // the kernel to move its pages and never reads or writes them.
+        let (moved, writes) = unsafe { writer::while_writing(base, len, || self.migrate(to)) };
+        let words = self.region.words_mut();
+        let lost = writer::lost(words, &writes);
+        let pattern = Pattern::new(self.seed, round);
+        writer::restore(words, |off| pattern.word_at(off));
+        Ok((moved?, lost, writes.stores))
     }
 
     /// Query where every 4 KiB page is (move_pages with nodes = NULL).
