@@ -39,7 +39,12 @@ mode() {
     case "$*" in *hang=1*) (sleep 3; echo 0 > $P/hang) & clear_hang=$! ;; esac
     echo 0 > $D/folios_failures; echo 0 > $D/folios_migrated
     # shellcheck disable=SC2086 # $extra is empty or one option
-    if migrate run --size-mib 8 --page $page --rounds 1 $extra; then
+    migrate run --size-mib 8 --page $page --rounds 1 $extra
+    rc=$?
+    # With a writer the core may leave a busy page where it was (exit 4,
+    # "not migrated"): no loss. Corruption, a lost write included, is 1.
+    [ $expect = any ] && [ $rc = 4 ] && [ "$(json_num corrupt_words)" = 0 ] && rc=0
+    if [ $rc = 0 ]; then
       f=$(cat $D/folios_failures) m=$(cat $D/folios_migrated)
       if [ $expect = fail ] && [ "$f" -gt 0 ]; then
         pass "$name $page: bytes intact, folios_failures=$f"
