@@ -123,6 +123,11 @@ fn submit_copy(t: &mut Tracker, lane: usize, c: Copy, deadline: Instant<Monotoni
     let mut retried = false;
     let mut done = 0u64;
     while done < c.len {
+        // A provider whose prep sleeps for a free slot (idxd) never returns
+        // "no descriptor": the deadline is checked here too.
+        if (deadline - Instant::<Monotonic>::now()).is_negative() {
+            return Err(ETIMEDOUT);
+        }
         let len = (c.len - done).min(cap as u64) as usize;
         let (dst, src) = (c.dst + done, c.src + done);
         if !t.lanes()[lane].chan().copy_aligned(dst, src, len) {
