@@ -95,9 +95,5 @@ if [ $noterm = 1 ]; then
 else
   check "timeouts aborted (provider can terminate)" test "$(cat $D/engine/aborted)" -ge 4
 fi
-check "disable" sh -c "echo 0 > $D/offloading"
-check "no descriptor left once the channels are released" test "$(cat $P/descriptors)" = 0
-check "rmmod dcbm" rmmod dcbm
-check "rmmod swdma" rmmod swdma
-check "kernel log clean" kernel_log_clean
+offload_off
 finish

@@ -68,9 +68,5 @@ isolate "transfer errors" 4k fail_transfer=-1
 isolate "hung engine" thp hang=1
 isolate "late completions" thp late_ms=9000
 
-check "disable" sh -c "echo 0 > $D/offloading"
-check "no descriptor left once the channels are released" test "$(cat $P/descriptors)" = 0
-check "rmmod dcbm" rmmod dcbm
-check "rmmod swdma" rmmod swdma
-check "kernel log clean" kernel_log_clean
+offload_off
 finish

@@ -23,6 +23,17 @@ offload_on() {
   echo 1 > /sys/module/dcbm/offloading
 }
 
+# offload_off: the checks that end a scenario started with offload_on:
+# disabling releases every channel and descriptor, both modules unload,
+# the kernel log is clean.
+offload_off() {
+  check "disable" sh -c "echo 0 > /sys/module/dcbm/offloading"
+  check "no descriptor left once the channels are released" test "$(cat /sys/module/swdma/parameters/descriptors)" = 0
+  check "rmmod dcbm" rmmod dcbm
+  check "rmmod swdma" rmmod swdma
+  check "kernel log clean" kernel_log_clean
+}
+
 # Descriptors queued or running on the software engine, all channels.
 queued() {
   sed -n 's/.* queued \([0-9]*\)$/\1/p' /sys/kernel/debug/swdma/stats | awk '{ n += $1 } END { print n + 0 }'
