@@ -23,6 +23,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+# The build recipe's version: part of the cache key in place of this file's
+# text, so that editing the script (options, messages) keeps every cached
+# tree. Bump it when a change alters what a build produces.
+RECIPE=2
+
+main() {
+
 SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
@@ -70,7 +77,8 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 # Everything that changes the result is part of the key.
 key=$( {
   echo "$SRC_SHA256 $localversion"
-  cat "$patchdir"/*.patch "${fragments[@]}" "$here/build-kernel.sh"
+  echo "recipe $RECIPE"
+  cat "$patchdir"/*.patch "${fragments[@]}"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
   [ -z "$variant" ] || { echo "variant $variant ${make_flags[*]}"; ld.lld-19 --version; }
 } | sha256sum | cut -c1-16)
@@ -99,6 +107,19 @@ elif [ -n "$series" ]; then
   if [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ]; then
     base="$DCBM_CACHE/linux-$base_key" base_patchdir=$here/patches
   fi
+fi
+# One kernel build at a time (2 cores); a second caller of the same key
+# finds the tree built when it gets the lock.
+exec 9>"$DCBM_CACHE/.build.lock"
+if ! flock -n 9; then
+  log "waiting for another kernel build to finish"
+  flock 9
+fi
+if [ -f "$tree/.dcbm-built" ]; then
+  link_tree
+  log "kernel cached: $tree"
+  echo "$tree"
+  exit 0
 fi
 rm -rf "$tree" "$tree.tmp"
 if [ -n "$base" ]; then
@@ -151,3 +172,8 @@ link_tree
 log "make took $((SECONDS - start))s"
 log "kernel built: $tree ($(cat "$tree/include/config/kernel.release"))"
 echo "$tree"
+}
+
+# Bash reads a script as it runs: the whole body is one function so that
+# editing this file during a build cannot change the running build.
+main "$@"
