@@ -5,14 +5,16 @@
 # every input, and doubles as the "kernel headers" for out-of-tree and
 # DKMS builds. Prints the tree's path on stdout.
 #
-#   build-kernel.sh [--variant san] [--series v6] [--localversion SUFFIX] [--print-key]
+#   build-kernel.sh [--variant san|bench] [--series v6] [--localversion SUFFIX] [--print-key]
 #
 # The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
 # builds the same source, patches and fragment with clang (LLVM=-19) plus
 # testbed/kernel-san.config (KASAN and kCFI), linked as current-san; its
 # release ends in -dcbm-san. Out-of-tree modules for a tree must be built
 # with the make flags saved in its .dcbm-make-flags (ext_module_build in
-# testbed/lib.sh does that).
+# testbed/lib.sh does that). --variant bench builds the main kernel (gcc)
+# plus testbed/kernel-bench.config (the debugging options off), release
+# -dcbm-bench, linked as current-bench; only testbed/bench/run builds it.
 #
 # --series v6 applies testbed/patches-v6 (the RFC v6 interface) instead of
 # testbed/patches (v5): release -dcbm-v6 (-dcbm-san-v6), linked as
@@ -52,7 +54,10 @@ case $variant in
     make_flags=(LLVM=-19) default_lv=-dcbm-san link=current-san
     fragments+=("$here/kernel-san.config")
     tools+=(ld.lld-19 llvm-ar-19 llvm-nm-19 llvm-objcopy-19 llvm-strip-19 llvm-readelf-19) ;;
-  *) die "unknown variant '$variant' (have: san)" ;;
+  bench)
+    make_flags=() default_lv=-dcbm-bench link=current-bench
+    fragments+=("$here/kernel-bench.config") ;;
+  *) die "unknown variant '$variant' (have: san, bench)" ;;
 esac
 case $series in
   "") patchdir=$here/patches ;;
@@ -154,11 +159,20 @@ else
   make -s "${make_flags[@]}" rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
   # merge_config only warns; a silently dropped option would make a
   # different kernel than the one the tests assume.
+  # A later fragment overrides an earlier one; an option set to n must
+  # not stay on (selected by another).
   missing=0
+  declare -A want=()
   while IFS= read -r line; do
-    case $line in CONFIG_*=n|'#'*|'') continue ;; esac
-    grep -qx "$line" .config || { log "config option not set: $line"; missing=1; }
+    case $line in CONFIG_*=*) want[${line%%=*}]=${line#*=} ;; esac
   done < <(cat "${fragments[@]}")
+  for opt in "${!want[@]}"; do
+    if [ "${want[$opt]}" = n ]; then
+      ! grep -q "^$opt=" .config || { log "config option not off: $(grep "^$opt=" .config)"; missing=1; }
+    else
+      grep -qx "$opt=${want[$opt]}" .config || { log "config option not set: $opt=${want[$opt]}"; missing=1; }
+    fi
+  done
   ((missing == 0)) || die "the config fragment did not apply (see above)"
 fi
 echo "${make_flags[*]}" > .dcbm-make-flags
