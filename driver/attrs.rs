@@ -1,24 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The sysfs files under /sys/module/dcbm/, with the C driver's semantics:
-//! a bad write returns an errno and leaves the value as it was; a write
-//! to a counter resets it.
+//! The sysfs files under /sys/module/dcbm/ (the v5 driver's layout):
+//! module attributes over the knobs of knobs.rs.
 //!
 //! The files live on the module's kobject, whose sysfs operations call
 //! each file as a `struct module_attribute` (`module_attr_show()`), so they
 //! are module attributes with exactly the callback types bindgen gives for
 //! it: a kCFI kernel checks the type of every indirect call. (The C
 //! reference driver used `kobj_attribute`s there, which only work while
-//! the callee ignores its first two arguments.)
+//! the callee ignores its first two arguments.) Every file has the same
+//! two callbacks, which find their knob by the attribute's name.
 
-use crate::control;
-use crate::reasons;
-use crate::stats;
+use crate::knobs;
 use core::cell::UnsafeCell;
-use core::fmt::Write;
 use core::ptr;
 use kernel::bindings;
-use kernel::ffi::{c_char, c_uint};
+use kernel::ffi::c_char;
 use kernel::prelude::*;
 
 /// The callback types of `struct module_attribute`, as bindgen gives them
@@ -36,6 +33,9 @@ type Store = unsafe extern "C" fn(
 ) -> isize;
 
 /// A `module_attribute` in writable memory, as sysfs and lockdep expect.
+///
+/// # Invariants
+/// `attr.name` is a `'static` NUL-terminated string naming a knob.
 #[repr(transparent)]
 struct Attr(UnsafeCell<bindings::module_attribute>);
 
@@ -44,7 +44,8 @@ struct Attr(UnsafeCell<bindings::module_attribute>);
 unsafe impl Sync for Attr {}
 
 impl Attr {
-    const fn new(name: &'static CStr, mode: u16, show: Show, store: Store) -> Self {
+    const fn new(name: &'static CStr, mode: u16) -> Self {
+        // INVARIANT: `name` is static; `Files::create` checks it names a knob.
         Self(UnsafeCell::new(bindings::module_attribute {
             attr: bindings::attribute {
                 // `as_char_ptr()` is not const; the cast is what it does.
@@ -54,8 +55,8 @@ impl Attr {
                 // SAFETY: the remaining (lockdep) fields are zero when unused.
                 ..unsafe { core::mem::zeroed() }
             },
-            show: Some(show),
-            store: Some(store),
+            show: Some(show as Show),
+            store: Some(store as Store),
             setup: None,
             test: None,
             free: None,
@@ -66,212 +67,95 @@ impl Attr {
         // SAFETY: a projection of a static, no reference is created.
         unsafe { ptr::addr_of_mut!((*self.0.get()).attr) }
     }
+
+    fn name(&self) -> &'static CStr {
+        // SAFETY: the type invariant.
+        unsafe { CStr::from_char_ptr((*self.0.get()).attr.name) }
+    }
 }
 
-/// Writes the value and a newline into the buffer of a sysfs show call.
+/// The name of the file sysfs calls us for.
 ///
 /// # Safety
-/// `buf` is the PAGE_SIZE buffer sysfs passed to a show callback.
-unsafe fn emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> isize {
-    struct Page {
-        buf: *mut u8,
-        len: usize,
-    }
-    impl Write for Page {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            // Values are a few digits; anything near a page is a bug.
-            if self.len + s.len() >= bindings::PAGE_SIZE {
-                return Err(core::fmt::Error);
-            }
-            // SAFETY: bounds checked above against the page sysfs gave.
-            unsafe { ptr::copy_nonoverlapping(s.as_ptr(), self.buf.add(self.len), s.len()) };
-            self.len += s.len();
-            Ok(())
-        }
-    }
-    let mut page = Page {
-        buf: buf.cast(),
-        len: 0,
+/// `attr` is one of this module's [`Attr`]s.
+unsafe fn name_of(attr: *const bindings::module_attribute) -> &'static CStr {
+    // SAFETY: `Attr` is a transparent wrapper of the attribute.
+    unsafe { (*attr.cast::<Attr>()).name() }
+}
+
+/// # Safety
+/// Called by sysfs only, for one of our attributes, with its PAGE_SIZE
+/// show buffer.
+unsafe extern "C" fn show(
+    attr: *const bindings::module_attribute,
+    _: *mut bindings::module_kobject,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: per the contract.
+    let (name, page) = unsafe {
+        (
+            name_of(attr),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE),
+        )
     };
-    match writeln!(page, "{}", args) {
-        Ok(()) => page.len as isize,
-        Err(_) => EINVAL.to_errno() as isize,
+    match knobs::show(name, page) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
     }
 }
 
-fn ret(count: usize, r: Result) -> isize {
-    match r {
+/// # Safety
+/// Called by sysfs only, for one of our attributes, with the written
+/// bytes NUL-terminated in a buffer that outlives the call.
+unsafe extern "C" fn store(
+    attr: *const bindings::module_attribute,
+    _: *mut bindings::module_kobject,
+    raw: *const c_char,
+    count: usize,
+) -> isize {
+    // SAFETY: per the contract.
+    let (name, buf) = unsafe { (name_of(attr), CStr::from_char_ptr(raw)) };
+    match knobs::store(name, buf) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }
 }
 
-// The parsers are the kernel's, so values mean what they mean everywhere
-// in sysfs: a base prefix, one trailing newline, nothing else.
-
-fn parse_u64(buf: &CStr) -> Result<u64> {
-    let mut v = 0u64;
-    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
-    kernel::error::to_result(unsafe { bindings::kstrtoull(buf.as_char_ptr(), 0, &mut v) })?;
-    Ok(v)
-}
-
-fn parse_u32(buf: &CStr) -> Result<u32> {
-    let mut v: c_uint = 0;
-    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
-    kernel::error::to_result(unsafe { bindings::kstrtouint(buf.as_char_ptr(), 0, &mut v) })?;
-    Ok(v)
-}
-
-fn parse_bool(buf: &CStr) -> Result<bool> {
-    let mut v = false;
-    // SAFETY: `buf` is NUL-terminated; `v` is a valid out-pointer.
-    kernel::error::to_result(unsafe { bindings::kstrtobool(buf.as_char_ptr(), &mut v) })?;
-    Ok(v)
-}
-
-/// A tunable file: `show` formats the value; `store` parses `buf` and
-/// applies it, or fails with an errno and changes nothing.
-macro_rules! knob_attr {
-    ($attr:ident, $name:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
-        knob_attr!($attr, $name, 0o644, |$buf| show: $show, store: $store);
+macro_rules! attrs {
+    ($($id:ident = $name:literal $(, $mode:literal)?;)*) => {
+        $(static $id: Attr = Attr::new($name, attrs!(@mode $($mode)?));)*
     };
-    ($attr:ident, $name:literal, $mode:literal, |$buf:ident| show: $show:expr, store: $store:expr) => {
-        static $attr: Attr = {
-            /// # Safety
-            /// Called by sysfs only, with the buffer of a show call.
-            unsafe extern "C" fn show(
-                _: *const bindings::module_attribute,
-                _: *mut bindings::module_kobject,
-                buf: *mut c_char,
-            ) -> isize {
-                // SAFETY: sysfs passes its PAGE_SIZE show buffer.
-                unsafe { emit(buf, format_args!("{}", $show)) }
-            }
-            /// # Safety
-            /// Called by sysfs only, with the buffer of a store call.
-            unsafe extern "C" fn store(
-                _: *const bindings::module_attribute,
-                _: *mut bindings::module_kobject,
-                raw: *const c_char,
-                count: usize,
-            ) -> isize {
-                // SAFETY: sysfs NUL-terminates the written bytes in a
-                // buffer that outlives the call.
-                let $buf = unsafe { CStr::from_char_ptr(raw) };
-                ret(count, $store)
-            }
-            Attr::new($name, $mode, show, store)
-        };
-    };
+    (@mode) => { 0o644 };
+    (@mode $mode:literal) => { $mode };
 }
 
-knob_attr!(OFFLOADING, c"offloading", |buf|
-    show: u8::from(control::CONTROL.lock().enabled),
-    store: parse_bool(buf).and_then(control::set_offloading)
-);
-
-knob_attr!(NR_DMA_CHAN, c"nr_dma_chan", |buf|
-    show: control::CONTROL.lock().nr_chan,
-    store: parse_u32(buf).and_then(control::set_nr_chan)
-);
-
-knob_attr!(TIMEOUT_MS, c"timeout_ms", |buf|
-    show: control::timeout_ms(),
-    store: parse_u32(buf).and_then(control::set_timeout_ms)
-);
-
-knob_attr!(MIN_BATCH_BYTES, c"min_batch_bytes", |buf|
-    show: control::min_batch_bytes(),
-    store: parse_u64(buf).and_then(control::set_min_batch_bytes)
-);
-
-knob_attr!(MIN_FOLIO_BYTES, c"min_folio_bytes", |buf|
-    show: control::min_folio_bytes(),
-    store: parse_u64(buf).and_then(control::set_min_folio_bytes)
-);
-
-/// A counter file: reads the value, any write resets it to 0.
-macro_rules! counter_attr {
-    ($attr:ident, $name:literal, $counter:path) => {
-        knob_attr!($attr, $name, |_buf|
-            show: $counter.get(),
-            store: {
-                $counter.reset();
-                Ok(())
-            }
-        );
-    };
+attrs! {
+    OFFLOADING = c"offloading";
+    NR_DMA_CHAN = c"nr_dma_chan";
+    TIMEOUT_MS = c"timeout_ms";
+    MIN_BATCH_BYTES = c"min_batch_bytes";
+    MIN_FOLIO_BYTES = c"min_folio_bytes";
+    FOLIOS_MIGRATED = c"folios_migrated";
+    FOLIOS_FAILURES = c"folios_failures";
+    FOLIOS_DECLINED = c"folios_declined";
+    BYTES_MIGRATED = c"bytes_migrated";
+    CHANNELS = c"channels", 0o444;
+    INTERFACE = c"interface", 0o444;
+    REASONS_AVAILABLE = c"reasons_available", 0o444;
+    REASON_MASK = c"reason_mask";
+    BATCHES = c"batches";
+    SETUP_NS = c"setup_ns";
+    WAIT_NS = c"wait_ns";
+    TEARDOWN_NS = c"teardown_ns";
+    DESCRIPTORS = c"descriptors";
+    POOL_WAITS = c"pool_waits";
+    UNEVEN_MAPS = c"uneven_maps";
+    MERGED_MAPS = c"merged_maps";
+    BUSY_DECLINES = c"busy_declines";
+    ABORTED = c"aborted";
+    NOWAIT_DECLINES = c"nowait_declines";
+    WAITED_OUT = c"waited_out";
 }
-
-counter_attr!(FOLIOS_MIGRATED, c"folios_migrated", stats::FOLIOS_MIGRATED);
-counter_attr!(FOLIOS_FAILURES, c"folios_failures", stats::FOLIOS_FAILURES);
-counter_attr!(FOLIOS_DECLINED, c"folios_declined", stats::FOLIOS_DECLINED);
-counter_attr!(BYTES_MIGRATED, c"bytes_migrated", stats::BYTES_MIGRATED);
-counter_attr!(BATCHES, c"batches", stats::BATCHES);
-counter_attr!(SETUP_NS, c"setup_ns", stats::SETUP_NS);
-counter_attr!(WAIT_NS, c"wait_ns", stats::WAIT_NS);
-counter_attr!(TEARDOWN_NS, c"teardown_ns", stats::TEARDOWN_NS);
-counter_attr!(DESCRIPTORS, c"descriptors", stats::DESCRIPTORS);
-counter_attr!(POOL_WAITS, c"pool_waits", stats::POOL_WAITS);
-counter_attr!(UNEVEN_MAPS, c"uneven_maps", stats::UNEVEN_MAPS);
-counter_attr!(MERGED_MAPS, c"merged_maps", stats::MERGED_MAPS);
-counter_attr!(BUSY_DECLINES, c"busy_declines", stats::BUSY_DECLINES);
-counter_attr!(ABORTED, c"aborted", stats::ABORTED);
-counter_attr!(NOWAIT_DECLINES, c"nowait_declines", stats::NOWAIT_DECLINES);
-counter_attr!(WAITED_OUT, c"waited_out", stats::WAITED_OUT);
-
-/// The held channels, space separated (read-only: writes fail EPERM).
-///
-/// # Safety
-/// Called by sysfs only, with the buffer of a show call.
-unsafe extern "C" fn channels_show(
-    _: *const bindings::module_attribute,
-    _: *mut bindings::module_kobject,
-    buf: *mut c_char,
-) -> isize {
-    struct Names<'a>(Option<&'a crate::channels::ChannelSet>);
-    impl core::fmt::Display for Names<'_> {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            for (i, c) in self.0.into_iter().flat_map(|s| s.iter()).enumerate() {
-                let sep = if i == 0 { "" } else { " " };
-                write!(f, "{}{}", sep, c.name().to_str().unwrap_or("?"))?;
-            }
-            Ok(())
-        }
-    }
-    let set = control::channels();
-    // SAFETY: sysfs passes its PAGE_SIZE show buffer.
-    unsafe { emit(buf, format_args!("{}", Names(set.as_deref()))) }
-}
-
-/// # Safety
-/// Called by sysfs only (the buffer is not read).
-unsafe extern "C" fn channels_store(
-    _: *const bindings::module_attribute,
-    _: *mut bindings::module_kobject,
-    _: *const c_char,
-    _: usize,
-) -> isize {
-    EPERM.to_errno() as isize
-}
-
-static CHANNELS: Attr = Attr::new(c"channels", 0o444, channels_show, channels_store);
-
-knob_attr!(INTERFACE, c"interface", 0o444, |_buf|
-    show: reasons::INTERFACE,
-    store: Err(EPERM)
-);
-
-knob_attr!(REASONS_AVAILABLE, c"reasons_available", 0o444, |_buf|
-    show: reasons::Names(reasons::available()),
-    store: Err(EPERM)
-);
-
-knob_attr!(REASON_MASK, c"reason_mask", |buf|
-    show: reasons::Names(reasons::mask()),
-    store: reasons::set_mask(buf)
-);
 
 #[repr(transparent)]
 struct AttrList<const N: usize>([*mut bindings::attribute; N]);
@@ -354,6 +238,17 @@ unsafe impl Sync for Files {}
 
 impl Files {
     pub(crate) fn create(module: &'static ThisModule) -> Result<Self> {
+        // A file whose name is not a knob would fail every access.
+        for list in [&ATTRS.0[..], &TIMING_ATTRS.0[..], &ENGINE_ATTRS.0[..]] {
+            for &a in list.iter().take_while(|a| !a.is_null()) {
+                // SAFETY: `a` is the `attr` of one of our static `Attr`s.
+                let name = unsafe { CStr::from_char_ptr((*a).name) };
+                if !knobs::exists(name) {
+                    pr_err!("no knob for file {:?}\n", name);
+                    return Err(EINVAL);
+                }
+            }
+        }
         // SAFETY: `module` is this module, whose kobject is registered
         // before init runs and removed after exit.
         let kobj = unsafe { ptr::addr_of_mut!((*module.as_ptr()).mkobj.kobj) };

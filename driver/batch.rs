@@ -18,8 +18,10 @@
 use crate::channels::{ChannelSet, Lease};
 use crate::context::CallCtx;
 use crate::control;
+use crate::coverage::{self, Span};
 use crate::ffi::{self, Folio};
 use crate::inflight::{Submitted, Tracker};
+use crate::reasons;
 use crate::segments::{Copy, CopyWalk};
 use crate::sgtable::MappedTable;
 use crate::stats;
@@ -34,12 +36,25 @@ use kernel::time::{Delta, Instant, Monotonic};
 /// memory and the engine ring a batch takes, whatever the provider.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// One (source, destination) folio pair of the batch.
+/// One (source, destination) folio pair of the batch, and where its bytes
+/// lie in its share (`span.len` is the folio size).
 #[derive(Clone, Copy)]
 struct Pair {
     src: *mut Folio,
     dst: *mut Folio,
-    bytes: u64,
+    span: Span,
+}
+
+impl AsRef<Span> for Pair {
+    fn as_ref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl AsMut<Span> for Pair {
+    fn as_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
 }
 
 /// Reads the pairs off the two lists. Returns the pairs, the bytes and the
@@ -75,7 +90,10 @@ unsafe fn collect_pairs(
             Pair {
                 src,
                 dst,
-                bytes: ss as u64,
+                span: Span {
+                    len: ss as u64,
+                    ..Span::default()
+                },
             },
             gfp,
         )?;
@@ -91,12 +109,14 @@ unsafe fn collect_pairs(
     Ok((pairs, bytes, largest))
 }
 
-/// The share of a batch that goes to one engine device: its folios,
-/// mapped once on the device, copied over the lanes `lanes` of the tracker.
+/// The share of a batch that goes to one engine device: its folios (the
+/// pairs `folios` of the batch), mapped once on the device, copied over
+/// the lanes `lanes` of the tracker.
 struct Share {
     src: MappedTable,
     dst: MappedTable,
     lanes: Range<usize>,
+    folios: Range<usize>,
     bytes: u64,
 }
 
@@ -110,14 +130,21 @@ struct OnEngine {
     lease: Lease,
 }
 
-/// Submits one copy on lane `lane`, cut to what the channel accepts.
+/// Submits copy `c` of share `share` on lane `lane`, cut to what the
+/// channel accepts.
 ///
 /// dmaengine does not report a provider's longest copy (idxd refuses more
 /// than its `max_xfer_bytes`), so a copy refused while the channel is idle
 /// is tried again once (a refusal may be transient: ptdma allocates with
 /// GFP_NOWAIT), then halved; the length that was then accepted is
 /// remembered for the channel.
-fn submit_copy(t: &mut Tracker, lane: usize, c: Copy, deadline: Instant<Monotonic>) -> Result {
+fn submit_copy(
+    t: &mut Tracker,
+    lane: usize,
+    share: usize,
+    c: Copy,
+    deadline: Instant<Monotonic>,
+) -> Result {
     let page = bindings::PAGE_SIZE;
     let mut cap = t.lanes()[lane].chan().max_len();
     let mut retried = false;
@@ -139,7 +166,7 @@ fn submit_copy(t: &mut Tracker, lane: usize, c: Copy, deadline: Instant<Monotoni
                 return Err(ETIMEDOUT);
             }
         }
-        match t.submit(lane, dst, src, len)? {
+        match t.submit(lane, dst, src, len, share, c.off + done)? {
             Submitted::Yes => {
                 done += len as u64;
                 retried = false;
@@ -170,13 +197,18 @@ fn submit_copy(t: &mut Tracker, lane: usize, c: Copy, deadline: Instant<Monotoni
 
 /// Submits the memcpys of one share, cut so that every lane gets a part
 /// even of a single large folio, and dealt round-robin.
-fn submit_share(t: &mut Tracker, share: &Share, deadline: Instant<Monotonic>) -> Result {
+fn submit_share(
+    t: &mut Tracker,
+    idx: usize,
+    share: &Share,
+    deadline: Instant<Monotonic>,
+) -> Result {
     let n = share.lanes.len();
     let page = bindings::PAGE_SIZE as u64;
     let piece = share.bytes.div_ceil(n as u64).div_ceil(page) * page;
     let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), piece);
     for (i, c) in (&mut walk).enumerate() {
-        submit_copy(t, share.lanes.start + i % n, c, deadline)?;
+        submit_copy(t, share.lanes.start + i % n, idx, c, deadline)?;
     }
     if walk.mismatch() {
         return Err(EINVAL);
@@ -186,17 +218,28 @@ fn submit_share(t: &mut Tracker, share: &Share, deadline: Instant<Monotonic>) ->
 
 /// Maps the shares and submits their copies; stops at the first error,
 /// leaving what was submitted to be waited for.
-fn submit(b: &mut OnEngine, pairs: &[Pair], ctx: CallCtx, deadline: Instant<Monotonic>) -> Result {
+fn submit(
+    b: &mut OnEngine,
+    pairs: &mut [Pair],
+    ctx: CallCtx,
+    deadline: Instant<Monotonic>,
+) -> Result {
     let groups = b.lease.by_device();
     let nr_dev = groups.len();
     let mut lane = 0;
     for (i, chans) in groups.iter().enumerate() {
         // Even split over the devices, as the C driver does over channels.
-        let part = &pairs[pairs.len() * i / nr_dev..pairs.len() * (i + 1) / nr_dev];
+        let folios = pairs.len() * i / nr_dev..pairs.len() * (i + 1) / nr_dev;
         let lanes = lane..lane + chans.len();
         lane = lanes.end;
-        if part.is_empty() {
+        if folios.is_empty() {
             continue;
+        }
+        let part = &mut pairs[folios.clone()];
+        let mut off = 0;
+        for p in part.iter_mut() {
+            p.span.off = off;
+            off += p.span.len;
         }
         let dev = chans[0].device();
         let src = MappedTable::map(
@@ -221,11 +264,12 @@ fn submit(b: &mut OnEngine, pairs: &[Pair], ctx: CallCtx, deadline: Instant<Mono
             src,
             dst,
             lanes,
-            bytes: part.iter().map(|p| p.bytes).sum(),
+            folios,
+            bytes: off,
         };
         b.shares.push(share, ctx.gfp)?;
-        let share = b.shares.last().ok_or(EINVAL)?;
-        submit_share(&mut b.tracker, share, deadline)?;
+        let idx = b.shares.len() - 1;
+        submit_share(&mut b.tracker, idx, &b.shares[idx], deadline)?;
     }
     Ok(())
 }
@@ -242,11 +286,13 @@ enum Declined {
     NotAbortable,
 }
 
-/// Copies the batch with DMA. `Ok(Err(_))`: declined before anything was
-/// submitted. Any error means "copy it on the CPU".
+/// Copies the batch with DMA and credits each pair's span with the bytes
+/// confirmed copied. `Ok(Err(_))`: declined before anything was submitted.
+/// An error means the batch did not go through whole (some folios may
+/// still have been copied: see the spans).
 fn copy(
     set: &ChannelSet,
-    pairs: &[Pair],
+    pairs: &mut [Pair],
     ctx: CallCtx,
     start: Instant<Monotonic>,
 ) -> Result<core::result::Result<(), Declined>> {
@@ -286,6 +332,14 @@ fn copy(
     }
     let teardown = Instant::<Monotonic>::now();
     account(&stats::WAIT_NS, submitted, teardown);
+    // Settled: every verdict is final and no copy writes any more.
+    let OnEngine {
+        tracker, shares, ..
+    } = &mut b;
+    for d in tracker.completed() {
+        let share = &shares[d.share];
+        coverage::credit(&mut pairs[share.folios.clone()], d.off, d.len);
+    }
     drop(b);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
@@ -295,6 +349,11 @@ fn copy(
 static FAILED_BATCHES: AtomicUsize = AtomicUsize::new(0);
 
 /// The migrator's `offload_copy`, called by the migration core.
+///
+/// What tells the core which folios were copied depends on the interface
+/// (reasons.rs): on v6 the migrator marks each destination folio whose
+/// every byte a successful descriptor copied, and the core copies the
+/// others; on v5 only a return of 0 counts, for the whole batch.
 ///
 /// # Safety
 /// Called by the core with two lists of `folio_cnt` locked, unmapped
@@ -309,48 +368,73 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     let nr = folio_cnt as usize;
     let ctx = CallCtx::current(control::timeout_ms());
     // SAFETY: forwarded from the core's contract.
-    let (pairs, bytes, largest) = match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
-        Ok(v) => v,
-        Err(e) => {
-            stats::FOLIOS_FAILURES.add(nr as u64);
-            return e.to_errno();
-        }
-    };
+    let (mut pairs, bytes, largest) =
+        match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
+            Ok(v) => v,
+            Err(e) => {
+                stats::FOLIOS_FAILURES.add(nr as u64);
+                return e.to_errno();
+            }
+        };
     if bytes < control::min_batch_bytes() || largest < control::min_folio_bytes() {
         stats::FOLIOS_DECLINED.add(nr as u64);
         return EOPNOTSUPP.to_errno();
     }
     let result = match control::channels() {
-        Some(set) => copy(&set, &pairs, ctx, start),
+        Some(set) => copy(&set, &mut pairs, ctx, start),
         None => Err(ENODEV),
     };
-    match result {
-        Ok(Err(why)) => {
-            match why {
-                Declined::Busy => stats::BUSY_DECLINES.add(1),
-                Declined::NotAbortable => stats::NOWAIT_DECLINES.add(1),
-            }
-            stats::FOLIOS_DECLINED.add(nr as u64);
-            EOPNOTSUPP.to_errno()
-        }
+    let why = match result {
+        Ok(Err(why)) => why,
         Ok(Ok(())) => {
             stats::FOLIOS_MIGRATED.add(nr as u64);
             stats::BYTES_MIGRATED.add(bytes);
-            0
-        }
-        Err(e) => {
-            stats::FOLIOS_FAILURES.add(nr as u64);
-            let n = FAILED_BATCHES.fetch_add(1, Ordering::Relaxed);
-            // The log stays readable under a failing engine: the first ten
-            // failures, then every thousandth.
-            if n < 10 || n % 1000 == 0 {
-                pr_warn!(
-                    "DMA copy of {} folios failed ({:?}), copying on the CPU\n",
-                    nr,
-                    e
-                );
+            if reasons::is_v6() {
+                for p in pairs.iter() {
+                    // SAFETY: a destination folio of this call, locked.
+                    unsafe { ffi::dcbm_mark_copied(p.dst) };
+                }
             }
-            e.to_errno()
+            return 0;
+        }
+        Err(e) => return failed(&pairs, e),
+    };
+    match why {
+        Declined::Busy => stats::BUSY_DECLINES.add(1),
+        Declined::NotAbortable => stats::NOWAIT_DECLINES.add(1),
+    }
+    stats::FOLIOS_DECLINED.add(nr as u64);
+    EOPNOTSUPP.to_errno()
+}
+
+/// A batch that did not go through whole: on v6 the folios that were
+/// copied keep their copy (they are marked), the rest go to the CPU; on
+/// v5 the whole batch does.
+fn failed(pairs: &[Pair], e: Error) -> i32 {
+    let nr = pairs.len() as u64;
+    let (mut copied, mut bytes) = (0u64, 0u64);
+    if reasons::is_v6() {
+        for p in pairs.iter().filter(|p| p.span.copied()) {
+            // SAFETY: a destination folio of this call, locked; its copy
+            // completed without error (`coverage`).
+            unsafe { ffi::dcbm_mark_copied(p.dst) };
+            copied += 1;
+            bytes += p.span.len;
         }
     }
+    stats::FOLIOS_MIGRATED.add(copied);
+    stats::BYTES_MIGRATED.add(bytes);
+    stats::FOLIOS_FAILURES.add(nr - copied);
+    let n = FAILED_BATCHES.fetch_add(1, Ordering::Relaxed);
+    // The log stays readable under a failing engine: the first ten
+    // failures, then every thousandth.
+    if n < 10 || n % 1000 == 0 {
+        pr_warn!(
+            "DMA copy of {} of {} folios failed ({:?}), copying them on the CPU\n",
+            nr - copied,
+            nr,
+            e
+        );
+    }
+    e.to_errno()
 }

@@ -3,13 +3,18 @@
 //! The module's tunable state: whether the migrator is registered, the
 //! channels it holds, and the knobs a batch reads.
 //!
-//! `CONTROL` serialises enable, disable and resize. The copy path never
-//! takes it: unregistering waits for copies in flight while holding it,
-//! so copies read the channel set under the `CHANNELS` spinlock instead.
+//! `CONTROL` serialises enable, disable, resize and mask changes. The copy
+//! path never takes it: unregistering waits for copies in flight while
+//! holding it, so copies read the channel set under the `CHANNELS`
+//! spinlock instead. Values are atomics, so reading a knob takes no lock
+//! (and works before init).
 
 use crate::channels::ChannelSet;
 use crate::ffi;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::reasons;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use kernel::bindings;
+use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -30,35 +35,79 @@ pub(crate) const DEFAULT_MIN_BATCH_BYTES: u64 = 2 << 20;
 pub(crate) const DEFAULT_MIN_FOLIO_BYTES: u64 = 2 << 20;
 pub(crate) const MAX_MIN_BYTES: u64 = 1 << 30;
 
-pub(crate) struct Control {
-    pub(crate) enabled: bool,
-    pub(crate) nr_chan: u32,
+/// Where the module is in its life. Knobs may be written before init
+/// runs (module parameters are parsed at load, and parameters/ appears in
+/// sysfs before init) and after exit has begun (parameters/ goes only
+/// once exit returns): only a live module acts on `offloading`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Life {
+    Loading = 0,
+    Live = 1,
+    Going = 2,
+}
+
+static LIFE: AtomicU8 = AtomicU8::new(Life::Loading as u8);
+
+fn life() -> Life {
+    match LIFE.load(Ordering::Acquire) {
+        0 => Life::Loading,
+        1 => Life::Live,
+        _ => Life::Going,
+    }
 }
 
 kernel::sync::global_lock! {
-    // SAFETY: initialised in `init()` before any other use.
-    pub(crate) unsafe(uninit) static CONTROL: Mutex<Control> = Control {
-        enabled: false,
-        nr_chan: DEFAULT_NR_CHAN,
-    };
+    // SAFETY: initialised in `go_live()` before `LIFE` says `Live`, and
+    // taken only once it does.
+    pub(crate) unsafe(uninit) static CONTROL: Mutex<()> = ();
 }
 
 kernel::sync::global_lock! {
-    // SAFETY: initialised in `init()` before any other use.
+    // SAFETY: initialised in `go_live()`, before the migrator can be
+    // registered (the only way to reach `channels()`) and before any
+    // knob is live.
     unsafe(uninit) static CHANNELS: SpinLock<Option<Arc<ChannelSet>>> = None;
 }
 
+/// Whether the migrator is registered (changed under `CONTROL`), or,
+/// before init, whether a load-time `offloading=1` asked for it.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static NR_CHAN: AtomicU32 = AtomicU32::new(DEFAULT_NR_CHAN);
 static TIMEOUT_MS: AtomicU32 = AtomicU32::new(DEFAULT_TIMEOUT_MS);
 static MIN_BATCH_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_BATCH_BYTES);
 static MIN_FOLIO_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_FOLIO_BYTES);
 
-/// Initialises the locks; called once from module init.
-pub(crate) fn init() {
-    // SAFETY: called once, before any use of the locks.
+/// Makes the knobs live, from module init: sets up the locks, then
+/// applies a load-time `offloading=1`. Holds the module's parameter lock
+/// so that no parameter write interleaves (parameter callbacks run under
+/// it, and take `CONTROL` after it, as here).
+pub(crate) fn go_live(module: &'static ThisModule) -> Result {
+    // SAFETY: `module` is this module, alive while its init runs.
+    unsafe { bindings::kernel_param_lock(module.as_ptr()) };
+    // SAFETY: called once, before `LIFE` says `Live`: nothing else takes
+    // the locks yet.
     unsafe {
         CONTROL.init();
         CHANNELS.init();
     }
+    LIFE.store(Life::Live as u8, Ordering::Release);
+    let want = ENABLED.swap(false, Ordering::Relaxed);
+    let r = if want { set_offloading(true) } else { Ok(()) };
+    // SAFETY: locked above.
+    unsafe { bindings::kernel_param_unlock(module.as_ptr()) };
+    r
+}
+
+/// From module exit: no write enables offloading any more; then
+/// unregisters, waiting for the copies in flight, and releases the
+/// channels.
+pub(crate) fn go_away() {
+    LIFE.store(Life::Going as u8, Ordering::Release);
+    // Writers check `LIFE` again under `CONTROL`: once this returns, none
+    // can register.
+    let _g = CONTROL.lock();
+    disable();
 }
 
 /// The channel set of a batch about to start, if offloading is enabled.
@@ -71,6 +120,14 @@ pub(crate) fn channels() -> Option<Arc<ChannelSet>> {
 fn replace_channels(new: Option<Arc<ChannelSet>>) {
     let old = core::mem::replace(&mut *CHANNELS.lock(), new);
     drop(old);
+}
+
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn nr_chan() -> u32 {
+    NR_CHAN.load(Ordering::Relaxed)
 }
 
 pub(crate) fn timeout_ms() -> u32 {
@@ -111,29 +168,46 @@ fn store_bounded(knob: &AtomicU64, v: u64) -> Result {
 
 /// Registers or unregisters the migrator. Enabling acquires the channels
 /// first and fails with ENODEV, leaving offloading off, if there is none.
+/// Before init it only records the wish (a load-time parameter); while
+/// the module goes away it fails with EBUSY.
 pub(crate) fn set_offloading(enable: bool) -> Result {
-    let mut c = CONTROL.lock();
-    if enable == c.enabled {
+    if life() == Life::Loading {
+        ENABLED.store(enable, Ordering::Relaxed);
         return Ok(());
     }
-    if enable {
-        let set = ChannelSet::acquire(c.nr_chan as usize, None)?;
-        replace_channels(Some(set));
-        // SAFETY: the migrator is static and not registered (`enabled`
-        // is false under `CONTROL`).
-        let rc = unsafe { ffi::dcbm_migrator_register() };
-        if rc != 0 {
-            replace_channels(None);
-            return Err(Error::from_errno(rc));
-        }
-    } else {
-        // SAFETY: registered (`enabled` is true under `CONTROL`). Returns
+    let _g = CONTROL.lock();
+    if life() != Life::Live {
+        return Err(EBUSY);
+    }
+    if enable == enabled() {
+        return Ok(());
+    }
+    if !enable {
+        disable();
+        return Ok(());
+    }
+    let set = ChannelSet::acquire(nr_chan() as usize, None)?;
+    replace_channels(Some(set));
+    // SAFETY: the migrator is static and not registered (`ENABLED` is
+    // false under `CONTROL`).
+    let rc = unsafe { ffi::dcbm_migrator_register(reasons::mask() as c_ulong) };
+    if rc != 0 {
+        replace_channels(None);
+        return Err(Error::from_errno(rc));
+    }
+    ENABLED.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Unregisters, if registered; the caller holds `CONTROL`.
+fn disable() {
+    if enabled() {
+        // SAFETY: registered (`ENABLED` is true under `CONTROL`). Returns
         // once no copy runs any more.
         unsafe { ffi::dcbm_migrator_unregister() };
         replace_channels(None);
+        ENABLED.store(false, Ordering::Relaxed);
     }
-    c.enabled = enable;
-    Ok(())
 }
 
 /// Sets the channel count; when enabled, resizes the held set at once.
@@ -141,12 +215,26 @@ pub(crate) fn set_nr_chan(n: u32) -> Result {
     if !(1..=MAX_CHANNELS).contains(&n) {
         return Err(EINVAL);
     }
-    let mut c = CONTROL.lock();
-    if c.enabled {
+    if life() == Life::Loading {
+        NR_CHAN.store(n, Ordering::Relaxed);
+        return Ok(());
+    }
+    let _g = CONTROL.lock();
+    if enabled() {
         let prev = channels();
         let set = ChannelSet::acquire(n as usize, prev.as_deref())?;
         replace_channels(Some(set));
     }
-    c.nr_chan = n;
+    NR_CHAN.store(n, Ordering::Relaxed);
     Ok(())
+}
+
+/// Sets the reasons offered, through `apply` (which tells the core at
+/// once when registered), under `CONTROL` once live.
+pub(crate) fn with_control<T>(apply: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+    if life() == Life::Loading {
+        return apply(false);
+    }
+    let _g = CONTROL.lock();
+    apply(enabled())
 }

@@ -7,9 +7,11 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
+#include <linux/migrate.h>
 #include <linux/migrate_copy_offload.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
 
 #include "dcbm_shim.h"
@@ -20,7 +22,59 @@ static struct migrator dcbm_migrator = {
 	.owner = THIS_MODULE,
 };
 
-int dcbm_migrator_register(void)
+/*
+ * The interface is chosen at build time by what the kernel's header
+ * declares: MIGRATE_OFFLOAD_REASONS_ALLOWED exists only in the v6 series.
+ * The Rust side asks dcbm_interface_v6() and never names either API.
+ */
+#ifdef MIGRATE_OFFLOAD_REASONS_ALLOWED
+#define DCBM_V6 1
+#else
+#define DCBM_V6 0
+#endif
+
+bool dcbm_interface_v6(void)
+{
+	return DCBM_V6;
+}
+
+#if DCBM_V6
+int dcbm_migrator_register(unsigned long reason_mask)
+{
+	return migrate_offload_register(&dcbm_migrator, reason_mask);
+}
+
+void dcbm_migrator_unregister(void)
+{
+	WARN_ON(migrate_offload_unregister(&dcbm_migrator));
+}
+
+unsigned long dcbm_reasons_available(void)
+{
+	return MIGRATE_OFFLOAD_REASONS_ALLOWED;
+}
+
+int dcbm_set_reason_mask(unsigned long reason_mask)
+{
+	return migrate_offload_set_reason_mask(&dcbm_migrator, reason_mask);
+}
+
+int dcbm_reason_mask_parse(const char *buf, unsigned long *maskp)
+{
+	return migrate_offload_reason_mask_parse(buf, maskp);
+}
+
+/* v6: the migrator marks each destination folio it has copied. */
+void dcbm_mark_copied(struct folio *dst)
+{
+	dst->migrate_info |= FOLIO_CONTENT_COPIED;
+}
+#else
+/* v5 offers these reasons, always; the return value decides the batch. */
+#define DCBM_V5_REASONS (BIT(MR_COMPACTION) | BIT(MR_SYSCALL) | \
+			 BIT(MR_NUMA_MISPLACED) | BIT(MR_DEMOTION))
+
+int dcbm_migrator_register(unsigned long reason_mask)
 {
 	return migrate_offload_register(&dcbm_migrator);
 }
@@ -29,6 +83,61 @@ void dcbm_migrator_unregister(void)
 {
 	migrate_offload_unregister(&dcbm_migrator);
 }
+
+unsigned long dcbm_reasons_available(void)
+{
+	return DCBM_V5_REASONS;
+}
+
+int dcbm_set_reason_mask(unsigned long reason_mask)
+{
+	return -EOPNOTSUPP;
+}
+
+int dcbm_reason_mask_parse(const char *buf, unsigned long *maskp)
+{
+	return -EOPNOTSUPP;
+}
+
+void dcbm_mark_copied(struct folio *dst)
+{
+}
+#endif
+
+/*
+ * The module parameters, writable at run time under
+ * /sys/module/dcbm/parameters/ and settable from modprobe.d: the upstream
+ * v6 driver's names and dcbm's own. Each is the same knob as the
+ * top-level file of that name (v5 layout); the Rust side (knobs.rs)
+ * parses, applies and formats both, by name.
+ */
+static int dcbm_param_set(const char *val, const struct kernel_param *kp)
+{
+	return dcbm_knob_store(kp->name, val);
+}
+
+static int dcbm_param_get(char *buf, const struct kernel_param *kp)
+{
+	return dcbm_knob_show(kp->name, buf);
+}
+
+static const struct kernel_param_ops dcbm_param_ops = {
+	.set = dcbm_param_set,
+	.get = dcbm_param_get,
+};
+
+#define DCBM_PARAM(name, desc)					\
+	module_param_cb(name, &dcbm_param_ops, NULL, 0644);	\
+	MODULE_PARM_DESC(name, desc)
+
+DCBM_PARAM(offloading, "Offload migration copies (bool; same as /sys/module/dcbm/offloading)");
+DCBM_PARAM(nr_dma_chan, "DMA channels to hold, 1..16 (default 4)");
+DCBM_PARAM(reason_mask, "Migration reasons to offload: names (compaction,demotion,...), all, none or a number; fixed on a v5 kernel");
+DCBM_PARAM(timeout_ms, "Time a batch may take before it falls back to the CPU, 1..600000 ms (default 10000)");
+DCBM_PARAM(min_batch_bytes, "Batches smaller than this are left to the CPU, 0..1 GiB (default 2 MiB)");
+DCBM_PARAM(min_folio_bytes, "Batches whose largest folio is smaller are left to the CPU, 0..1 GiB (default 2 MiB)");
+DCBM_PARAM(folios_migrated, "Folios copied by DMA (a write resets it)");
+DCBM_PARAM(folios_failures, "Folios whose DMA copy failed and went to the CPU (a write resets it)");
 
 struct folio *dcbm_lru_folio(struct list_head *entry)
 {

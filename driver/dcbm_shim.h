@@ -13,12 +13,19 @@ struct scatterlist;
 int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
 		      unsigned int folio_cnt);
 void dcbm_on_complete(void *param, bool ok);
+int dcbm_knob_store(const char *name, const char *val);
+int dcbm_knob_show(const char *name, char *buf);
 
 /* dcbm_submit_memcpy(): the engine gave no descriptor. */
 #define DCBM_NO_DESCRIPTOR 1
 
-int dcbm_migrator_register(void);
+bool dcbm_interface_v6(void);
+int dcbm_migrator_register(unsigned long reason_mask);
 void dcbm_migrator_unregister(void);
+unsigned long dcbm_reasons_available(void);
+int dcbm_set_reason_mask(unsigned long reason_mask);
+int dcbm_reason_mask_parse(const char *buf, unsigned long *maskp);
+void dcbm_mark_copied(struct folio *dst);
 struct folio *dcbm_lru_folio(struct list_head *entry);
 size_t dcbm_folio_size(struct folio *folio);
 void dcbm_sg_set_folio(struct scatterlist *sg, struct folio *folio);

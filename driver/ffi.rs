@@ -6,7 +6,7 @@
 //! results stay opaque to Rust: only C code looks inside them.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 /// `struct dma_chan`, opaque.
 #[repr(C)]
@@ -29,8 +29,13 @@ pub(crate) const NO_DESCRIPTOR: c_int = 1;
 #[allow(improper_ctypes)]
 unsafe extern "C" {
     // dcbm_shim.c (prototypes in dcbm_shim.h)
-    pub(crate) fn dcbm_migrator_register() -> c_int;
+    pub(crate) fn dcbm_interface_v6() -> bool;
+    pub(crate) fn dcbm_migrator_register(reason_mask: c_ulong) -> c_int;
     pub(crate) fn dcbm_migrator_unregister();
+    pub(crate) fn dcbm_reasons_available() -> c_ulong;
+    pub(crate) fn dcbm_set_reason_mask(reason_mask: c_ulong) -> c_int;
+    pub(crate) fn dcbm_reason_mask_parse(buf: *const c_char, maskp: *mut c_ulong) -> c_int;
+    pub(crate) fn dcbm_mark_copied(dst: *mut Folio);
     pub(crate) fn dcbm_lru_folio(entry: *mut bindings::list_head) -> *mut Folio;
     pub(crate) fn dcbm_folio_size(folio: *mut Folio) -> usize;
     pub(crate) fn dcbm_sg_set_folio(sg: *mut bindings::scatterlist, folio: *mut Folio);

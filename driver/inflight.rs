@@ -77,7 +77,6 @@ pub(crate) struct Lane {
     /// Submitted since the last `issue_pending` (the batch's own count;
     /// atomic only because callbacks share the lane).
     unissued: AtomicUsize,
-    failed: AtomicBool,
 }
 
 impl Lane {
@@ -90,21 +89,38 @@ impl Lane {
     }
 }
 
+/// One submitted memcpy: the bytes of its share it copies, and its
+/// verdict, set by its callback.
+///
+/// # Invariants
+/// `lane` points to the lane it was submitted on, in the tracker that owns
+/// this record; the record does not move while its callback may run.
+pub(crate) struct Desc {
+    lane: *const Lane,
+    /// The share of the batch (batch.rs) and the bytes of it, counted from
+    /// the share's start, that this descriptor copies.
+    pub(crate) share: usize,
+    pub(crate) off: u64,
+    pub(crate) len: u64,
+    ok: AtomicBool,
+}
+
 /// The dmaengine callback of every dcbm descriptor, called by the C
 /// trampoline `dcbm_dma_done()` with the descriptor's verdict.
 ///
 /// # Safety
-/// `param` is the [`Lane`] the descriptor was submitted on, whose tracker
-/// has not consumed this descriptor's event yet.
+/// `param` is the [`Desc`] of the descriptor, whose tracker has not
+/// consumed this descriptor's event yet.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dcbm_on_complete(param: *mut c_void, ok: bool) {
-    // SAFETY: per the contract, the lane and its tracker are alive.
-    let lane = unsafe { &*param.cast::<Lane>() };
-    if !ok {
-        lane.failed.store(true, Ordering::Relaxed);
-    }
+    // SAFETY: per the contract, the record, its lane and tracker are alive.
+    let (desc, lane) = unsafe {
+        let desc = &*param.cast::<Desc>();
+        (desc, &*desc.lane)
+    };
+    desc.ok.store(ok, Ordering::Release);
     lane.outstanding.fetch_sub(1, Ordering::AcqRel);
-    // SAFETY: the lane's invariant; this is the last access to either.
+    // SAFETY: the lane's invariant; this is the last access to any of them.
     unsafe { (*lane.events).signal() };
 }
 
@@ -116,16 +132,25 @@ pub(crate) enum Submitted {
     NoDescriptor,
 }
 
+/// Descriptor records per allocation: a chunk never grows, so records do
+/// not move while callbacks point to them.
+const CHUNK: usize = 64;
+
 /// The descriptors of one batch, over its leased channels.
 ///
 /// # Invariants
 /// - `lanes` is never resized nor borrowed mutably after creation:
 ///   callbacks on other CPUs hold shared pointers to its elements.
+/// - Each chunk of `descs` holds at most its capacity ([`CHUNK`]) and only
+///   grows within it (`push_within_capacity`), so records never move;
+///   a record is removed only if its descriptor was never queued.
 /// - `submitted - forgotten - consumed` callbacks have not been consumed
 ///   yet; `drop` consumes them all before the memory is freed.
 pub(crate) struct Tracker {
     events: Pin<KBox<Events>>,
     lanes: KVec<Lane>,
+    descs: KVec<KVec<Desc>>,
+    gfp: kernel::alloc::Flags,
     submitted: usize,
     consumed: usize,
     /// Descriptors of terminated channels: they never call back.
@@ -154,7 +179,6 @@ impl Tracker {
                     events: ptr::from_ref(&*events),
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
-                    failed: AtomicBool::new(false),
                 },
                 gfp,
             )?;
@@ -162,6 +186,8 @@ impl Tracker {
         Ok(Self {
             events,
             lanes,
+            descs: KVec::new(),
+            gfp,
             submitted: 0,
             consumed: 0,
             forgotten: 0,
@@ -173,30 +199,75 @@ impl Tracker {
         &self.lanes
     }
 
-    /// Whether any descriptor reported a failure.
+    /// Whether any descriptor failed or never completed (after
+    /// [`Tracker::settle`], or once `wait_all` succeeded).
     pub(crate) fn failed(&self) -> bool {
-        self.lanes.iter().any(|l| l.failed.load(Ordering::Relaxed))
+        self.records().any(|d| !d.ok.load(Ordering::Acquire))
     }
 
-    /// Prepares and submits one memcpy on lane `i`.
-    pub(crate) fn submit(&mut self, i: usize, dst: u64, src: u64, len: usize) -> Result<Submitted> {
+    fn records(&self) -> impl Iterator<Item = &Desc> {
+        self.descs.iter().flat_map(|c| c.iter())
+    }
+
+    /// The descriptors that completed without error, in submission order.
+    /// Only once settled: no callback can change a verdict any more.
+    pub(crate) fn completed(&mut self) -> impl Iterator<Item = &Desc> {
+        self.settle();
+        self.records().filter(|d| d.ok.load(Ordering::Acquire))
+    }
+
+    /// A record for a descriptor about to be submitted on `lane`.
+    fn record(&mut self, lane: usize, share: usize, off: u64, len: u64) -> Result<*const Desc> {
+        if self.descs.last().is_none_or(|c| c.len() == c.capacity()) {
+            let chunk = KVec::with_capacity(CHUNK, self.gfp)?;
+            self.descs.push(chunk, self.gfp)?;
+        }
+        let desc = Desc {
+            // INVARIANT: a lane of this tracker, which owns the record.
+            lane: ptr::from_ref(&self.lanes[lane]),
+            share,
+            off,
+            len,
+            ok: AtomicBool::new(false),
+        };
+        let chunk = self.descs.last_mut().ok_or(ENOMEM)?;
+        // INVARIANT: within capacity (a full chunk was replaced above).
+        chunk.push_within_capacity(desc).map_err(|_| ENOMEM)?;
+        chunk.last().map(ptr::from_ref).ok_or(ENOMEM)
+    }
+
+    /// Drops the record of a descriptor that was never queued (the last).
+    fn unrecord(&mut self) {
+        if let Some(c) = self.descs.last_mut() {
+            c.pop();
+        }
+    }
+
+    /// Prepares and submits one memcpy on lane `i`, copying bytes
+    /// `off..off + len` of share `share`.
+    pub(crate) fn submit(
+        &mut self,
+        i: usize,
+        dst: u64,
+        src: u64,
+        len: usize,
+        share: usize,
+        off: u64,
+    ) -> Result<Submitted> {
+        let desc = self.record(i, share, off, len as u64)?;
         let lane = &self.lanes[i];
         lane.outstanding.fetch_add(1, Ordering::AcqRel);
         // SAFETY: the addresses lie in mappings on this channel's device
         // that outlive the descriptor (they are unmapped only after this
-        // tracker is dropped); `lane` outlives its callback (invariants).
+        // tracker is dropped); `desc` and `lane` outlive its callback
+        // (invariants).
         let rc = unsafe {
-            ffi::dcbm_submit_memcpy(
-                lane.chan.as_ptr(),
-                dst,
-                src,
-                len,
-                ptr::from_ref(lane).cast_mut().cast(),
-            )
+            ffi::dcbm_submit_memcpy(lane.chan.as_ptr(), dst, src, len, desc.cast_mut().cast())
         };
         if rc != 0 {
             // Never queued: its callback will not run.
             lane.outstanding.fetch_sub(1, Ordering::AcqRel);
+            self.unrecord();
             return match rc {
                 ffi::NO_DESCRIPTOR => Ok(Submitted::NoDescriptor),
                 e => Err(Error::from_errno(e)),
@@ -284,10 +355,11 @@ impl Tracker {
     }
 }
 
-impl Drop for Tracker {
+impl Tracker {
     /// Consumes every callback still due, however long the engine takes:
-    /// the memory it touches must stay until then.
-    fn drop(&mut self) {
+    /// until then a descriptor may still write, or call back into memory
+    /// this tracker owns.
+    pub(crate) fn settle(&mut self) {
         let mut warned = false;
         while self.pending() > 0 {
             if self.events.take(self.warn_ms.max(1)) {
@@ -300,5 +372,11 @@ impl Drop for Tracker {
                 );
             }
         }
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.settle();
     }
 }

@@ -2,15 +2,19 @@
 
 //! The migration reasons whose batches the core offers to the migrator.
 //!
-//! The v5 interface offers a fixed set (compaction, `move_pages`/cpuset,
-//! NUMA balancing, demotion) that no migrator can change: the mask reads
-//! that set, and a write fails with EOPNOTSUPP.
+//! On a v6 kernel the migrator registers with a mask over every `enum
+//! migrate_reason` and may change it at any time; parsing is the kernel's
+//! own (`migrate_offload_reason_mask_parse()`: names, `all`, `none`,
+//! numbers). The v5 interface offers a fixed set (compaction,
+//! `move_pages`/cpuset, NUMA balancing, demotion) that no migrator can
+//! change: the mask reads that set, and a write fails with EOPNOTSUPP.
 
+use crate::control;
+use crate::ffi;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
+use kernel::ffi::c_ulong;
 use kernel::prelude::*;
-
-/// The offload interface this module was built for.
-pub(crate) const INTERFACE: &str = "v5";
 
 /// Bit `n` stands for `enum migrate_reason` value `n`.
 pub(crate) type Mask = u64;
@@ -34,31 +38,64 @@ const NAMES: [&str; 11] = [
 // A kernel with another set of reasons fails to build here.
 const _: () = assert!(NAMES.len() == bindings::migrate_reason_MR_TYPES as usize);
 
-const fn bit(reason: bindings::migrate_reason) -> Mask {
-    1 << reason
+/// Whether the kernel has the v6 interface (decided when the C side was
+/// compiled against the kernel's header).
+pub(crate) fn is_v6() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { ffi::dcbm_interface_v6() }
 }
 
-/// The reasons the v5 core offers, always.
-fn v5_fixed() -> Mask {
-    bit(bindings::migrate_reason_MR_COMPACTION)
-        | bit(bindings::migrate_reason_MR_SYSCALL)
-        | bit(bindings::migrate_reason_MR_NUMA_MISPLACED)
-        | bit(bindings::migrate_reason_MR_DEMOTION)
+/// The offload interface this module was built for.
+pub(crate) fn interface() -> &'static str {
+    if is_v6() {
+        "v6"
+    } else {
+        "v5"
+    }
 }
 
 /// The reasons this kernel can offer.
 pub(crate) fn available() -> Mask {
-    v5_fixed()
+    // SAFETY: no preconditions.
+    (unsafe { ffi::dcbm_reasons_available() }) as u64
 }
 
-/// The reasons offered now.
+/// Not yet set: offer every reason the kernel can (v6's default).
+const UNSET: Mask = Mask::MAX;
+
+/// The mask asked for (v6), `UNSET` until a write.
+static MASK: AtomicU64 = AtomicU64::new(UNSET);
+
+/// The reasons offered (or, while unregistered, to be offered).
 pub(crate) fn mask() -> Mask {
-    v5_fixed()
+    MASK.load(Ordering::Relaxed) & available()
 }
 
-/// A write to `reason_mask`: v5 cannot change the set.
-pub(crate) fn set_mask(_buf: &CStr) -> Result {
-    Err(EOPNOTSUPP)
+/// A write to `reason_mask`: the kernel's parser; applied at once when
+/// registered.
+pub(crate) fn set_mask(buf: &CStr) -> Result {
+    if !is_v6() {
+        return Err(EOPNOTSUPP);
+    }
+    // The kernel's parser clamps a number to the reasons it knows: refuse
+    // one naming others instead, so that a typo changes nothing.
+    if let Ok(n) = crate::knobs::parse::<u64>(buf) {
+        if n & !available() != 0 {
+            return Err(EINVAL);
+        }
+    }
+    let mut m: c_ulong = 0;
+    // SAFETY: `buf` is NUL-terminated; `m` is a valid out-pointer.
+    kernel::error::to_result(unsafe { ffi::dcbm_reason_mask_parse(buf.as_char_ptr(), &mut m) })?;
+    let m = m as u64;
+    control::with_control(|registered| {
+        if registered {
+            // SAFETY: registered (`with_control` holds `CONTROL`).
+            kernel::error::to_result(unsafe { ffi::dcbm_set_reason_mask(m as c_ulong) })?;
+        }
+        MASK.store(m, Ordering::Relaxed);
+        Ok(())
+    })
 }
 
 /// A mask as the kernel formats it: `a,b` in enum order, or `none`.

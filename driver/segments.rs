@@ -14,12 +14,15 @@ pub(crate) struct Seg {
     pub(crate) len: u64,
 }
 
-/// One memcpy to submit.
+/// One memcpy to submit: `len` bytes from `src` to `dst`, which are bytes
+/// `off..off + len` of the mapped data (both sides have the same layout
+/// of bytes, however their segments are cut).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Copy {
     pub(crate) dst: u64,
     pub(crate) src: u64,
     pub(crate) len: u64,
+    pub(crate) off: u64,
 }
 
 /// Yields the copies that move `src` onto `dst`, none longer than
@@ -31,6 +34,8 @@ pub(crate) struct CopyWalk<S, D> {
     s: Option<Seg>,
     d: Option<Seg>,
     max_len: u64,
+    /// Bytes walked so far.
+    off: u64,
 }
 
 impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
@@ -43,6 +48,7 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
             s,
             d,
             max_len: max_len.max(1),
+            off: 0,
         }
     }
 
@@ -66,7 +72,9 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
             dst: d.addr,
             src: s.addr,
             len,
+            off: self.off,
         };
+        self.off += len;
         s.addr += len;
         s.len -= len;
         d.addr += len;
@@ -117,7 +125,8 @@ mod tests {
             let (Some((sa, sl)), Some((da, dl))) = (at(src, off), at(dst, off)) else {
                 return false;
             };
-            if c.src != sa || c.dst != da || c.len > sl || c.len > dl || c.len == 0 {
+            if c.src != sa || c.dst != da || c.len > sl || c.len > dl || c.len == 0 || c.off != off
+            {
                 return false;
             }
             off += c.len;

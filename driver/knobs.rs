@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every value dcbm shows or takes, by name, with the C driver's
+//! semantics: a bad write returns an errno and leaves the value as it was;
+//! a write to a counter resets it.
+//!
+//! A knob has up to two files, one value behind both: the v5 driver's
+//! `/sys/module/dcbm/<name>` (attrs.rs) and the v6 driver's module
+//! parameter `/sys/module/dcbm/parameters/<name>` (declared in
+//! dcbm_shim.c, so also settable from modprobe.d). Both reach
+//! [`show`]/[`store`] with the file's name.
+
+use crate::control;
+use crate::reasons;
+use crate::stats::{self, Counter};
+use core::fmt::{self, Write};
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int};
+use kernel::prelude::*;
+use kernel::str::parse_int::ParseInt;
+use kernel::str::{BStr, Formatter};
+
+/// What a knob is.
+enum Kind {
+    /// Shown by `show`, set by `store` (which validates, then applies).
+    Tunable {
+        show: fn(&mut Formatter<'_>) -> fmt::Result,
+        store: fn(&CStr) -> Result,
+    },
+    /// A counter: reads its value, any write resets it.
+    Counter(&'static Counter),
+    /// Read-only (its files are mode 0444).
+    Info(fn(&mut Formatter<'_>) -> fmt::Result),
+}
+
+struct Knob {
+    name: &'static CStr,
+    kind: Kind,
+}
+
+/// A number as sysfs writes it: the kernel's integer syntax (a base
+/// prefix), at most one trailing newline, nothing else.
+pub(crate) fn parse<T: ParseInt>(buf: &CStr) -> Result<T> {
+    let b = buf.to_bytes();
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    T::from_str(BStr::from_bytes(b))
+}
+
+macro_rules! tunable {
+    ($name:literal, |$f:ident| $show:expr, |$buf:ident| $store:expr) => {
+        Knob {
+            name: $name,
+            kind: Kind::Tunable {
+                show: |$f| $show,
+                store: |$buf| $store,
+            },
+        }
+    };
+}
+
+macro_rules! counter {
+    ($name:literal, $counter:path) => {
+        Knob {
+            name: $name,
+            kind: Kind::Counter(&$counter),
+        }
+    };
+}
+
+macro_rules! info {
+    ($name:literal, |$f:ident| $show:expr) => {
+        Knob {
+            name: $name,
+            kind: Kind::Info(|$f| $show),
+        }
+    };
+}
+
+static KNOBS: [Knob; 25] = [
+    tunable!(
+        c"offloading",
+        |f| write!(f, "{}", u8::from(control::enabled())),
+        |buf| kernel::str::kstrtobool(buf).and_then(control::set_offloading)
+    ),
+    tunable!(
+        c"nr_dma_chan",
+        |f| write!(f, "{}", control::nr_chan()),
+        |buf| parse(buf).and_then(control::set_nr_chan)
+    ),
+    tunable!(
+        c"timeout_ms",
+        |f| write!(f, "{}", control::timeout_ms()),
+        |buf| parse(buf).and_then(control::set_timeout_ms)
+    ),
+    tunable!(
+        c"min_batch_bytes",
+        |f| write!(f, "{}", control::min_batch_bytes()),
+        |buf| parse(buf).and_then(control::set_min_batch_bytes)
+    ),
+    tunable!(
+        c"min_folio_bytes",
+        |f| write!(f, "{}", control::min_folio_bytes()),
+        |buf| parse(buf).and_then(control::set_min_folio_bytes)
+    ),
+    tunable!(
+        c"reason_mask",
+        |f| write!(f, "{}", reasons::Names(reasons::mask())),
+        |buf| reasons::set_mask(buf)
+    ),
+    info!(c"reasons_available", |f| write!(
+        f,
+        "{}",
+        reasons::Names(reasons::available())
+    )),
+    info!(c"interface", |f| f.write_str(reasons::interface())),
+    info!(c"channels", |f| write_channels(f)),
+    counter!(c"folios_migrated", stats::FOLIOS_MIGRATED),
+    counter!(c"folios_failures", stats::FOLIOS_FAILURES),
+    counter!(c"folios_declined", stats::FOLIOS_DECLINED),
+    counter!(c"bytes_migrated", stats::BYTES_MIGRATED),
+    counter!(c"batches", stats::BATCHES),
+    counter!(c"setup_ns", stats::SETUP_NS),
+    counter!(c"wait_ns", stats::WAIT_NS),
+    counter!(c"teardown_ns", stats::TEARDOWN_NS),
+    counter!(c"descriptors", stats::DESCRIPTORS),
+    counter!(c"pool_waits", stats::POOL_WAITS),
+    counter!(c"uneven_maps", stats::UNEVEN_MAPS),
+    counter!(c"merged_maps", stats::MERGED_MAPS),
+    counter!(c"busy_declines", stats::BUSY_DECLINES),
+    counter!(c"aborted", stats::ABORTED),
+    counter!(c"nowait_declines", stats::NOWAIT_DECLINES),
+    counter!(c"waited_out", stats::WAITED_OUT),
+];
+
+/// The held channels, space separated.
+fn write_channels(f: &mut Formatter<'_>) -> fmt::Result {
+    let set = control::channels();
+    for (i, c) in set.iter().flat_map(|s| s.iter()).enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        write!(f, "{}{}", sep, c.name().to_str().unwrap_or("?"))?;
+    }
+    Ok(())
+}
+
+fn find(name: &CStr) -> Result<&'static Knob> {
+    KNOBS.iter().find(|k| k.name == name).ok_or(ENOENT)
+}
+
+/// Whether `name` is a knob (attrs.rs checks its files against the table).
+pub(crate) fn exists(name: &CStr) -> bool {
+    find(name).is_ok()
+}
+
+/// Formats knob `name` and a newline into `page`; returns the length.
+pub(crate) fn show(name: &CStr, page: &mut [u8]) -> Result<usize> {
+    let knob = find(name)?;
+    let mut f = Formatter::new(page);
+    match knob.kind {
+        Kind::Tunable { show, .. } | Kind::Info(show) => show(&mut f),
+        Kind::Counter(c) => write!(f, "{}", c.get()),
+    }
+    .and_then(|()| f.write_str("\n"))
+    .map_err(|_| EINVAL)?;
+    Ok(f.bytes_written())
+}
+
+/// Parses `buf` and applies it to knob `name`, or fails with an errno and
+/// changes nothing.
+pub(crate) fn store(name: &CStr, buf: &CStr) -> Result {
+    match find(name)?.kind {
+        Kind::Tunable { store, .. } => store(buf),
+        Kind::Counter(c) => {
+            c.reset();
+            Ok(())
+        }
+        Kind::Info(_) => Err(EPERM),
+    }
+}
+
+/// The `get` of dcbm's module parameters (dcbm_shim.c).
+///
+/// # Safety
+/// `name` is NUL-terminated; `buf` is the PAGE_SIZE buffer of a
+/// parameter read.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dcbm_knob_show(name: *const c_char, buf: *mut c_char) -> c_int {
+    // SAFETY: per the contract.
+    let (name, page) = unsafe {
+        (
+            CStr::from_char_ptr(name),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE),
+        )
+    };
+    match show(name, page) {
+        Ok(n) => n as c_int,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The `set` of dcbm's module parameters (dcbm_shim.c).
+///
+/// # Safety
+/// `name` and `val` are NUL-terminated.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dcbm_knob_store(name: *const c_char, val: *const c_char) -> c_int {
+    // SAFETY: per the contract.
+    let (name, val) = unsafe { (CStr::from_char_ptr(name), CStr::from_char_ptr(val)) };
+    match store(name, val) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
