@@ -45,6 +45,9 @@ pub enum Cmd {
     /// Throughput: per size, `reps` timed moves there and back (verification excluded from timing).
     #[command(after_help = EXIT_HELP)]
     Bench(BenchArgs),
+    /// Latency: the time of single move_pages calls of N folios each, there and back.
+    #[command(after_help = EXIT_HELP)]
+    Latency(LatencyArgs),
     /// Print the NUMA nodes with CPUs and memory sizes (from sysfs).
     Nodes,
 }
@@ -174,12 +177,36 @@ pub struct BenchArgs {
     pub common: Common,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct LatencyArgs {
+    /// Folios moved by each call (4 KiB pages, or 2 MiB THPs with --page thp)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 18))]
+    pub folios: u64,
+    /// Timed calls there and back (each rep: one call there, one back)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reps: u64,
+    /// Untimed round trips before the timed ones
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 /// Checks clap cannot express.
 pub fn validate(cli: &Cli) -> Result<(), String> {
     let (common, sizes, seconds): (&Common, Vec<u64>, Option<f64>) = match &cli.cmd {
         Cmd::Run(a) => (&a.common, vec![a.size_mib], None),
         Cmd::Loop(a) => (&a.common, vec![a.size_mib], Some(a.seconds)),
         Cmd::Bench(a) => (&a.common, a.sizes.clone(), None),
+        Cmd::Latency(a) => {
+            if a.common.api != Api::MovePages || a.common.chunk_pages.is_some() {
+                return Err("latency times single move_pages calls: no --api migrate_pages, no --chunk-pages".into());
+            }
+            if a.common.writer {
+                return Err("latency has no --writer".into());
+            }
+            (&a.common, vec![], None)
+        }
         Cmd::Nodes => return Ok(()),
     };
     if let Some(s) = seconds {
@@ -292,6 +319,25 @@ mod tests {
         assert_eq!(a.common.api, Api::MovePages);
 
         assert!(matches!(parse(&["nodes"]).unwrap().cmd, Cmd::Nodes));
+
+        let cli = parse(&["latency", "--folios", "64", "--page", "4k"]).unwrap();
+        assert!(validate(&cli).is_ok());
+        let Cmd::Latency(a) = cli.cmd else {
+            panic!("not latency")
+        };
+        assert_eq!((a.folios, a.reps, a.warmup), (64, 2, 1));
+        assert!(parse(&["latency", "--folios", "0", "--page", "4k"]).is_err());
+        let chunked = parse(&[
+            "latency",
+            "--folios",
+            "8",
+            "--page",
+            "4k",
+            "--chunk-pages",
+            "1",
+        ])
+        .unwrap();
+        assert!(validate(&chunked).is_err());
     }
 
     #[test]

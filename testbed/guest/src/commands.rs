@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{
-    BenchArgs, Common, LoopArgs, PageKind, RunArgs, EXIT_CORRUPT, EXIT_NOT_MIGRATED, EXIT_OK,
-    EXIT_SYSCALL,
+    BenchArgs, Common, LatencyArgs, LoopArgs, PageKind, RunArgs, EXIT_CORRUPT, EXIT_NOT_MIGRATED,
+    EXIT_OK, EXIT_SYSCALL,
 };
+use crate::mapping::{HUGE_SIZE, PAGE_SIZE};
 use crate::numa;
 use crate::pattern::{BadWord, Verify};
 use crate::report::{self, Json};
@@ -409,6 +410,9 @@ fn bench_size(c: &Common, size_mib: u64, reps: u64) -> i32 {
                 .u64("fallback_pages", m.fallback_pages)
                 .u64("bytes_moved", m.bytes_moved())
                 .f64("seconds", m.seconds)
+                .u64("calls", m.calls)
+                .f64("cpu_seconds", m.cpu_seconds)
+                .opt_f64("busy_seconds", m.busy_seconds)
                 .f64("gbps", g)
                 .f64(
                     "folios_per_sec",
@@ -453,6 +457,94 @@ fn bench_size(c: &Common, size_mib: u64, reps: u64) -> i32 {
         );
     }
     let j = j.u64("corrupt_words", t.corrupt_words);
+    let code = t.exit_code(failure.is_some());
+    finish(j, code, failure.as_ref())
+}
+
+/// Single move_pages calls of `folios` folios, there and back, each timed
+/// (wall and the thread's CPU time): one `latency` RESULT line per call.
+pub fn latency(a: &LatencyArgs) -> i32 {
+    let c = &a.common;
+    let folio = if c.page == PageKind::Thp {
+        HUGE_SIZE
+    } else {
+        PAGE_SIZE
+    };
+    let mut t = Totals::default();
+    let mut w = match usize::try_from(a.folios)
+        .ok()
+        .and_then(|n| n.checked_mul(folio))
+        .ok_or_else(|| SysFailure::env("size too large".into()))
+        .and_then(|len| Workload::with_len(c, len))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return finish(
+                head("latency_summary", c, 0).u64("folios", a.folios),
+                EXIT_SYSCALL,
+                Some(&e),
+            );
+        }
+    };
+    let mut failure = None;
+    let mut times = Vec::new();
+    'reps: for rep in 0..a.warmup + a.reps {
+        let timed = rep >= a.warmup;
+        w.fill(rep);
+        for (dir, target) in [("to", c.to_node), ("back", c.from_node)] {
+            let m = match w.migrate(target) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failure = Some(e);
+                    break 'reps;
+                }
+            };
+            let v = w.verify(rep);
+            t.add_verify(&v);
+            if !v.ok() {
+                report_corruption(&v, target, &format!("rep {rep} move {dir}"));
+                break 'reps;
+            }
+            if !timed {
+                continue;
+            }
+            t.add_move(&m);
+            times.push(m.seconds);
+            let line = Json::new()
+                .str("cmd", "latency")
+                .str("page", c.page.as_str())
+                .u64("folios", a.folios)
+                .u64("rep", rep - a.warmup)
+                .str("direction", dir)
+                .u64("calls", m.calls)
+                .f64("seconds", m.seconds)
+                .f64("cpu_seconds", m.cpu_seconds)
+                .u64("pages_moved", m.placement.on_node)
+                .u64("pages_not_moved", m.placement.elsewhere)
+                .u64("folios_moved", m.placement.extents_on_node)
+                .u64("fallback_pages", m.fallback_pages)
+                .bool("ok", m.placement.elsewhere == 0 && m.fallback_pages == 0);
+            println!("{}", line.result_line());
+        }
+        t.rounds = rep + 1;
+    }
+    if let Some(s) = report::spread(&times) {
+        eprintln!(
+            "{} x {}: one call median {:.1} us (min {:.1}, max {:.1}, n={})",
+            a.folios,
+            c.page.as_str(),
+            s.median * 1e6,
+            s.min * 1e6,
+            s.max * 1e6,
+            s.n
+        );
+    }
+    let j = head("latency_summary", c, 0)
+        .u64("folios", a.folios)
+        .u64("samples", times.len() as u64)
+        .u64("corrupt_words", t.corrupt_words);
     let code = t.exit_code(failure.is_some());
     finish(j, code, failure.as_ref())
 }

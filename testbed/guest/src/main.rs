@@ -39,6 +39,7 @@ fn main() {
         Cmd::Run(a) => commands::run(a),
         Cmd::Loop(a) => commands::run_loop(a),
         Cmd::Bench(a) => commands::bench(a),
+        Cmd::Latency(a) => commands::latency(a),
         Cmd::Nodes => commands::nodes(),
     };
     std::process::exit(code);

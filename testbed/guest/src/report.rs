@@ -42,6 +42,10 @@ impl Json {
         self.push(key, number(v))
     }
 
+    pub fn opt_f64(self, key: &str, v: Option<f64>) -> Self {
+        self.push(key, v.map_or_else(|| "null".into(), number))
+    }
+
     pub fn bool(self, key: &str, v: bool) -> Self {
         self.push(key, v.to_string())
     }
@@ -162,10 +166,12 @@ mod tests {
             .f64("bad", f64::NAN)
             .bool("ok", true)
             .opt_u64("thp", None)
-            .opt_str("error", None);
+            .opt_str("error", None)
+            .opt_f64("busy", Some(0.5))
+            .opt_f64("none", None);
         assert_eq!(
             j.render(),
-            r#"{"api":"move_pages","size_mib":64,"delta":-3,"gbps":1.5,"bad":null,"ok":true,"thp":null,"error":null}"#
+            r#"{"api":"move_pages","size_mib":64,"delta":-3,"gbps":1.5,"bad":null,"ok":true,"thp":null,"error":null,"busy":0.5,"none":null}"#
         );
         assert!(j.result_line().starts_with("RESULT {\"api\""));
     }

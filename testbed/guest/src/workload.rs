@@ -72,6 +72,15 @@ pub struct MoveOutcome {
     pub fallback_pages: u64,
     /// Non-migrated count returned by the kernel (sum over calls).
     pub kernel_not_migrated: u64,
+    /// Migration system calls made (EINTR retries included).
+    pub calls: u64,
+    /// CPU time (user + system) of the calling thread inside the calls
+    /// (CLOCK_THREAD_CPUTIME_ID): what the migrating task itself spent.
+    pub cpu_seconds: f64,
+    /// Busy time of all CPUs over the calls, from /proc/stat (clock-tick
+    /// resolution; None without /proc): where the copy went when the task
+    /// did not do it.
+    pub busy_seconds: Option<f64>,
 }
 
 impl MoveOutcome {
@@ -101,11 +110,18 @@ impl Workload {
     /// Map `size_mib`, place every page on `c.from_node` (mbind MPOL_BIND,
     /// first touch), then reset the policy so migration is unconstrained.
     pub fn new(c: &Common, size_mib: u64) -> Result<Workload, SysFailure> {
+        let len = usize::try_from(size_mib << 20)
+            .map_err(|_| SysFailure::env("size too large".into()))?;
+        Workload::with_len(c, len)
+    }
+
+    /// Like `new`, for a region of `len` bytes (a multiple of 4 KiB, of
+    /// 2 MiB for THP).
+    pub fn with_len(c: &Common, len: usize) -> Result<Workload, SysFailure> {
         for n in [c.from_node, c.to_node] {
             numa::check_node(n).map_err(SysFailure::env)?;
         }
-        let len = usize::try_from(size_mib << 20)
-            .map_err(|_| SysFailure::env("size too large".into()))?;
+        let size_mib = len >> 20;
         let huge = c.page == PageKind::Thp;
         let mut region =
             Region::new(len, huge).map_err(|e| SysFailure::syscall("mmap", e, None))?;
@@ -221,9 +237,8 @@ impl Workload {
                 let addrs: Vec<*mut c_void> =
                     self.all_pages.iter().step_by(step).copied().collect();
                 let per_call = entries_per_call(self.chunk_pages, step);
-                let (secs, n) = timed_move_pages(&addrs, to, per_call)?;
-                out.seconds += secs;
-                out.kernel_not_migrated += n as u64;
+                let cost = timed_move_pages(&addrs, to, per_call)?;
+                out.add(&cost);
                 if step > 1 {
                     // Extents that were not a THP only had their first page
                     // moved: move the rest with per-page entries.
@@ -238,19 +253,17 @@ impl Workload {
                         .collect();
                     if !rest.is_empty() {
                         let per_call = entries_per_call(self.chunk_pages, 1);
-                        let (secs, n) = timed_move_pages(&rest, to, per_call)?;
-                        out.seconds += secs;
-                        out.kernel_not_migrated += n as u64;
+                        let cost = timed_move_pages(&rest, to, per_call)?;
+                        out.add(&cost);
                         out.fallback_pages = rest.len() as u64;
                     }
                 }
             }
             Api::MigratePages => {
                 let (fm, tm) = (NodeMask::single(from), NodeMask::single(to));
+                let meter = Meter::start();
                 loop {
-                    let t0 = Instant::now();
-                    let r = numa::migrate_pages(&fm, &tm);
-                    out.seconds += t0.elapsed().as_secs_f64();
+                    let r = meter.time(|| numa::migrate_pages(&fm, &tm));
                     match r {
                         Ok(n) => {
                             out.kernel_not_migrated += n as u64;
@@ -260,6 +273,7 @@ impl Workload {
                         Err(e) => return Err(SysFailure::syscall("migrate_pages", e, Some(to))),
                     }
                 }
+                out.add(&meter.finish());
             }
         }
         out.placement = self.placement(to)?;
@@ -277,29 +291,134 @@ pub fn entries_per_call(chunk_pages: Option<u64>, pages_per_entry: usize) -> Opt
     })
 }
 
+/// What a series of migration calls cost: wall time and the calling
+/// thread's CPU time inside them, the busy time of all CPUs around them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallCost {
+    pub calls: u64,
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+    pub busy_seconds: Option<f64>,
+    pub not_migrated: u64,
+}
+
+impl MoveOutcome {
+    fn add(&mut self, c: &CallCost) {
+        let first = self.calls == 0;
+        self.calls += c.calls;
+        self.seconds += c.seconds;
+        self.cpu_seconds += c.cpu_seconds;
+        self.kernel_not_migrated += c.not_migrated;
+        self.busy_seconds = match (self.busy_seconds, c.busy_seconds) {
+            _ if first => c.busy_seconds,
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
+}
+
+/// Measures the calls made through `time`.
+struct Meter {
+    busy0: Option<f64>,
+    cost: std::cell::Cell<CallCost>,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            busy0: cpus_busy_seconds(),
+            cost: Default::default(),
+        }
+    }
+
+    /// One call: its wall time and this thread's CPU time are added.
+    fn time<T>(&self, call: impl FnOnce() -> T) -> T {
+        let c0 = thread_cpu_ns();
+        let t0 = Instant::now();
+        let r = call();
+        let secs = t0.elapsed().as_secs_f64();
+        let c1 = thread_cpu_ns();
+        let mut cost = self.cost.get();
+        cost.calls += 1;
+        cost.seconds += secs;
+        cost.cpu_seconds += c1.saturating_sub(c0) as f64 * 1e-9;
+        self.cost.set(cost);
+        r
+    }
+
+    fn finish(self) -> CallCost {
+        let mut cost = self.cost.get();
+        cost.busy_seconds = match (self.busy0, cpus_busy_seconds()) {
+            (Some(a), Some(b)) => Some((b - a).max(0.0)),
+            _ => None,
+        };
+        cost
+    }
+}
+
+/// CPU time (user + system) of the calling thread: CLOCK_THREAD_CPUTIME_ID,
+/// the total getrusage(RUSAGE_THREAD) splits into ru_utime and ru_stime,
+/// but to the nanosecond (getrusage lags up to a tick behind for the
+/// running thread, longer than a small move_pages call).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the pointer is to a live, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Busy (non-idle, non-iowait) time of all CPUs from the first line of
+/// /proc/stat, in seconds.
+fn cpus_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    parse_busy_ticks(stat.lines().next()?).map(|t| t as f64 / hz.max(1) as f64)
+}
+
+/// Busy ticks of a /proc/stat `cpu` line: user, nice, system, irq,
+/// softirq, steal (guest time is already inside user).
+pub fn parse_busy_ticks(line: &str) -> Option<u64> {
+    let mut f = line.split_whitespace();
+    if f.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = f.map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    if v.len() < 4 {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal ...
+    Some([0, 1, 2, 5, 6, 7].iter().filter_map(|&i| v.get(i)).sum())
+}
+
 /// move_pages on `addrs`, `per_call` entries per call (None: one call);
-/// returns the time spent in the calls and the kernel's not-migrated count.
+/// returns what the calls cost and the kernel's not-migrated count.
 fn timed_move_pages(
     addrs: &[*mut c_void],
     to: u32,
     per_call: Option<usize>,
-) -> Result<(f64, usize), SysFailure> {
+) -> Result<CallCost, SysFailure> {
     let per_call = per_call.unwrap_or(addrs.len()).max(1);
     let nodes = vec![to as i32; per_call.min(addrs.len())];
     let mut status = vec![0i32; per_call.min(addrs.len())];
-    let mut secs = 0.0;
+    let meter = Meter::start();
     let mut not_migrated = 0;
     for chunk in addrs.chunks(per_call) {
         let n = chunk.len();
         loop {
-            let t0 = Instant::now();
-            let r = numa::move_pages(
-                chunk,
-                Some(&nodes[..n]),
-                &mut status[..n],
-                numa::MPOL_MF_MOVE,
-            );
-            secs += t0.elapsed().as_secs_f64();
+            let r = meter.time(|| {
+                numa::move_pages(
+                    chunk,
+                    Some(&nodes[..n]),
+                    &mut status[..n],
+                    numa::MPOL_MF_MOVE,
+                )
+            });
             match r {
                 Ok(k) => {
                     not_migrated += k;
@@ -312,7 +431,9 @@ fn timed_move_pages(
             }
         }
     }
-    Ok((secs, not_migrated))
+    let mut cost = meter.finish();
+    cost.not_migrated = not_migrated as u64;
+    Ok(cost)
 }
 
 /// Count pages on `node`; with `huge`, also full 2 MiB extents on it.
@@ -398,6 +519,29 @@ mod tests {
         assert_eq!(entries_per_call(Some(8), 1), Some(8));
         assert_eq!(entries_per_call(Some(8), PAGES_PER_HUGE), Some(1));
         assert_eq!(entries_per_call(Some(4096), PAGES_PER_HUGE), Some(8));
+    }
+
+    #[test]
+    fn busy_ticks() {
+        assert_eq!(
+            parse_busy_ticks("cpu  10 1 20 500 7 3 2 4 9 0"),
+            Some(10 + 1 + 20 + 3 + 2 + 4)
+        );
+        assert_eq!(parse_busy_ticks("cpu0 10 1 20 500"), None);
+        assert_eq!(parse_busy_ticks("cpu 1 x 3 4"), None);
+        assert_eq!(parse_busy_ticks("cpu 1 2 3 4"), Some(6));
+    }
+
+    #[test]
+    fn thread_cpu_time_advances() {
+        let t0 = thread_cpu_ns();
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed().as_millis() < 30 {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let t1 = thread_cpu_ns();
+        assert!(t1 > t0, "{t0} -> {t1}");
     }
 
     #[test]
