@@ -430,10 +430,10 @@ fn failed(pairs: &[Pair], e: Error) -> i32 {
     // failures, then every thousandth.
     if n < 10 || n % 1000 == 0 {
         pr_warn!(
-            "DMA copy of {} of {} folios failed ({:?}), copying them on the CPU\n",
+            "DMA copy of {} of {} folios failed (error {}), copying them on the CPU\n",
             nr - copied,
             nr,
-            e
+            e.to_errno()
         );
     }
     e.to_errno()

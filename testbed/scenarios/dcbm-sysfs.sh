@@ -29,11 +29,35 @@ rmmod dcbm
 
 load swdma channels=4
 load dcbm
+iface=$(cat $D/interface)
 for v in "" maybe 0 17 -1 abc "$long"; do bad nr_dma_chan "$v"; done
 for v in "" maybe abc -1 "$long"; do bad offloading "$v"; done
 for v in "" 0 -1 abc 600001 "$long"; do bad timeout_ms "$v"; done
 for v in "" -1 abc 1073741825 "$long"; do bad min_batch_bytes "$v"; done
 for v in "" -1 abc 1073741825 "$long"; do bad min_folio_bytes "$v"; done
+
+# The v6 driver's files: module parameters, one value with the top-level
+# file of the same name, whichever is written.
+for k in offloading nr_dma_chan reason_mask timeout_ms min_batch_bytes min_folio_bytes folios_migrated folios_failures; do
+  check "parameters/$k is the same value as $k" test "$(cat $D/parameters/$k)" = "$(cat $D/$k)"
+done
+check "parameters/nr_dma_chan <- 2 reads 2 at the top level" sh -c "echo 2 > $D/parameters/nr_dma_chan && test \$(cat $D/nr_dma_chan) = 2"
+check "timeout_ms <- 1234 reads 1234 in parameters/" sh -c "echo 1234 > $D/timeout_ms && test \$(cat $D/parameters/timeout_ms) = 1234"
+for v in 0 17 abc; do bad parameters/nr_dma_chan "$v"; done
+bad parameters/offloading maybe
+echo 4 > $D/nr_dma_chan; echo 10000 > $D/timeout_ms
+v5_reasons=compaction,syscall_or_cpuset,numa_misplaced,demotion
+case $(cat $D/interface) in
+  v5)
+    check "v5: reason_mask reads the fixed set" test "$(cat $D/reason_mask)" = $v5_reasons
+    check "v5: reasons_available is the fixed set" test "$(cat $D/reasons_available)" = $v5_reasons
+    for v in all none compaction 0x1; do bad reason_mask "$v"; done
+    check "v5: a reason_mask write says it is not supported" grep -q "not supported" /tmp/err ;;
+  v6)
+    check "v6: reason_mask is every reason the kernel has" test "$(cat $D/reason_mask)" = "$(cat $D/reasons_available)"
+    for v in bogus 0x100000 "compaction,,x"; do bad reason_mask "$v"; done ;;
+  *) fail "interface reads '$(cat $D/interface)'" ;;
+esac
 
 # The defaults decline 4 KiB-folio batches (slower on DMA in every
 # measurement) and offload THP ones.
@@ -73,6 +97,9 @@ rmmod dcbm
 
 if insmod /modules/dcbm.ko nr_dma_chan=17 2>/dev/null; then fail "insmod nr_dma_chan=17 accepted"; rmmod dcbm
 else pass "insmod nr_dma_chan=17 refused"; fi
+# Load-time parameters (also what modprobe.d gives): the same checks.
+if insmod /modules/dcbm.ko reason_mask=bogus 2>/dev/null; then fail "insmod reason_mask=bogus accepted"; rmmod dcbm
+else pass "insmod reason_mask=bogus refused"; fi
 load dcbm offloading=1 nr_dma_chan=3
 check "load-time offloading=1" test "$(cat $D/offloading)" = 1
 check "load-time nr_dma_chan=3" test "$(cat $D/nr_dma_chan)" = 3
@@ -83,6 +110,12 @@ check "still enabled after refused rmmod" test "$(cat $D/offloading)" = 1
 echo 0 > $D/offloading
 check "rmmod once disabled" rmmod dcbm
 check "rmmod released channels" test "$(in_use)" = 0
+if [ "$iface" = v6 ]; then
+  load dcbm reason_mask=compaction,demotion offloading=1
+  check "v6: load-time reason_mask" test "$(cat $D/reason_mask)" = compaction,demotion
+  echo 0 > $D/offloading
+  rmmod dcbm
+fi
 check "rmmod swdma" rmmod swdma
 check "kernel log clean" kernel_log_clean
 finish

@@ -196,6 +196,7 @@ MODULE_PARM_DESC(fault_pid,
 static atomic64_t swdma_copies_done = ATOMIC64_INIT(0);
 static atomic64_t swdma_bytes_copied = ATOMIC64_INIT(0);
 static atomic64_t swdma_errors_injected = ATOMIC64_INIT(0);
+static atomic64_t swdma_failed_bytes = ATOMIC64_INIT(0);
 static atomic64_t swdma_desc_live = ATOMIC64_INIT(0);
 static atomic64_t swdma_max_outstanding = ATOMIC64_INIT(0);
 static atomic64_t swdma_pool_waits = ATOMIC64_INIT(0);
@@ -238,6 +239,9 @@ MODULE_PARM_DESC(bytes_copied, "Bytes copied, partial copies included");
 module_param_cb(errors_injected, &swdma_counter_ops, &swdma_errors_injected,
 		0444);
 MODULE_PARM_DESC(errors_injected, "Prep, submit and transfer faults injected");
+module_param_cb(failed_bytes, &swdma_counter_ops, &swdma_failed_bytes, 0444);
+MODULE_PARM_DESC(failed_bytes,
+		 "Bytes of the transfers failed by fail_transfer (their whole length)");
 module_param_cb(descriptors, &swdma_counter_ops, &swdma_desc_live, 0444);
 MODULE_PARM_DESC(descriptors, "Descriptors currently allocated");
 module_param_cb(max_outstanding, &swdma_mark_ops, &swdma_max_outstanding,
@@ -601,8 +605,10 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 
 	target = swdma_targeted(d->tgid);
 	fail = target && swdma_inject(&fail_transfer);
-	if (fail)
+	if (fail) {
+		atomic64_add(len, &swdma_failed_bytes);
 		len /= 2;
+	}
 
 	result = swdma_copy(sc, d, len, gen);
 	if (result == DMA_TRANS_ABORTED)

@@ -101,11 +101,36 @@ rm -f "$DD/50-timeout.toml"
 expect timeout_ms 10000 "drop-in removed"
 rm -rf "$DD" "$tmp"
 
-# The reason mask on this (v5) kernel: the fixed set, read-only; status says so.
-expect interface v5 "interface"
-expect reason_mask "compaction,syscall_or_cpuset,numa_misplaced,demotion" "v5 reasons"
-if echo all > "$M/reason_mask" 2>/dev/null; then bad "v5 reason_mask accepted a write"; else ok "v5 reason_mask refuses writes"; fi
-"$BIN" status | grep -q "v5" && ok "status shows the interface" || bad "status does not show the interface"
+# The reason mask, on the kernel this runs on.
+reasons_policy() { # a policy like testbed-swdma.toml with offload.reasons = $1
+    tmp=$PD/reasons.toml
+    sed "s/^\[offload\]\$/[offload]\nreasons = $1/" "$EX/testbed-swdma.toml" > "$tmp"
+    chmod 0644 "$tmp"; echo "$tmp"
+}
+case $(val interface) in
+v5)
+    # The fixed set, read-only; a policy asking for another fails its
+    # condition, says why, and writes no reason_mask.
+    expect reason_mask "compaction,syscall_or_cpuset,numa_misplaced,demotion" "v5 reasons"
+    if echo all > "$M/reason_mask" 2>/dev/null; then bad "v5 reason_mask accepted a write"; else ok "v5 reason_mask refuses writes"; fi
+    out=$("$BIN" --config "$(reasons_policy '["compaction"]')" apply 2>&1)
+    case $out in *reasons*v5*|*v5*reasons*) ok "v5: a policy asking other reasons says why" ;;
+        *) bad "v5 reasons policy: $out" ;; esac
+    expect reason_mask "compaction,syscall_or_cpuset,numa_misplaced,demotion" "v5 reasons unchanged"
+    "$BIN" status | grep -q "v5" && ok "status shows the interface" || bad "status does not show the interface" ;;
+v6)
+    expect reason_mask "$(val reasons_available)" "v6 default: every reason"
+    run_policy "$(reasons_policy '["demotion", "compaction"]')" reason_mask=compaction,demotion
+    before=$(val reason_mask)
+    out=$("$BIN" --config "$(reasons_policy '["compaction", "bogus"]')" apply 2>&1); rc=$?
+    case "$rc $out" in "3 "*reasons.toml:*bogus*) ok "v6: an unknown reason is a policy error at file:line:column" ;;
+        *) bad "v6 unknown reason: exit $rc: $out" ;; esac
+    expect reason_mask "$before" "v6 bad policy changed nothing"
+    run_policy "$(reasons_policy '"all"')" reason_mask="$(val reasons_available)"
+    st=$("$BIN" status)
+    echo "$st" | grep -q "v6" && ok "status shows the interface v6" || bad "status does not show v6: $st" ;;
+*) bad "interface reads '$(val interface)'" ;;
+esac
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

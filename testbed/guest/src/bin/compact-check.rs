@@ -1,0 +1,119 @@
+//! compact-check: gives compaction anonymous pages to move, runs a command
+//! (e.g. `sh -c 'echo 1 > /proc/sys/vm/compact_memory'`), then checks
+//! that every page kept its contents and reports how many moved.
+//!
+//!   compact-check SIZE_MIB CMD [ARGS...]
+//!
+//! It fills SIZE_MIB of 4 KiB anonymous pages with a pattern, frees every
+//! other page (holes for compaction to fill), runs CMD, and reads the
+//! pattern back. Prints `RESULT {"pages":N,"moved":M,"corrupt_pages":C}`
+//! (moved: pages whose frame changed, from /proc/self/pagemap, which
+//! needs root) and exits 1 on corruption, 2 on a usage or system error.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::process::{exit, Command};
+
+const PAGE: usize = 4096;
+
+fn fail(msg: &str) -> ! {
+    eprintln!("compact-check: {msg}");
+    exit(2)
+}
+
+fn word(page: usize, i: usize) -> u64 {
+    ((page as u64) << 20 | i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The page frame of each kept page, 0 when not present.
+fn frames(pagemap: &File, base: usize, pages: &[usize]) -> Vec<u64> {
+    pages
+        .iter()
+        .map(|&p| {
+            let mut b = [0u8; 8];
+            let off = ((base + p * PAGE) / PAGE * 8) as u64;
+            pagemap
+                .read_exact_at(&mut b, off)
+                .unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
+            let e = u64::from_le_bytes(b);
+            if e >> 63 == 1 {
+                e & ((1 << 55) - 1)
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(mib), Some(cmd)) = (args.first(), args.get(1)) else {
+        fail("usage: compact-check SIZE_MIB CMD [ARGS...]")
+    };
+    let mib: usize = mib.parse().unwrap_or_else(|_| fail("SIZE_MIB is a number"));
+    let len = mib << 20;
+    let n = len / PAGE;
+    // SAFETY: a fresh private anonymous mapping, owned by this function.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        fail("mmap failed");
+    }
+    // SAFETY: the mapping above; 4 KiB pages only, so compaction moves
+    // base pages (a THP would be split or skipped).
+    unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
+    let words = base.cast::<u64>();
+    let per_page = PAGE / 8;
+    for p in 0..n {
+        for i in 0..per_page {
+            // SAFETY: within the mapping.
+            unsafe { words.add(p * per_page + i).write_volatile(word(p, i)) };
+        }
+    }
+    // Free every other page: holes in the zone.
+    for p in (1..n).step_by(2) {
+        // SAFETY: a page of the mapping, not used again.
+        unsafe {
+            libc::madvise(
+                base.cast::<u8>().add(p * PAGE).cast(),
+                PAGE,
+                libc::MADV_DONTNEED,
+            )
+        };
+    }
+    let kept: Vec<usize> = (0..n).step_by(2).collect();
+    let pagemap =
+        File::open("/proc/self/pagemap").unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
+    let before = frames(&pagemap, base as usize, &kept);
+    let status = Command::new(cmd)
+        .args(&args[2..])
+        .status()
+        .unwrap_or_else(|e| fail(&format!("{cmd}: {e}")));
+    if !status.success() {
+        fail(&format!("{cmd} failed: {status}"));
+    }
+    let after = frames(&pagemap, base as usize, &kept);
+    let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    let mut corrupt = 0;
+    for &p in &kept {
+        // SAFETY: within the mapping.
+        let bad = (0..per_page)
+            .any(|i| unsafe { words.add(p * per_page + i).read_volatile() } != word(p, i));
+        corrupt += usize::from(bad);
+    }
+    println!(
+        "RESULT {{\"pages\":{},\"moved\":{},\"corrupt_pages\":{}}}",
+        kept.len(),
+        moved,
+        corrupt
+    );
+    exit(i32::from(corrupt > 0))
+}
