@@ -2,305 +2,464 @@
 """Turns the console log of the `bench` scenario into results.json,
 table.md and plot.svg (and plot.png).
 
-    report.py LOG OUTDIR
+    report.py LOG OUTDIR [--host-load TEXT] [--build-seconds N] [--run-seconds N]
 
 The guest prints (see testbed/scenarios/bench.sh):
     BENCH PHASE CONFIG REP {migrate-check RESULT json}
-    BENCH-TIMING PHASE CONFIG REP PAGE SIZE CHUNK key=value...
+    BENCH-TIMING PHASE CONFIG REP PAGE SIZE FOLIOS key=value...
     BENCH-INFO key=value...
+
+Statistics. CPU and offload runs alternate within one boot (the order
+rotates per repetition), so every offload sample has a CPU sample of the
+same repetition and direction: each ratio is computed per pair, and its
+median, interquartile range (IQR: the middle half of the pairs) and
+min–max are reported. A goal gets a verdict only when the whole IQR of its
+ratio lies on one side of the goal ("met" / "not met"); otherwise "no
+verdict" (the spread straddles the goal).
 """
+import argparse
 import json
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 CONFIGS = ["cpu", "dcbm-1", "dcbm-2", "dcbm-4", "dcbm-16", "default"]
-THP_BYTES = 2 << 20
+OFFLOAD = "dcbm-4"          # offload forced in the latency phase
+GB = 1e9
 
+
+# ---------------------------------------------------------------- parsing
 
 def parse(log):
-    info, samples, timing = {}, [], []
+    info, main, lat, timing = {}, [], [], []
     for line in Path(log).read_text(errors="replace").splitlines():
+        line = line.strip()
         if line.startswith("BENCH-INFO "):
-            for kv in line.split()[1:]:
-                if "=" in kv:
-                    k, v = kv.split("=", 1)
-                    info[k] = v
-            if " total " in line:
-                info["guest_seconds"] = int(line.split()[2])
+            f = line.split()
+            if f[1] == "total":
+                info["guest_seconds"] = int(f[2])
+            elif f[1] == "dcbm_files":
+                info["dcbm_files"] = f[2:]
+            elif f[1] != "done":
+                for kv in f[1:]:
+                    if "=" in kv:
+                        k, v = kv.split("=", 1)
+                        info[k] = v
         elif line.startswith("BENCH-TIMING "):
             f = line.split()
             t = {"phase": f[1], "config": f[2], "rep": int(f[3]), "page": f[4],
-                 "size_mib": int(f[5]), "chunk": f[6]}
+                 "size": f[5], "folios": f[6]}
             for kv in f[7:]:
                 k, v = kv.split("=", 1)
-                t[k] = int(v)
+                try:
+                    t[k] = int(v)
+                except ValueError:
+                    t[k] = None
             timing.append(t)
         elif line.startswith("BENCH "):
-            _, phase, config, rep, js = line.split(" ", 4)
-            j = json.loads(js)
-            if j.get("cmd") != "bench":
+            try:
+                _, phase, config, rep, js = line.split(" ", 4)
+                j = json.loads(js)
+            except ValueError:
                 continue
-            samples.append({
-                "phase": phase, "config": config, "rep": int(rep),
-                "page": j["page"], "size_mib": j["size_mib"],
-                "chunk": "all" if j.get("chunk_pages") is None else str(j["chunk_pages"]),
-                "direction": j["direction"], "gbps": j["gbps"],
-                "folios_per_sec": j["folios_per_sec"], "seconds": j["seconds"],
-                "pages_moved": j["pages_moved"], "folios_moved": j["folios_moved"],
-                "fallback_pages": j["fallback_pages"], "ok": j["ok"],
-            })
-    return info, samples, timing
+            # the BENCH line's REP is the repetition; the RESULT's own rep
+            # counts the round trips inside one migrate-check run
+            s = {**j, "inner_rep": j.get("rep"), "phase": phase, "config": config, "rep": int(rep)}
+            if j.get("cmd") == "bench":
+                main.append(s)
+            elif j.get("cmd") == "latency":
+                lat.append(s)
+    return info, main, lat, timing
 
 
-def stats(vals):
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+# ---------------------------------------------------------------- statistics
 
-
-def group(samples, phase):
-    g = defaultdict(list)
-    for s in samples:
-        if s["phase"] == phase:
-            g[(s["page"], s["size_mib"], s["chunk"], s["config"])].append(s)
-    rows = []
-    for (page, size, chunk, config), ss in g.items():
-        rows.append({"page": page, "size_mib": size, "chunk": chunk, "config": config,
-                     "gbps": stats([s["gbps"] for s in ss]),
-                     "folios_per_sec": stats([s["folios_per_sec"] for s in ss]),
-                     "all_ok": all(s["ok"] for s in ss)})
-    cpu = {(r["page"], r["size_mib"], r["chunk"]): r["gbps"]["median"]
-           for r in rows if r["config"] == "cpu"}
-    for r in rows:
-        base = cpu.get((r["page"], r["size_mib"], r["chunk"]))
-        r["ratio_to_cpu"] = r["gbps"]["median"] / base if base else None
-    order = {c: i for i, c in enumerate(CONFIGS)}
-    chunk_key = lambda c: 1 << 40 if c == "all" else int(c)
-    rows.sort(key=lambda r: (r["page"] != "4k", r["size_mib"], chunk_key(r["chunk"]),
-                             order.get(r["config"], 99)))
-    return rows
-
-
-def overheads(timing, phase, by_chunk):
-    """Per-batch setup/wait/teardown, summed over reps (and sizes unless by_chunk)."""
-    g = defaultdict(lambda: defaultdict(int))
-    for t in timing:
-        if t["phase"] != phase or t["config"] == "cpu":
-            continue
-        key = (t["page"], t["chunk"] if by_chunk else "all", t["config"])
-        for k in ("batches", "setup_ns", "wait_ns", "teardown_ns", "folios_migrated",
-                  "folios_declined", "folios_failures", "bytes_migrated"):
-            g[key][k] += t.get(k, 0)
-    rows = []
-    for (page, chunk, config), a in g.items():
-        b = a["batches"]
-        row = {"page": page, "chunk": chunk, "config": config, **a}
-        if b:
-            row.update({
-                "folios_per_batch": a["folios_migrated"] / b,
-                "bytes_per_batch": a["bytes_migrated"] / b,
-                "setup_us": a["setup_ns"] / b / 1e3,
-                "wait_us": a["wait_ns"] / b / 1e3,
-                "teardown_us": a["teardown_ns"] / b / 1e3,
-                "overhead_us": (a["setup_ns"] + a["teardown_ns"]) / b / 1e3,
-                "overhead_pct_of_wait": 100.0 * (a["setup_ns"] + a["teardown_ns"]) / a["wait_ns"]
-                if a["wait_ns"] else None,
-            })
-        rows.append(row)
-    order = {c: i for i, c in enumerate(CONFIGS)}
-    chunk_key = lambda c: 1 << 40 if c == "all" else int(c)
-    rows.sort(key=lambda r: (r["page"] != "4k", chunk_key(r["chunk"]), order.get(r["config"], 99)))
-    return rows
-
-
-def fmt(v, d=3):
-    return "–" if v is None else f"{v:.{d}f}"
-
-
-def batch_label(page, chunk, size_mib):
-    if page == "thp":
-        return "1 THP (2 MiB)"
-    pages = 512 if chunk == "all" else min(int(chunk), 512)
-    return f"{pages} x 4 KiB ({pages * 4} KiB)" if pages * 4 < 1024 else f"{pages} x 4 KiB (2 MiB)"
-
-
-def thp_cpu_ms(main_rows):
-    """CPU migration time of one 2 MiB THP (median, main phase, largest size)."""
-    cpu = [r for r in main_rows if r["page"] == "thp" and r["config"] == "cpu"]
-    if not cpu:
+def spread(vals):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
         return None
-    r = max(cpu, key=lambda r: r["size_mib"])
-    fps = r["folios_per_sec"]["median"]
-    return 1e3 / fps if fps else None
+    if len(vals) == 1:
+        q1 = q3 = vals[0]
+    else:
+        q1, _, q3 = statistics.quantiles(vals, n=4, method="inclusive")
+    return {"median": statistics.median(vals), "q1": q1, "q3": q3,
+            "min": vals[0], "max": vals[-1], "n": len(vals)}
 
 
-def goals(main_rows, sweep_rows, ovh_main):
+def paired(off, cpu, f):
+    """f(off_sample, cpu_sample) over the pairs with the same key."""
     out = []
-    thp = [r for r in main_rows if r["page"] == "thp" and r["config"] in ("dcbm-2", "dcbm-4", "dcbm-16")]
-    worst = min(thp, key=lambda r: r["ratio_to_cpu"] or 0, default=None)
-    out.append({"goal": "THP, >= 2 channels: dcbm >= CPU copy (median GB/s ratio >= 1.00)",
-                "met": bool(thp) and all((r["ratio_to_cpu"] or 0) >= 1.0 for r in thp),
-                "detail": f"worst ratio {fmt(worst['ratio_to_cpu'], 2)} ({worst['config']}, {worst['size_mib']} MiB)" if worst else "no data"})
-    d4 = [r for r in main_rows + sweep_rows if r["page"] == "4k" and r["config"] == "default"]
-    worst = min(d4, key=lambda r: r["ratio_to_cpu"] or 0, default=None)
-    out.append({"goal": "4 KiB, default policy: >= 0.95 x CPU copy at every size and batch size",
-                "met": bool(d4) and all((r["ratio_to_cpu"] or 0) >= 0.95 for r in d4),
-                "detail": f"worst ratio {fmt(worst['ratio_to_cpu'], 2)} (size {worst['size_mib']} MiB, chunk {worst['chunk']})" if worst else "no data"})
-    t = [r for r in ovh_main if r["page"] == "thp" and r.get("batches")]
-    cpu_ms = thp_cpu_ms(main_rows)
-    if t:
-        pct = max(r["overhead_pct_of_wait"] or 0 for r in t)
-        us = max(r["overhead_us"] for r in t)
-        pct_cpu = 100.0 * us / (cpu_ms * 1e3) if cpu_ms else None
-        out.append({"goal": "offload path per THP batch (setup+teardown) < 10% of a 2 MiB copy",
-                    "met": pct < 10.0 and (pct_cpu is None or pct_cpu < 10.0),
-                    "detail": f"worst {us:.0f} us/batch = {pct:.1f}% of the engine's wait per batch"
-                              + (f", {pct_cpu:.1f}% of the CPU's {cpu_ms:.2f} ms per THP migration" if pct_cpu is not None else "")})
+    for k, o in off.items():
+        c = cpu.get(k)
+        if c is not None:
+            try:
+                out.append(f(o, c))
+            except (ZeroDivisionError, TypeError):
+                pass
     return out
 
 
-def table_md(info, main_rows, sweep_rows, ovh_main, ovh_sweep, gl):
+def verdict(s, goal, at_least=True):
+    """'met' / 'not met' when the whole IQR is on one side of the goal."""
+    if not s:
+        return "no data"
+    lo, hi = s["q1"], s["q3"]
+    if at_least:
+        return "met" if lo >= goal else "not met" if hi < goal else "no verdict"
+    return "met" if hi <= goal else "not met" if lo > goal else "no verdict"
+
+
+def fmt(v, d=2):
+    return "–" if v is None else f"{v:.{d}f}"
+
+
+def fs(s, d=2, scale=1.0, minmax=True):
+    """median [q1–q3] (min–max)"""
+    if not s:
+        return "–"
+    m = lambda v: f"{v * scale:.{d}f}"
+    t = f"{m(s['median'])} [{m(s['q1'])}–{m(s['q3'])}]"
+    if minmax:
+        t += f" ({m(s['min'])}–{m(s['max'])})"
+    return t
+
+
+# ---------------------------------------------------------------- counters
+
+def counter_rows(timing, phase, keyf):
+    """Per-run offload-path figures, grouped by keyf(t)."""
+    g = defaultdict(list)
+    for t in timing:
+        if t["phase"] == phase and t["config"] != "cpu":
+            g[keyf(t)].append(t)
+    out = {}
+    for k, ts in g.items():
+        per_folio, per_batch, desc, fpb, wait = [], [], [], [], []
+        tot = defaultdict(int)
+        for t in ts:
+            for c in ("batches", "setup_ns", "wait_ns", "teardown_ns", "folios_migrated",
+                      "folios_declined", "folios_failures", "descriptors", "pool_waits",
+                      "busy_declines"):
+                tot[c] += t.get(c) or 0
+            b, fm = t.get("batches") or 0, t.get("folios_migrated") or 0
+            ovh = (t.get("setup_ns") or 0) + (t.get("teardown_ns") or 0)
+            if b:
+                per_batch.append(ovh / b / 1e3)
+                wait.append((t.get("wait_ns") or 0) / b / 1e3)
+                if t.get("descriptors") is not None:
+                    desc.append(t["descriptors"] / b)
+            if fm:
+                per_folio.append(ovh / fm / 1e3)
+                if b:
+                    fpb.append(fm / b)
+        out[k] = {"runs": len(ts), **tot,
+                  "overhead_us_per_folio": spread(per_folio),
+                  "overhead_us_per_batch": spread(per_batch),
+                  "wait_us_per_batch": spread(wait),
+                  "descriptors_per_batch": spread(desc),
+                  "folios_per_batch": spread(fpb)}
+    return out
+
+
+# ---------------------------------------------------------------- main phase
+
+def main_rows(samples, timing):
+    g = defaultdict(dict)
+    for s in samples:
+        g[(s["page"], s["size_mib"], s["config"])][(s["rep"], s["direction"])] = s
+    ctr = counter_rows(timing, "main", lambda t: (t["page"], int(t["size"]), t["config"]))
+    rows = []
+    for (page, size, config), ss in g.items():
+        cpu = g.get((page, size, "cpu"), {})
+        vals = list(ss.values())
+        per_gb = lambda s: s["cpu_seconds"] / (s["bytes_moved"] / GB) if s["bytes_moved"] else None
+        busy_gb = lambda s: (s["busy_seconds"] / (s["bytes_moved"] / GB)
+                             if s.get("busy_seconds") is not None and s["bytes_moved"] else None)
+        r = {"page": page, "size_mib": size, "config": config, "n": len(vals),
+             "all_ok": all(s["ok"] for s in vals),
+             "fallback_pages": sum(s.get("fallback_pages", 0) for s in vals),
+             "gbps": spread([s["gbps"] for s in vals]),
+             "cpu_s_per_gb": spread([per_gb(s) for s in vals]),
+             "busy_s_per_gb": spread([busy_gb(s) for s in vals]),
+             "counters": ctr.get((page, size, config))}
+        if config != "cpu":
+            r["ratio"] = spread(paired(ss, cpu, lambda o, c: o["gbps"] / c["gbps"]))
+            r["cpu_time_ratio"] = spread(paired(ss, cpu, lambda o, c: per_gb(o) / per_gb(c)))
+        rows.append(r)
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    rows.sort(key=lambda r: (r["page"] != "4k", r["size_mib"], order.get(r["config"], 99)))
+    return rows
+
+
+# ---------------------------------------------------------------- latency phase
+
+def lat_rows(samples, timing):
+    g = defaultdict(dict)
+    for s in samples:
+        g[(s["page"], s["folios"], s["config"])][(s["rep"], s["inner_rep"], s["direction"])] = s
+    ctr = counter_rows(timing, "latency", lambda t: (t["page"], int(t["folios"]), t["config"]))
+    rows = []
+    for (page, n, config), ss in g.items():
+        cpu = g.get((page, n, "cpu"), {})
+        vals = list(ss.values())
+        r = {"page": page, "folios": n, "config": config, "n": len(vals),
+             "all_ok": all(s["ok"] for s in vals),
+             "us": spread([s["seconds"] * 1e6 for s in vals]),
+             "cpu_us": spread([s["cpu_seconds"] * 1e6 for s in vals]),
+             "counters": ctr.get((page, n, config))}
+        if config != "cpu":
+            r["speed"] = spread(paired(ss, cpu, lambda o, c: c["seconds"] / o["seconds"]))
+            r["cpu_time_ratio"] = spread(paired(ss, cpu, lambda o, c: o["cpu_seconds"] / c["cpu_seconds"]))
+        rows.append(r)
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    rows.sort(key=lambda r: (r["page"] != "4k", r["folios"], order.get(r["config"], 99)))
+    return rows
+
+
+def crossover(lrows, page, config=OFFLOAD):
+    rs = sorted((r for r in lrows if r["page"] == page and r["config"] == config and r.get("speed")),
+                key=lambda r: r["folios"])
+    if not rs:
+        return None
+    med = next((r["folios"] for r in rs if r["speed"]["median"] >= 1.0), None)
+    iqr = next((r["folios"] for r in rs if r["speed"]["q1"] >= 1.0), None)
+    sizes = ", ".join(str(r["folios"]) for r in rs)
+    unit = "THP" if page == "thp" else "x 4 KiB"
+    if med is None:
+        return f"{page}: offload slower at every batch size measured ({sizes} {unit})"
+    t = f"{page}: offload's median faster from {med} {unit} per call"
+    t += f", its whole IQR faster from {iqr}" if iqr is not None else ", but no batch size has its whole IQR faster"
+    return t + f" (measured: {sizes})"
+
+
+# ---------------------------------------------------------------- goals
+
+def goals(mrows, lrows):
+    out = []
+    thp = [r for r in mrows if r["page"] == "thp" and r.get("ratio")]
+
+    def add(goal, rows_desc, v, detail):
+        out.append({"goal": goal, "verdict": v, "detail": detail, "rows": rows_desc})
+
+    # 1. THP >= 1.3x CPU, per offload configuration.
+    for r in thp:
+        if r["config"] in ("default", OFFLOAD):
+            add("THP throughput >= 1.3x the CPU copy", f"{r['config']}, {r['size_mib']} MiB",
+                verdict(r["ratio"], 1.3), f"ratio {fs(r['ratio'])}")
+    # 2. 4 KiB forced >= 0.6x CPU.
+    for r in mrows:
+        if r["page"] == "4k" and r["config"] == OFFLOAD and r.get("ratio"):
+            add("4 KiB, offload forced: throughput >= 0.6x the CPU copy", f"{r['config']}, {r['size_mib']} MiB",
+                verdict(r["ratio"], 0.6), f"ratio {fs(r['ratio'])}")
+    for r in lrows:
+        if r["page"] == "4k" and r["config"] == OFFLOAD and r.get("speed"):
+            add("4 KiB, offload forced: one call >= 0.6x the CPU copy's speed", f"{r['folios']} x 4 KiB per call",
+                verdict(r["speed"], 0.6), f"speed ratio {fs(r['speed'])}")
+    # 3. offload path <= 10 us per 4 KiB folio.
+    for r in mrows + lrows:
+        c = r.get("counters") or {}
+        s = c.get("overhead_us_per_folio")
+        if r["page"] == "4k" and r["config"].startswith("dcbm-") and s:
+            where = f"{r['config']}, " + (f"{r['size_mib']} MiB" if "size_mib" in r else f"{r['folios']} x 4 KiB per call")
+            add("4 KiB: offload path's own cost (setup + teardown) <= 10 µs per folio", where,
+                verdict(s, 10.0, at_least=False), f"µs/folio {fs(s, 1)}")
+    # 4. default policy never below 0.97x in any row.
+    for r in mrows:
+        if r["config"] == "default" and r.get("ratio"):
+            add("default policy >= 0.97x the CPU copy in every row", f"{r['page']}, {r['size_mib']} MiB",
+                verdict(r["ratio"], 0.97), f"ratio {fs(r['ratio'])}")
+    for r in lrows:
+        if r["config"] == "default" and r.get("speed"):
+            add("default policy >= 0.97x the CPU copy in every row",
+                f"{r['page']}, {r['folios']} {'THP' if r['page'] == 'thp' else 'x 4 KiB'} per call",
+                verdict(r["speed"], 0.97), f"speed ratio {fs(r['speed'])}")
+    # 5. THP task CPU time per GB <= 0.25x.
+    for r in thp:
+        if r["config"] in ("default", OFFLOAD) and r.get("cpu_time_ratio"):
+            add("THP: migrating task's CPU time per GB <= 0.25x the CPU copy's", f"{r['config']}, {r['size_mib']} MiB",
+                verdict(r["cpu_time_ratio"], 0.25, at_least=False), f"ratio {fs(r['cpu_time_ratio'])}")
+    return out
+
+
+def goal_summary(gl):
+    """One verdict per goal: met if every row met, not met if any row did
+    not, else no verdict."""
+    by = defaultdict(list)
+    for g in gl:
+        by[g["goal"]].append(g)
+    out = []
+    for goal, gs in by.items():
+        vs = [g["verdict"] for g in gs]
+        v = "not met" if "not met" in vs else "met" if all(x == "met" for x in vs) else "no verdict"
+        out.append({"goal": goal, "verdict": v, "rows": len(gs),
+                    "counts": {x: vs.count(x) for x in sorted(set(vs))}})
+    return out
+
+
+# ---------------------------------------------------------------- table
+
+def table_md(info, mrows, lrows, gl, extra):
     L = []
-    L.append("### Throughput, whole region per move_pages call (`min_batch_bytes=0` except `default`)\n")
-    L.append(f"Median over {int(info.get('reps', 0)) * 2} timed moves ({info.get('reps')} reps x there and back), "
-             "GB/s = bytes moved / time inside move_pages. `default` = the module's defaults "
-             f"(min_batch_bytes={info.get('default_min_batch_bytes')}, nr_dma_chan={info.get('default_nr_dma_chan')}).\n")
-    L.append("| config | page | size MiB | median GB/s | min–max GB/s | folios/s | ratio to CPU |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for r in main_rows:
-        g = r["gbps"]
-        L.append(f"| {r['config']} | {r['page']} | {r['size_mib']} | {g['median']:.4f} | "
-                 f"{g['min']:.4f}–{g['max']:.4f} | {r['folios_per_sec']['median']:.0f} | "
-                 f"{fmt(r['ratio_to_cpu'], 2)} |")
+    L.append(f"Kernel `{info.get('kernel', '?')}`, {info.get('cpus', '?')} vCPUs (QEMU TCG), "
+             f"swdma (a memcpy in a kworker); module defaults min_batch_bytes={info.get('default_min_batch_bytes')}, "
+             f"min_folio_bytes={info.get('default_min_folio_bytes')}, nr_dma_chan={info.get('default_nr_dma_chan')}. "
+             f"{extra}\n")
+    L.append("Cells: median [IQR] (min–max). Ratios are per pair: each offload sample against the CPU sample "
+             "of the same repetition and direction (the configurations alternate within one boot). "
+             "A verdict is given only where the whole IQR is on one side of the goal.\n")
+    L.append(f"### Throughput and the migrating task's CPU time (whole region in one move_pages call; "
+             f"{info.get('reps')} reps x there and back)\n")
+    L.append("`dcbm-N` = N channels, thresholds 0 (offload forced); `default` = the module's defaults. "
+             "GB/s = bytes moved / time inside move_pages. task CPU = the migrating thread's user + system "
+             "time inside the call (CLOCK_THREAD_CPUTIME_ID); all-CPU busy = both vCPUs' busy time over the "
+             "call (/proc/stat, 10 ms ticks), which includes the software engine's kworker.\n")
+    L.append("| page | MiB | config | GB/s | ratio to CPU | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | offload path µs/folio |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in mrows:
+        c = r.get("counters") or {}
+        L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {fs(r['gbps'], 4, minmax=False)} | "
+                 f"{fs(r.get('ratio'))} | {fs(r['cpu_s_per_gb'], 3, minmax=False)} | "
+                 f"{fs(r.get('cpu_time_ratio'), 2, minmax=False)} | {fmt((r['busy_s_per_gb'] or {}).get('median'), 2)} | "
+                 f"{fmt((c.get('folios_per_batch') or {}).get('median'), 0)} | "
+                 f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
+                 f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} |")
     L.append("")
-    L.append("### Offload path cost per batch (main phase, all sizes and reps)\n")
-    L.append("setup = reading the lists, sg tables, DMA mapping, submitting; wait = the engine's copy; "
-             "teardown = unmap, free, terminate. overhead = setup + teardown.\n")
-    L.append("| config | page | batches | folios/batch | setup µs | wait µs | teardown µs | overhead % of wait |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in ovh_main:
-        if not r.get("batches"):
+    L.append("### Offload path per batch (main phase)\n")
+    L.append("setup = lists, sg tables, DMA mapping, submission; wait = the engine's copy; teardown = unmap, free. "
+             "overhead = setup + teardown.\n")
+    L.append("| page | MiB | config | batches | folios/batch | descriptors/batch | overhead µs/batch | wait µs/batch | declined folios | failed folios | pool waits | busy declines |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in mrows:
+        c = r.get("counters")
+        if not c:
             continue
-        L.append(f"| {r['config']} | {r['page']} | {r['batches']} | {r['folios_per_batch']:.0f} | "
-                 f"{r['setup_us']:.0f} | {r['wait_us']:.0f} | {r['teardown_us']:.0f} | "
-                 f"{fmt(r['overhead_pct_of_wait'], 1)} |")
-    cpu_ms = thp_cpu_ms(main_rows)
-    if cpu_ms:
-        L.append(f"\nFor scale: the CPU path migrates one 2 MiB THP in {cpu_ms:.2f} ms (median, largest size).")
+        L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {c['batches']} | "
+                 f"{fmt((c.get('folios_per_batch') or {}).get('median'), 0)} | "
+                 f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
+                 f"{fs(c.get('overhead_us_per_batch'), 0, minmax=False)} | {fs(c.get('wait_us_per_batch'), 0, minmax=False)} | "
+                 f"{c['folios_declined']} | {c['folios_failures']} | {c['pool_waits']} | {c['busy_declines']} |")
     L.append("")
-    L.append(f"### Batch size sweep ({info.get('sweep_mib')} MiB, {info.get('sweep_reps')} reps x 2 directions)\n")
-    L.append("chunk = 4 KiB pages per move_pages call; a kernel batch holds at most min(chunk, 512) pages.\n")
-    L.append("| page | chunk | batch | config | median GB/s | min–max GB/s | ratio to CPU | overhead µs/batch | wait µs/batch | declined folios |")
-    L.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    ov = {(r["page"], r["chunk"], r["config"]): r for r in ovh_sweep}
-    for r in sweep_rows:
-        o = ov.get((r["page"], r["chunk"], r["config"]), {})
-        g = r["gbps"]
-        L.append(f"| {r['page']} | {r['chunk']} | {batch_label(r['page'], r['chunk'], r['size_mib'])} | "
-                 f"{r['config']} | {g['median']:.4f} | {g['min']:.4f}–{g['max']:.4f} | "
-                 f"{fmt(r['ratio_to_cpu'], 2)} | {fmt(o.get('overhead_us'), 0)} | "
-                 f"{fmt(o.get('wait_us'), 0)} | {o.get('folios_declined', '–') if o else '–'} |")
+    L.append(f"### Latency of one move_pages call against batch size ({info.get('lat_reps')} reps x 2 round trips)\n")
+    L.append(f"`{OFFLOAD}` = offload forced (thresholds 0, the default 4 channels). speed vs CPU = CPU call time / "
+             "this call's time, per pair (> 1: offload faster). One call of N folios is one kernel batch up to "
+             "512 x 4 KiB; THPs go one per batch.\n")
+    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | batches/call | descriptors/batch | offload path µs/folio |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in lrows:
+        c = r.get("counters") or {}
+        calls = 6  # per run: 1 warm-up and 2 timed round trips
+        bpc = (c.get("batches", 0) / (c.get("runs", 1) * calls)) if c else None
+        L.append(f"| {r['page']} | {r['folios']} | {r['config']} | {fs(r['us'], 0)} | {fs(r.get('speed'))} | "
+                 f"{fs(r['cpu_us'], 0, minmax=False)} | {fmt(bpc, 1) if c else '–'} | "
+                 f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
+                 f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} |")
+    L.append("")
+    L.append("Crossover (offload forced against the CPU copy):\n")
+    for page in ("4k", "thp"):
+        x = crossover(lrows, page)
+        if x:
+            L.append(f"- {x}")
     L.append("")
     L.append("### Goals\n")
-    L.append("| goal | met | detail |")
-    L.append("| --- | --- | --- |")
-    for x in gl:
-        L.append(f"| {x['goal']} | {'yes' if x['met'] else '**no**'} | {x['detail']} |")
+    L.append("| goal | row | verdict | measured |")
+    L.append("| --- | --- | --- | --- |")
+    for g in gl:
+        v = g["verdict"]
+        L.append(f"| {g['goal']} | {g['rows']} | {'**' + v + '**' if v != 'met' else v} | {g['detail']} |")
+    L.append("")
+    L.append("| goal | overall |")
+    L.append("| --- | --- |")
+    for g in goal_summary(gl):
+        L.append(f"| {g['goal']} | {g['verdict']} ({', '.join(f'{k}: {v}' for k, v in g['counts'].items())}) |")
     L.append("")
     return "\n".join(L)
 
 
-def plot(main_rows, sweep_rows, path):
+# ---------------------------------------------------------------- plot
+
+def plot(mrows, lrows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     styles = {"cpu": dict(color="black", linestyle="--", marker="s"),
               "dcbm-1": dict(color="tab:orange", marker="o"),
               "dcbm-2": dict(color="tab:blue", marker="o"),
               "dcbm-4": dict(color="tab:green", marker="o"),
               "dcbm-16": dict(color="tab:red", marker="o"),
               "default": dict(color="tab:purple", linestyle=":", marker="^")}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
 
-    def err(rs):
-        return [[r["gbps"]["median"] - r["gbps"]["min"] for r in rs],
-                [r["gbps"]["max"] - r["gbps"]["median"] for r in rs]]
+    def err(ss):
+        return [[s["median"] - s["q1"] for s in ss], [s["q3"] - s["median"] for s in ss]]
 
-    ax = axes[0]
-    for c in CONFIGS:
-        rs = sorted((r for r in sweep_rows if r["page"] == "4k" and r["config"] == c and r["chunk"] != "all"),
-                    key=lambda r: int(r["chunk"]))
-        if rs:
-            x = [min(int(r["chunk"]), 512) * 4 for r in rs]
-            ax.errorbar(x, [r["gbps"]["median"] for r in rs], yerr=err(rs), label=c, capsize=3, **styles[c])
-    ax.set_xscale("log", base=2)
-    ax.set_xticks([4, 32, 256, 2048])
-    ax.set_xticklabels(["4 KiB", "32 KiB", "256 KiB", "2 MiB"])
-    ax.set_xlabel("batch size (4 KiB folios; pages per move_pages call)")
-    ax.set_ylabel("GB/s (median, min–max)")
-    ax.set_title("4 KiB folios: throughput vs batch size")
-    ax.legend()
-    ax.grid(alpha=0.3)
-
-    ax = axes[1]
-    for c in CONFIGS:
-        rs = [r for r in sweep_rows if r["page"] == "thp" and r["config"] == c]
-        if rs:
-            def thps(r):
-                region = r["size_mib"] // 2
-                return region if r["chunk"] == "all" else min(max(int(r["chunk"]) // 512, 1), region)
-            rs.sort(key=thps)
-            ax.errorbar([thps(r) for r in rs], [r["gbps"]["median"] for r in rs], yerr=err(rs),
-                        label=c, capsize=3, **styles[c])
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("THPs per move_pages call (each batch: one 2 MiB THP)")
-    ax.set_title("THP: throughput vs THPs per call")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    for ax, page in ((axes[0], "4k"), (axes[1], "thp")):
+        for c in CONFIGS:
+            rs = sorted((r for r in lrows if r["page"] == page and r["config"] == c), key=lambda r: r["folios"])
+            if rs:
+                ss = [r["us"] for r in rs]
+                ax.errorbar([r["folios"] for r in rs], [s["median"] / 1e3 for s in ss],
+                            yerr=[[v / 1e3 for v in e] for e in err(ss)], label=c, capsize=3, **styles[c])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(("4 KiB folios" if page == "4k" else "THPs") + " per move_pages call")
+        ax.set_ylabel("one call, ms (median, IQR)")
+        ax.set_title(f"{page}: latency of one call against batch size")
+        ax.legend()
+        ax.grid(alpha=0.3)
 
     ax = axes[2]
-    big = max((r["size_mib"] for r in main_rows), default=0)
+    big = max((r["size_mib"] for r in mrows), default=0)
     for page, color in (("4k", "tab:blue"), ("thp", "tab:red")):
-        rs = [r for r in main_rows if r["page"] == page and r["size_mib"] == big]
+        rs = [r for r in mrows if r["page"] == page and r["size_mib"] == big]
         ch = sorted((r for r in rs if r["config"].startswith("dcbm-")), key=lambda r: int(r["config"][5:]))
         if ch:
-            ax.errorbar([int(r["config"][5:]) for r in ch], [r["gbps"]["median"] for r in ch], yerr=err(ch),
+            ss = [r["gbps"] for r in ch]
+            ax.errorbar([int(r["config"][5:]) for r in ch], [s["median"] for s in ss], yerr=err(ss),
                         color=color, marker="o", capsize=3, label=f"dcbm {page}")
         cpu = [r for r in rs if r["config"] == "cpu"]
         if cpu:
-            ax.axhline(cpu[0]["gbps"]["median"], color=color, linestyle="--", label=f"CPU {page}")
+            s = cpu[0]["gbps"]
+            ax.axhline(s["median"], color=color, linestyle="--", label=f"CPU {page}")
+            ax.axhspan(s["q1"], s["q3"], color=color, alpha=0.1)
     ax.set_xscale("log", base=2)
     ax.set_xticks([1, 2, 4, 16])
     ax.set_xticklabels(["1", "2", "4", "16"])
-    ax.set_xlabel("dcbm channels (min_batch_bytes=0)")
-    ax.set_title(f"{big} MiB, whole region per call: throughput vs channels")
+    ax.set_xlabel("dcbm channels (thresholds 0)")
+    ax.set_ylabel("GB/s (median, IQR)")
+    ax.set_title(f"{big} MiB in one call: throughput against channels")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.suptitle("dcbm with the software engine (swdma) under QEMU TCG, 2 vCPUs — not hardware numbers")
+    fig.suptitle("dcbm with the software engine (swdma) under QEMU TCG, 2 vCPUs, bench kernel — not hardware numbers")
     fig.tight_layout()
     fig.savefig(path)
     fig.savefig(path.with_suffix(".png"), dpi=80)
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: report.py LOG OUTDIR")
-    log, outdir = sys.argv[1], Path(sys.argv[2])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("log")
+    ap.add_argument("outdir")
+    ap.add_argument("--host-load", default=None, help="uptime output before/after the run")
+    ap.add_argument("--note", default="", help="a sentence for the table's header")
+    a = ap.parse_args()
+    outdir = Path(a.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    info, samples, timing = parse(log)
-    if not samples:
-        sys.exit(f"no BENCH lines in {log}")
-    main_rows = group(samples, "main")
-    sweep_rows = group(samples, "sweep")
-    ovh_main = overheads(timing, "main", by_chunk=False)
-    ovh_sweep = overheads(timing, "sweep", by_chunk=True)
-    gl = goals(main_rows, sweep_rows, ovh_main)
-    res = {"info": info, "main": main_rows, "sweep": sweep_rows, "overhead_main": ovh_main,
-           "overhead_sweep": ovh_sweep, "goals": gl, "samples": samples, "timing": timing}
+    info, msamples, lsamples, timing = parse(a.log)
+    if not msamples and not lsamples:
+        raise SystemExit(f"no BENCH lines in {a.log}")
+    mrows = main_rows(msamples, timing)
+    lrows = lat_rows(lsamples, timing)
+    gl = goals(mrows, lrows)
+    extra = a.note
+    if a.host_load:
+        extra += f" Host load: {a.host_load}."
+    res = {"info": info, "host_load": a.host_load, "main": mrows, "latency": lrows, "goals": gl,
+           "goal_summary": goal_summary(gl), "samples_main": msamples, "samples_latency": lsamples,
+           "timing": timing}
     (outdir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
-    (outdir / "table.md").write_text(table_md(info, main_rows, sweep_rows, ovh_main, ovh_sweep, gl))
-    plot(main_rows, sweep_rows, outdir / "plot.svg")
+    (outdir / "table.md").write_text(table_md(info, mrows, lrows, gl, extra.strip()))
+    plot(mrows, lrows, outdir / "plot.svg")
     print(f"wrote {outdir}/results.json, table.md, plot.svg, plot.png")
 
 

@@ -1,20 +1,32 @@
 # Benchmark (not a test): CPU copy vs dcbm on the software engine, side by
-# side in one boot. Run by testbed/bench, which parses the lines:
+# side in one boot. Run by testbed/bench/run, which parses the lines:
 #   BENCH PHASE CONFIG REP {json}      one migrate-check RESULT line
-#   BENCH-TIMING PHASE CONFIG REP PAGE SIZE CHUNK k=v...   dcbm counter deltas
+#   BENCH-TIMING PHASE CONFIG REP PAGE SIZE FOLIOS k=v...   dcbm counter deltas
 #   BENCH-INFO k=v...
-# PHASE: main (whole region per move_pages call; min_batch_bytes=0 for the
-# raw comparison), sweep (--chunk-pages varies the batch size), default
-# (the module's default min_batch_bytes and nr_dma_chan, never written).
-# Configurations of one (page, size, chunk) are interleaved within each
-# repetition so that host noise hits them alike.
+# PHASE main: throughput, the whole region in one move_pages call, with the
+# migrating thread's CPU time (migrate-check bench); PHASE latency: the time
+# of one move_pages call of N folios (migrate-check latency).
+# CONFIG: cpu (offloading off); dcbm-N (N channels, min_batch_bytes and
+# min_folio_bytes 0: offload forced); default (the module's defaults, never
+# written).
+# Every configuration of one (page, size) runs once per repetition, in an
+# order rotated from one repetition to the next, so that host noise and
+# drift hit them alike and a CPU sample can be paired with the offload
+# sample of the same repetition.
 #
-#   bench.sh SIZES REPS SWEEP_MIB SWEEP_REPS   (SIZES: MiB, comma-separated)
+#   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS
+#     SIZES     region sizes in MiB for the main phase, comma-separated
+#     REPS      repetitions of the main phase (each: a move there and back)
+#     LAT_REPS  repetitions of the latency phase (each: 2 timed round trips)
+#     LAT_SPECS page:folios,... (e.g. 4k:1,4k:8,thp:1)
+#     CONFIGS   main-phase configurations, comma-separated
 . ./lib.sh
-sizes=$(echo "${1:-64,128}" | tr , ' ')
-reps=${2:-2}
-sweep_mib=${3:-8}
-sweep_reps=${4:-$reps}
+sizes=$(echo "${1:-64}" | tr , ' ')
+reps=${2:-5}
+lat_reps=${3:-4}
+lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8}" | tr , ' ')
+configs=$(echo "${5:-cpu,dcbm-1,dcbm-2,dcbm-4,dcbm-16,default}" | tr , ' ')
+lat_configs="cpu dcbm-4 default"
 d=/sys/module/dcbm
 
 # NUMA balancing would move the region back to node 0 behind our back (hinting
@@ -26,7 +38,8 @@ load dcbm
 def_mbb=$(cat $d/min_batch_bytes)
 def_mfb=$(cat $d/min_folio_bytes)
 def_chan=$(cat $d/nr_dma_chan)
-echo "BENCH-INFO numa_balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null) default_min_batch_bytes=$def_mbb default_min_folio_bytes=$def_mfb default_nr_dma_chan=$def_chan cpus=$(nproc) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled | sed 's/.*\[\(.*\)\].*/\1/') sizes=$(echo $sizes | tr ' ' ,) reps=$reps sweep_mib=$sweep_mib sweep_reps=$sweep_reps"
+echo "BENCH-INFO kernel=$(uname -r) numa_balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null) default_min_batch_bytes=$def_mbb default_min_folio_bytes=$def_mfb default_nr_dma_chan=$def_chan cpus=$(nproc) thp=$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled) sizes=$(echo $sizes | tr ' ' ,) reps=$reps lat_reps=$lat_reps lat_specs=$(echo $lat_specs | tr ' ' ,) configs=$(echo $configs | tr ' ' ,)"
+echo "BENCH-INFO dcbm_files $(cd $d && ls -d * timing/* engine/* 2>/dev/null | tr '\n' ' ')"
 # The regions ask for THP with MADV_HUGEPAGE; let faults compact if needed.
 echo always > /sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null
 
@@ -46,27 +59,37 @@ setconf() { # setconf CONFIG
   esac || { fail "configure $1"; finish; }
 }
 
-counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns folios_migrated folios_failures folios_declined bytes_migrated"
+counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
-# one PHASE CONFIG REP PAGE SIZE CHUNK: one migrate-check bench (1 rep: a
-# timed move there and one back), its RESULT lines and the counter deltas.
+# rotate N WORDS...: the words, starting at the (N mod count)-th.
+rotate() {
+  n=$1; shift
+  k=$((n % $#)) i=0 head="" tail=""
+  for w in "$@"; do
+    if [ $i -lt $k ]; then tail="$tail $w"; else head="$head $w"; fi
+    i=$((i + 1))
+  done
+  echo $head $tail
+}
+
+# one PHASE CONFIG REP PAGE SIZE FOLIOS ARGS...: one migrate-check run, its
+# RESULT lines and the dcbm counter deltas.
 one() {
-  phase=$1 conf=$2 rep=$3 page=$4 size=$5 chunk=$6
+  phase=$1 conf=$2 rep=$3 page=$4 size=$5 folios=$6
+  shift 6
   setconf "$conf"
   for c in $counters; do echo 0 > "$d/$c"; done
-  copt=""; [ "$chunk" = all ] || copt="--chunk-pages $chunk"
-  out=$(migrate-check bench --sizes "$size" --page "$page" --reps 1 --seed $((rep + 1)) $copt 2>/tmp/bench.err)
+  out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
-  echo "$out" | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
-  t="BENCH-TIMING $phase $conf $rep $page $size $chunk"
-  for c in $counters; do t="$t ${c#timing/}=$(cat $d/$c)"; done
-  echo "$t"
+  echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
+  # one grep for all counters: under TCG every fork counts
+  echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/')
   if [ $rc != 0 ]; then
-    fail "$phase $conf $page $size MiB chunk $chunk rep $rep: migrate-check exited $rc"
+    fail "$phase $conf $page $size MiB $folios folios rep $rep: migrate-check exited $rc"
     tail -5 /tmp/bench.err
   fi
   case $conf in dcbm-*)
-    [ "$(cat $d/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size: nothing offloaded" ;;
+    [ "$(cat $d/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size MiB $folios folios: nothing offloaded" ;;
   esac
 }
 
@@ -75,8 +98,8 @@ for page in 4k thp; do
   for size in $sizes; do
     r=0
     while [ $r -lt "$reps" ]; do
-      for conf in cpu dcbm-1 dcbm-2 dcbm-4 dcbm-16 default; do
-        one main $conf $r $page $size all
+      for conf in $(rotate $r $configs); do
+        one main $conf $r $page $size all bench --sizes "$size" --reps 1
       done
       r=$((r + 1))
     done
@@ -84,18 +107,18 @@ for page in 4k thp; do
   done
 done
 
-# Batch size: 4 KiB folios at 1..512 pages per call (batches of 4 KiB to
-# 2 MiB); THP at 1 and 8 THPs per call and the whole region.
-for spec in 4k:1 4k:8 4k:64 4k:512 thp:512 thp:4096 thp:all; do
-  page=${spec%%:*} chunk=${spec#*:}
+# Latency: one move_pages call moving N folios, CPU against offload forced
+# (dcbm-4: the default channels, no thresholds) and the default policy.
+for spec in $lat_specs; do
+  page=${spec%%:*} n=${spec#*:}
   r=0
-  while [ $r -lt "$sweep_reps" ]; do
-    for conf in cpu dcbm-2 dcbm-4 default; do
-      one sweep $conf $r $page "$sweep_mib" "$chunk"
+  while [ $r -lt "$lat_reps" ]; do
+    for conf in $(rotate $r $lat_configs); do
+      one latency $conf $r $page - $n latency --folios "$n" --reps 2 --warmup 1
     done
     r=$((r + 1))
   done
-  echo "BENCH-INFO done sweep $spec after $(($(date +%s) - t0)) s"
+  echo "BENCH-INFO done latency $spec after $(($(date +%s) - t0)) s"
 done
 
 echo 0 > $d/offloading
