@@ -242,6 +242,11 @@ fn bench_prints_per_rep_lines_and_summary() {
     }
     assert_eq!(field(lines[0], "direction"), "\"to\"");
     assert_eq!(field(lines[1], "direction"), "\"back\"");
+    for j in &lines {
+        assert_eq!(num(j, "calls"), 1.0, "{j}");
+        let cpu = num(j, "cpu_seconds");
+        assert!(cpu > 0.0 && cpu <= num(j, "seconds") * 1.5 + 0.01, "{j}");
+    }
     let sums: Vec<&String> = r
         .iter()
         .filter(|j| field(j, "cmd") == "\"bench_summary\"")
@@ -310,4 +315,44 @@ fn usage_errors_exit_3() {
         text.contains("Exit codes:") && text.contains("not migrated"),
         "{text}"
     );
+}
+
+#[test]
+fn latency_prints_one_line_per_call() {
+    let out = run(&[
+        "latency",
+        "--folios",
+        "8",
+        "--page",
+        "4k",
+        "--reps",
+        "3",
+        "--to-node",
+        "0",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = results(&out);
+    let calls: Vec<&String> = r
+        .iter()
+        .filter(|j| field(j, "cmd") == "\"latency\"")
+        .collect();
+    assert_eq!(calls.len(), 6, "{r:?}");
+    for (i, j) in calls.iter().enumerate() {
+        assert_eq!(field(j, "ok"), "true", "{j}");
+        assert_eq!(num(j, "folios"), 8.0);
+        assert_eq!(num(j, "rep"), (i / 2) as f64);
+        assert_eq!(num(j, "calls"), 1.0);
+        assert_eq!(num(j, "pages_moved"), 8.0);
+        assert!(num(j, "seconds") > 0.0);
+        assert!(num(j, "cpu_seconds") >= 0.0);
+    }
+    let sum = r.last().unwrap();
+    assert_eq!(field(sum, "cmd"), "\"latency_summary\"");
+    assert_eq!(num(sum, "samples"), 6.0);
+    assert_eq!(field(sum, "ok"), "true");
 }
