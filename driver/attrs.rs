@@ -155,6 +155,8 @@ attrs! {
     ABORTED = c"aborted";
     NOWAIT_DECLINES = c"nowait_declines";
     WAITED_OUT = c"waited_out";
+    NOWAIT_BATCHES = c"nowait_batches";
+    NOWAIT_MAX_US = c"nowait_max_us";
 }
 
 #[repr(transparent)]
@@ -209,7 +211,7 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 }
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<9> = AttrList([
+static ENGINE_ATTRS: AttrList<11> = AttrList([
     DESCRIPTORS.attr(),
     POOL_WAITS.attr(),
     UNEVEN_MAPS.attr(),
@@ -218,6 +220,8 @@ static ENGINE_ATTRS: AttrList<9> = AttrList([
     ABORTED.attr(),
     WAITED_OUT.attr(),
     NOWAIT_DECLINES.attr(),
+    NOWAIT_BATCHES.attr(),
+    NOWAIT_MAX_US.attr(),
     ptr::null_mut(),
 ]);
 

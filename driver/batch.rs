@@ -365,8 +365,28 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     folio_cnt: u32,
 ) -> i32 {
     let start = Instant::<Monotonic>::now();
-    let nr = folio_cnt as usize;
     let ctx = CallCtx::current(control::timeout_ms());
+    // SAFETY: forwarded from the caller.
+    let rc = unsafe { offload_copy(dst_list, src_list, folio_cnt as usize, ctx, start) };
+    if ctx.nowait {
+        stats::NOWAIT_BATCHES.add(1);
+        let us = (Instant::<Monotonic>::now() - start).as_micros_ceil();
+        stats::NOWAIT_MAX_US.raise(us.max(0) as u64);
+    }
+    rc
+}
+
+/// `dcbm_offload_copy` in the context `ctx`, started at `start`.
+///
+/// # Safety
+/// As for [`dcbm_offload_copy`], with `nr` folios per list.
+unsafe fn offload_copy(
+    dst_list: *mut bindings::list_head,
+    src_list: *mut bindings::list_head,
+    nr: usize,
+    ctx: CallCtx,
+    start: Instant<Monotonic>,
+) -> i32 {
     // SAFETY: forwarded from the core's contract.
     let (mut pairs, bytes, largest) =
         match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {

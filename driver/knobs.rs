@@ -76,7 +76,7 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 25] = [
+static KNOBS: [Knob; 27] = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -130,6 +130,8 @@ static KNOBS: [Knob; 25] = [
     counter!(c"aborted", stats::ABORTED),
     counter!(c"nowait_declines", stats::NOWAIT_DECLINES),
     counter!(c"waited_out", stats::WAITED_OUT),
+    counter!(c"nowait_batches", stats::NOWAIT_BATCHES),
+    counter!(c"nowait_max_us", stats::NOWAIT_MAX_US),
 ];
 
 /// The held channels, space separated.

@@ -19,6 +19,11 @@ impl Counter {
         self.0.load(Ordering::Relaxed)
     }
 
+    /// Raises a high-water mark to `v`.
+    pub(crate) fn raise(&self, v: u64) {
+        self.0.fetch_max(v, Ordering::Relaxed);
+    }
+
     pub(crate) fn reset(&self) {
         self.0.store(0, Ordering::Relaxed);
     }
@@ -65,3 +70,8 @@ pub(crate) static ABORTED: Counter = Counter::new();
 /// Timed-out batches that waited for their descriptors to complete, on a
 /// channel that cannot be aborted.
 pub(crate) static WAITED_OUT: Counter = Counter::new();
+/// Batches offered from reclaim or direct compaction (no-wait calls), and
+/// the longest such call, in microseconds: the series allows
+/// `MIGRATE_OFFLOAD_NOWAIT_MS`.
+pub(crate) static NOWAIT_BATCHES: Counter = Counter::new();
+pub(crate) static NOWAIT_MAX_US: Counter = Counter::new();

@@ -87,7 +87,7 @@ fi
 compact() { # compact MASK: prints "moved migrated_delta"
   echo "$1" > $D/reason_mask
   echo 0 > $D/folios_migrated
-  out=$(compact-check 64 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
+  out=$(compact-check 64 0 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
   rc=$?
   RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
   [ $rc = 0 ] || { fail "compaction under mask '$1' corrupted pages: $RESULT"; return; }

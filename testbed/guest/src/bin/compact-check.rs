@@ -1,14 +1,19 @@
-//! compact-check: gives compaction anonymous pages to move, runs a command
-//! (e.g. `sh -c 'echo 1 > /proc/sys/vm/compact_memory'`), then checks
-//! that every page kept its contents and reports how many moved.
+//! compact-check: gives compaction anonymous pages to move, makes it run,
+//! then checks that every page kept its contents and reports how many
+//! moved.
 //!
-//!   compact-check SIZE_MIB CMD [ARGS...]
+//!   compact-check SIZE THP_MIB [CMD [ARGS...]]
 //!
-//! It fills SIZE_MIB of 4 KiB anonymous pages with a pattern, frees every
-//! other page (holes for compaction to fill), runs CMD, and reads the
-//! pattern back. Prints `RESULT {"pages":N,"moved":M,"corrupt_pages":C}`
-//! (moved: pages whose frame changed, from /proc/self/pagemap, which
-//! needs root) and exits 1 on corruption, 2 on a usage or system error.
+//! It fills SIZE (MiB, or `N%` of MemFree) of 4 KiB anonymous pages with a
+//! pattern and frees every other page (holes for compaction to fill).
+//! Then, if THP_MIB > 0, it faults in THP_MIB of huge pages, which makes
+//! the page allocator compact directly (with THP defrag `always`), and
+//! times it; then it runs CMD (e.g. `sh -c 'echo 1 >
+//! /proc/sys/vm/compact_memory'`), and reads the pattern back. Prints
+//! `RESULT {"pages":N,"moved":M,"corrupt_pages":C,"thp_ms":T,"thp_huge_mib":H}`
+//! (moved: pages whose frame changed, from /proc/self/pagemap, which needs
+//! root; thp_huge_mib: how much of the THP region is huge pages) and
+//! exits 1 on corruption, 2 on a usage or system error.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -45,12 +50,70 @@ fn frames(pagemap: &File, base: usize, pages: &[usize]) -> Vec<u64> {
         .collect()
 }
 
+fn mem_free_mib() -> usize {
+    let info =
+        std::fs::read_to_string("/proc/meminfo").unwrap_or_else(|e| fail(&format!("meminfo: {e}")));
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemFree:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map(|kib| kib / 1024)
+        .unwrap_or_else(|| fail("no MemFree in /proc/meminfo"))
+}
+
+/// Faults in `mib` MiB of THP-backed memory (2 MiB aligned); returns the
+/// time it took in ms and how many MiB ended up huge (smaps). The region
+/// stays mapped until exit.
+fn fault_thp(mib: usize) -> (u128, usize) {
+    let huge = 2 << 20;
+    let len = mib << 20;
+    // SAFETY: a fresh private anonymous mapping, one huge page larger so
+    // that an aligned region fits.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len + huge,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        fail("mmap (THP region) failed");
+    }
+    let start = (raw as usize).next_multiple_of(huge);
+    // SAFETY: within the mapping above.
+    unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+    let t = std::time::Instant::now();
+    for off in (0..len).step_by(4096) {
+        // SAFETY: within the mapping.
+        unsafe { ((start + off) as *mut u8).write_volatile(1) };
+    }
+    let ms = t.elapsed().as_millis();
+    let smaps = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    let huge_kib: usize = smaps
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (ms, huge_kib / 1024)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(mib), Some(cmd)) = (args.first(), args.get(1)) else {
-        fail("usage: compact-check SIZE_MIB CMD [ARGS...]")
+    let (Some(size), Some(thp_mib)) = (args.first(), args.get(1)) else {
+        fail("usage: compact-check SIZE THP_MIB [CMD [ARGS...]]")
     };
-    let mib: usize = mib.parse().unwrap_or_else(|_| fail("SIZE_MIB is a number"));
+    let mib = match size.strip_suffix('%') {
+        Some(pct) => {
+            let pct: usize = pct.parse().unwrap_or_else(|_| fail("SIZE: N%"));
+            mem_free_mib() * pct.min(99) / 100
+        }
+        None => size.parse().unwrap_or_else(|_| fail("SIZE is MiB or N%")),
+    };
+    let thp_mib: usize = thp_mib
+        .parse()
+        .unwrap_or_else(|_| fail("THP_MIB is a number"));
     let len = mib << 20;
     let n = len / PAGE;
     // SAFETY: a fresh private anonymous mapping, owned by this function.
@@ -93,12 +156,19 @@ fn main() {
     let pagemap =
         File::open("/proc/self/pagemap").unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
     let before = frames(&pagemap, base as usize, &kept);
-    let status = Command::new(cmd)
-        .args(&args[2..])
-        .status()
-        .unwrap_or_else(|e| fail(&format!("{cmd}: {e}")));
-    if !status.success() {
-        fail(&format!("{cmd} failed: {status}"));
+    let (thp_ms, thp_huge_mib) = if thp_mib > 0 {
+        fault_thp(thp_mib)
+    } else {
+        (0, 0)
+    };
+    if let Some(cmd) = args.get(2) {
+        let status = Command::new(cmd)
+            .args(&args[3..])
+            .status()
+            .unwrap_or_else(|e| fail(&format!("{cmd}: {e}")));
+        if !status.success() {
+            fail(&format!("{cmd} failed: {status}"));
+        }
     }
     let after = frames(&pagemap, base as usize, &kept);
     let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
@@ -110,10 +180,12 @@ fn main() {
         corrupt += usize::from(bad);
     }
     println!(
-        "RESULT {{\"pages\":{},\"moved\":{},\"corrupt_pages\":{}}}",
+        "RESULT {{\"pages\":{},\"moved\":{},\"corrupt_pages\":{},\"thp_ms\":{},\"thp_huge_mib\":{}}}",
         kept.len(),
         moved,
-        corrupt
+        corrupt,
+        thp_ms,
+        thp_huge_mib
     );
     exit(i32::from(corrupt > 0))
 }

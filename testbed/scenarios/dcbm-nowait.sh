@@ -1,0 +1,36 @@
+# The caller-context rule of the series (patch 6 of either series): a
+# migration from reclaim or direct compaction is a no-wait call, which
+# must return within MIGRATE_OFFLOAD_NOWAIT_MS (100 ms) with nothing left
+# running, whatever the engine does. Here the engine hangs while
+# compact-check fragments memory and faults in THPs, so the page allocator
+# compacts directly; dcbm must abort within its bound (75 ms), or, on a
+# provider that cannot abort, decline before submitting anything.
+#
+#   dcbm-nowait.sh [SWDMA_PARAM=VALUE...]   e.g. terminate=0
+. ./lib.sh
+D=/sys/module/dcbm
+E=$D/engine
+P=/sys/module/swdma/parameters
+offload_on 2000 "$@"
+noterm=0
+case "$(cat $P/terminate)" in N|0) noterm=1 ;; esac
+echo always > /sys/kernel/mm/transparent_hugepage/defrag
+echo 1 > $P/hang
+out=$(compact-check 95% 256)
+rc=$?
+echo 0 > $P/hang
+RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
+nb=$(cat $E/nowait_batches) max=$(cat $E/nowait_max_us) nd=$(cat $E/nowait_declines)
+echo "direct compaction with a hung engine: $RESULT nowait_batches=$nb nowait_max_us=$max nowait_declines=$nd aborted=$(cat $E/aborted) waited_out=$(cat $E/waited_out)"
+check "every page kept its contents" test "$rc" = 0
+check "direct compaction offered no-wait batches ($nb)" test "$nb" -gt 0
+if [ $noterm = 1 ]; then
+  check "cannot abort: every no-wait batch declined ($nd of $nb)" test "$nd" = "$nb"
+else
+  check "no-wait batches on the hung engine were aborted" test "$(cat $E/aborted)" -gt 0
+  check "no no-wait batch waited for the engine" test "$(cat $E/waited_out)" = 0
+fi
+check "the longest no-wait call took $max us, within the series' 100 ms" test "$max" -le 100000
+check "the core saw no no-wait overrun" sh -c "! dmesg | grep -q 'over a no-wait copy'"
+offload_off
+finish
