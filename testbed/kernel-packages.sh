@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds installable packages of a test-bed kernel: `make bindeb-pkg`
+# (linux-image-<release>, linux-headers-<release>) and, with --rpm, `make
+# binrpm-pkg` (kernel, kernel-devel), from the tree testbed/build-kernel.sh
+# built, with the kernel packaging patches of testbed/patches-pkg/ applied,
+# so that the headers package carries what an out-of-tree Rust module is
+# compiled against (rust/*.rmeta, the proc-macro libraries, .config; see
+# those patches) and names its rustc. Prints the directory of the packages.
+#
+#   kernel-packages.sh [--rpm] [build-kernel.sh options]
+#   (also: build-kernel.sh --packages [--rpm] [options])
+#
+# The packages are cached as $DCBM_CACHE/pkg-<key>/, keyed by the tree's
+# key (build-kernel.sh --print-key), the packaging patches and PKG_RECIPE.
+# The build runs on a copy of the tree (the cached tree is never touched:
+# its key does not cover testbed/patches-pkg/), which mostly reuses its
+# objects, under the same lock as the kernel builds; the copy is deleted.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+# Bump when a change alters the packages built from the same tree.
+PKG_RECIPE=1
+
+main() {
+rpm=0 args=()
+while (($#)); do
+  case $1 in
+    --rpm) rpm=1; shift ;;
+    --packages) shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+for tool in dpkg-buildpackage dh_testdir rsync; do
+  command -v "$tool" >/dev/null || die "missing tool '$tool': apt-get install dpkg-dev debhelper rsync"
+done
+((rpm == 0)) || command -v rpmbuild >/dev/null || die "missing tool 'rpmbuild': apt-get install rpm"
+
+tree=$("$here/build-kernel.sh" "${args[@]}") || die "the kernel build failed"
+tkey=$("$here/build-kernel.sh" "${args[@]}" --print-key)
+release=$(cat "$tree/include/config/kernel.release")
+kver=$(make -s -C "$tree" kernelversion 2>/dev/null) || kver=${release%%-*}
+key=$( {
+  echo "tree $tkey pkg-recipe $PKG_RECIPE rpm $rpm"
+  cat "$here"/patches-pkg/*.patch
+} | sha256sum | cut -c1-16)
+out=$DCBM_CACHE/pkg-$key
+if [ -f "$out/.dcbm-packages" ]; then
+  log "kernel packages cached: $out"
+  echo "$out"
+  exit 0
+fi
+
+exec 9>"$DCBM_CACHE/.build.lock"
+if ! flock -n 9; then
+  log "waiting for another kernel build to finish"
+  flock 9
+fi
+if [ -f "$out/.dcbm-packages" ]; then
+  log "kernel packages cached: $out"
+  echo "$out"
+  exit 0
+fi
+work=$DCBM_CACHE/pkg-$key.tmp
+rm -rf "$work" "$out"
+mkdir -p "$work"
+trap 'cd /; rm -rf "$work" "$out.tmp"' EXIT
+log "packaging kernel $release ($tkey) as $out"
+start=$SECONDS
+cp -a "$tree" "$work/linux"
+cd "$work/linux"
+for p in "$here"/patches-pkg/*.patch; do
+  patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
+done
+# shellcheck disable=SC2046 # the flags are words
+read -r -a make_flags <<<"$(kernel_make_flags "$tree")"
+jobs=$(( $(nproc) + 1 ))
+# The package revision is the tree's build number: the same version string
+# as the cached build, so vmlinux is not relinked for a new one.
+rev=$(cat .version 2>/dev/null || echo 1)
+# No -dbg package (DEBUG_INFO is off anyway); the source package name keys
+# the build profile.
+make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm \
+  DPKG_FLAGS="-Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
+  { tail -30 "$work/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
+log "bindeb-pkg took $((SECONDS - start))s"
+mkdir -p "$out.tmp"
+mv "$work"/linux-image-"$release"_*.deb "$work"/linux-headers-"$release"_*.deb "$out.tmp/"
+if ((rpm)); then
+  t=$SECONDS
+  make -s -j"$jobs" "${make_flags[@]}" binrpm-pkg >"$work/binrpm-pkg.log" 2>&1 ||
+    { tail -30 "$work/binrpm-pkg.log" >&2; die "make binrpm-pkg failed (log above)"; }
+  log "binrpm-pkg took $((SECONDS - t))s"
+  find rpmbuild/RPMS -name '*.rpm' ! -name 'kernel-headers-*' -exec mv {} "$out.tmp/" \;
+fi
+cd /
+echo "$release" > "$out.tmp/release"
+mv "$out.tmp" "$out"
+touch "$out/.dcbm-packages"
+log "kernel packages for $release in $((SECONDS - start))s: $(cd "$out" && ls ./*.deb ./*.rpm 2>/dev/null | tr '\n' ' ')"
+echo "$out"
+}
+
+main "$@"
