@@ -6,6 +6,7 @@
 # DKMS builds. Prints the tree's path on stdout.
 #
 #   build-kernel.sh [--variant san|bench] [--series v6] [--localversion SUFFIX] [--print-key]
+#   build-kernel.sh --packages [--rpm] [options]   (testbed/kernel-packages.sh)
 #
 # The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
 # builds the same source, patches and fragment with clang (LLVM=-19) plus
@@ -36,6 +37,8 @@ SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
 variant="" series="" localversion="" print_key=0
+# --packages [--rpm]: installable packages of the tree (kernel-packages.sh)
+case " $* " in *" --packages "*) exec "$here/kernel-packages.sh" "$@" ;; esac
 while (($#)); do
   case $1 in
     --variant) variant=$2; shift 2 ;;
