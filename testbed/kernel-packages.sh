@@ -31,8 +31,8 @@ while (($#)); do
     *) args+=("$1"); shift ;;
   esac
 done
-for tool in dpkg-buildpackage dh_testdir rsync; do
-  command -v "$tool" >/dev/null || die "missing tool '$tool': apt-get install dpkg-dev debhelper rsync"
+for tool in dpkg-buildpackage dh_testdir; do
+  command -v "$tool" >/dev/null || die "missing tool '$tool': apt-get install dpkg-dev debhelper"
 done
 ((rpm == 0)) || command -v rpmbuild >/dev/null || die "missing tool 'rpmbuild': apt-get install rpm"
 
