@@ -78,10 +78,10 @@ jobs=$(( $(nproc) + 1 ))
 # The package revision is the tree's build number: the same version string
 # as the cached build, so vmlinux is not relinked for a new one.
 rev=$(cat .version 2>/dev/null || echo 1)
-# No -dbg package (DEBUG_INFO is off anyway); the source package name keys
-# the build profile.
+# No -dbg package (DEBUG_INFO is off anyway). -d: the tree is built, so the
+# source package's Build-Depends (libdw-dev, rsync, ...) are not needed.
 make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm \
-  DPKG_FLAGS="-Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
+  DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
   { tail -30 "$work/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
 log "bindeb-pkg took $((SECONDS - start))s"
 mkdir -p "$out.tmp"
