@@ -29,6 +29,7 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::bindings;
+use kernel::dma::DataDirection;
 use kernel::prelude::*;
 use kernel::time::{Delta, Instant, Monotonic};
 
@@ -242,18 +243,24 @@ fn submit(
             off += p.span.len;
         }
         let dev = chans[0].device();
-        let src = MappedTable::map(
-            part.iter().map(|p| p.src),
-            dev,
-            bindings::dma_data_direction::DMA_TO_DEVICE,
-            ctx,
-        )?;
-        let dst = MappedTable::map(
-            part.iter().map(|p| p.dst),
-            dev,
-            bindings::dma_data_direction::DMA_FROM_DEVICE,
-            ctx,
-        )?;
+        // SAFETY: the DMA device of a channel the lease holds.
+        let src = unsafe {
+            MappedTable::map(
+                part.iter().map(|p| p.src),
+                dev,
+                DataDirection::ToDevice,
+                ctx,
+            )?
+        };
+        // SAFETY: as above.
+        let dst = unsafe {
+            MappedTable::map(
+                part.iter().map(|p| p.dst),
+                dev,
+                DataDirection::FromDevice,
+                ctx,
+            )?
+        };
         if src.nents() != dst.nents() {
             stats::UNEVEN_MAPS.add(1);
         }

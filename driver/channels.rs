@@ -50,11 +50,7 @@ impl Chan {
     /// public providers that no public client is using).
     fn request_private() -> Option<Self> {
         // SAFETY: no preconditions; returns a channel or an ERR_PTR.
-        let ptr = unsafe { ffi::dcbm_request_memcpy_chan() };
-        // SAFETY: `ptr` came from the call above.
-        if ptr.is_null() || unsafe { bindings::IS_ERR(ptr.cast()) } {
-            return None;
-        }
+        let ptr = kernel::error::from_err_ptr(unsafe { ffi::dcbm_request_memcpy_chan() }).ok()?;
         // INVARIANT: a channel we now hold, released on drop.
         Some(Self::new(NonNull::new(ptr)?, false))
     }

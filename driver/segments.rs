@@ -6,6 +6,11 @@
 //! destination in three, say); the C driver gave up then. The walk below
 //! cuts both sides at every boundary of either, so any mapping of equal
 //! total length is copied.
+//!
+//! Without an IOMMU every folio is its own segment, but folios allocated
+//! one after another are often physically adjacent on both sides: the walk
+//! joins copies that continue each other on both sides into one (up to
+//! `max_len`), so such a run of 4 KiB folios is one descriptor.
 
 /// A mapped DMA segment: bus address and length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub(crate) struct CopyWalk<S, D> {
     max_len: u64,
     /// Bytes walked so far.
     off: u64,
+    /// A copy cut but not yet returned (it did not continue the last one).
+    next: Option<Copy>,
 }
 
 impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
@@ -49,6 +56,7 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
             d,
             max_len: max_len.max(1),
             off: 0,
+            next: None,
         }
     }
 
@@ -56,16 +64,9 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> CopyWalk<S, D> {
     pub(crate) fn mismatch(&self) -> bool {
         self.s.is_some() != self.d.is_some()
     }
-}
 
-fn next_nonempty(it: &mut impl Iterator<Item = Seg>) -> Option<Seg> {
-    it.find(|s| s.len != 0)
-}
-
-impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, D> {
-    type Item = Copy;
-
-    fn next(&mut self) -> Option<Copy> {
+    /// The next piece: up to the nearer segment boundary of either side.
+    fn cut(&mut self) -> Option<Copy> {
         let (s, d) = (self.s.as_mut()?, self.d.as_mut()?);
         let len = s.len.min(d.len).min(self.max_len);
         let copy = Copy {
@@ -84,6 +85,27 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
         }
         if d.len == 0 {
             self.d = next_nonempty(&mut self.dst);
+        }
+        Some(copy)
+    }
+}
+
+fn next_nonempty(it: &mut impl Iterator<Item = Seg>) -> Option<Seg> {
+    it.find(|s| s.len != 0)
+}
+
+impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, D> {
+    type Item = Copy;
+
+    fn next(&mut self) -> Option<Copy> {
+        let mut copy = self.next.take().or_else(|| self.cut())?;
+        while let Some(more) = self.cut() {
+            let continues = more.src == copy.src + copy.len && more.dst == copy.dst + copy.len;
+            if !continues || copy.len + more.len > self.max_len {
+                self.next = Some(more);
+                break;
+            }
+            copy.len += more.len;
         }
         Some(copy)
     }
@@ -108,26 +130,35 @@ mod tests {
         (out, w.mismatch())
     }
 
-    /// Every byte of src lands at the same offset of dst, exactly once.
+    /// Every byte of src lands at the same offset of dst, exactly once:
+    /// each copy is contiguous on both sides (checked at every segment
+    /// boundary it crosses) and starts where the previous one ended.
     fn covers(src: &[Seg], dst: &[Seg], copies: &[Copy]) -> bool {
         let total: u64 = src.iter().map(|s| s.len).sum();
+        // The address of byte `o` and the bytes left in its segment.
+        let at = |segs: &[Seg], mut o: u64| {
+            for s in segs {
+                if o < s.len {
+                    return Some((s.addr + o, s.len - o));
+                }
+                o -= s.len;
+            }
+            None
+        };
         let mut off = 0;
         for c in copies {
-            let at = |segs: &[Seg], mut o: u64| {
-                for s in segs {
-                    if o < s.len {
-                        return Some((s.addr + o, s.len - o));
-                    }
-                    o -= s.len;
+            if c.len == 0 || c.off != off {
+                return false;
+            }
+            let mut k = 0;
+            while k < c.len {
+                let (Some((sa, sl)), Some((da, dl))) = (at(src, off + k), at(dst, off + k)) else {
+                    return false;
+                };
+                if sa != c.src + k || da != c.dst + k {
+                    return false;
                 }
-                None
-            };
-            let (Some((sa, sl)), Some((da, dl))) = (at(src, off), at(dst, off)) else {
-                return false;
-            };
-            if c.src != sa || c.dst != da || c.len > sl || c.len > dl || c.len == 0 || c.off != off
-            {
-                return false;
+                k += sl.min(dl);
             }
             off += c.len;
         }
@@ -179,6 +210,42 @@ mod tests {
         assert!(mismatch);
         let (_, mismatch) = walk(&[seg(0, 4096)], &[seg(0, 4096), seg(8192, 1)], u64::MAX);
         assert!(mismatch);
+    }
+
+    #[test]
+    fn adjacent_folios_on_both_sides_are_one_copy() {
+        // Four 4 KiB folios adjacent on both sides, then a gap in dst.
+        let src = [
+            seg(0x10000, 4096),
+            seg(0x11000, 4096),
+            seg(0x12000, 4096),
+            seg(0x13000, 4096),
+        ];
+        let dst = [
+            seg(0x80000, 4096),
+            seg(0x81000, 4096),
+            seg(0x82000, 4096),
+            seg(0x90000, 4096),
+        ];
+        let (c, mismatch) = walk(&src, &dst, u64::MAX);
+        assert!(!mismatch);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].len, 3 * 4096);
+        assert!(covers(&src, &dst, &c));
+    }
+
+    #[test]
+    fn joined_copies_respect_max_len() {
+        let src = [seg(0, 4096), seg(4096, 4096), seg(8192, 4096)];
+        let dst = [
+            seg(1 << 20, 4096),
+            seg((1 << 20) + 4096, 4096),
+            seg((1 << 20) + 8192, 4096),
+        ];
+        let (c, _) = walk(&src, &dst, 8192);
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].len, c[1].len), (8192, 4096));
+        assert!(covers(&src, &dst, &c));
     }
 
     #[test]

@@ -8,7 +8,10 @@ use crate::context::CallCtx;
 use crate::ffi::{self, Folio};
 use crate::segments::Seg;
 use kernel::bindings;
+use kernel::device::Device;
+use kernel::dma::DataDirection;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 
 /// A table with one entry per folio, freed on drop.
 ///
@@ -54,29 +57,43 @@ impl Drop for FolioTable {
 /// A folio table mapped on a device, unmapped on drop.
 ///
 /// # Invariants
-/// `folios.table` is mapped on `dev` with `dir`; `dev` is the DMA device
-/// of a channel the batch holds, alive while this table is.
+/// `folios.table` is mapped on `dev` with `dir`; `dev` is the device
+/// `dev_ref` holds a reference on, so it outlives the mapping whatever
+/// happens to the channel it came from. (The raw pointer is kept because
+/// `Device::as_raw()` is private to the kernel crate in 7.3.)
 pub(crate) struct MappedTable {
     folios: FolioTable,
     dev: *mut bindings::device,
-    dir: bindings::dma_data_direction,
+    _dev_ref: ARef<Device>,
+    dir: DataDirection,
 }
 
 impl MappedTable {
     /// Builds a table over `folios` and maps it on `dev`.
-    pub(crate) fn map(
+    ///
+    /// # Safety
+    /// `dev` is a valid device with a non-zero reference count (the DMA
+    /// device of a channel the caller holds).
+    pub(crate) unsafe fn map(
         folios: impl ExactSizeIterator<Item = *mut Folio>,
         dev: *mut bindings::device,
-        dir: bindings::dma_data_direction,
+        dir: DataDirection,
         ctx: CallCtx,
     ) -> Result<Self> {
+        // SAFETY: per the function's contract; any thread may drop it.
+        let dev_ref = unsafe { Device::get_device(dev) };
         let mut folios = FolioTable::new(folios, ctx)?;
-        // SAFETY: the table is filled; `dev` is a held channel's DMA device.
+        // SAFETY: the table is filled; `dev` is alive (`dev_ref`).
         kernel::error::to_result(unsafe {
-            bindings::dma_map_sgtable(dev, &mut *folios.table, dir, 0)
+            bindings::dma_map_sgtable(dev, &mut *folios.table, dir.into(), 0)
         })?;
-        // INVARIANT: mapped just above.
-        Ok(Self { folios, dev, dir })
+        // INVARIANT: mapped just above, on the device `dev_ref` holds.
+        Ok(Self {
+            folios,
+            dev,
+            _dev_ref: dev_ref,
+            dir,
+        })
     }
 
     /// The number of mapped DMA segments (an IOMMU may merge entries).
@@ -107,6 +124,8 @@ impl Drop for MappedTable {
         // SAFETY: mapped on `dev` with `dir` (the type invariant); the
         // engine is done with it: a batch drops its tables only after its
         // tracker has settled every descriptor (inflight.rs).
-        unsafe { bindings::dma_unmap_sgtable(self.dev, &mut *self.folios.table, self.dir, 0) };
+        unsafe {
+            bindings::dma_unmap_sgtable(self.dev, &mut *self.folios.table, self.dir.into(), 0)
+        };
     }
 }

@@ -84,14 +84,17 @@ fi
 
 # compaction: /proc/sys/vm/compact_memory moves the pages compact-check
 # keeps (every other page of 64 MiB), offloaded only with compaction in.
-compact() { # compact MASK: prints "moved migrated_delta"
+compact() { # compact MASK: compacts until compaction moved some of the pages
   echo "$1" > $D/reason_mask
   echo 0 > $D/folios_migrated
-  out=$(compact-check 64 0 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
-  rc=$?
-  RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
-  [ $rc = 0 ] || { fail "compaction under mask '$1' corrupted pages: $RESULT"; return; }
-  echo "compaction under mask '$1': $RESULT folios_migrated=$(cat $D/folios_migrated)"
+  for try in 1 2 3; do
+    out=$(compact-check 64 0 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
+    rc=$?
+    RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
+    [ $rc = 0 ] || { fail "compaction under mask '$1' corrupted pages: $RESULT"; return; }
+    echo "compaction under mask '$1' (try $try): $RESULT folios_migrated=$(cat $D/folios_migrated)"
+    [ "$(json_num moved)" -gt 0 ] && return
+  done
 }
 compact "syscall_or_cpuset,numa_misplaced,demotion"
 moved_out=$(json_num moved) got_out=$(cat $D/folios_migrated)

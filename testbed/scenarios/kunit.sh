@@ -13,7 +13,8 @@ load migrate_copy_offload_kunit
 suite migrate_copy_offload 9
 if [ -f /modules/dcbm-kunit.ko ]; then
   insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
-  suite dcbm_segments 6
+  suite dcbm_segments 8
+  suite dcbm_coverage 4
   rmmod dcbm
 else
   fail "dcbm-kunit.ko missing"

@@ -6,10 +6,10 @@
 //!
 //! It fills SIZE (MiB, or `N%` of MemFree) of 4 KiB anonymous pages with a
 //! pattern and frees every other page (holes for compaction to fill).
-//! Then, if THP_MIB > 0, it faults in THP_MIB of huge pages, which makes
+//! Then it runs CMD (e.g. `sh -c 'echo 1 > /proc/sys/vm/compact_memory'`),
+//! then, if THP_MIB > 0, it faults in THP_MIB of huge pages, which makes
 //! the page allocator compact directly (with THP defrag `always`), and
-//! times it; then it runs CMD (e.g. `sh -c 'echo 1 >
-//! /proc/sys/vm/compact_memory'`), and reads the pattern back. Prints
+//! times that; then it reads the pattern back. Progress goes to stderr. Prints
 //! `RESULT {"pages":N,"moved":M,"corrupt_pages":C,"thp_ms":T,"thp_huge_mib":H}`
 //! (moved: pages whose frame changed, from /proc/self/pagemap, which needs
 //! root; thp_huge_mib: how much of the THP region is huge pages) and
@@ -153,14 +153,10 @@ fn main() {
         };
     }
     let kept: Vec<usize> = (0..n).step_by(2).collect();
+    eprintln!("compact-check: {mib} MiB filled, every other page freed");
     let pagemap =
         File::open("/proc/self/pagemap").unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
     let before = frames(&pagemap, base as usize, &kept);
-    let (thp_ms, thp_huge_mib) = if thp_mib > 0 {
-        fault_thp(thp_mib)
-    } else {
-        (0, 0)
-    };
     if let Some(cmd) = args.get(2) {
         let status = Command::new(cmd)
             .args(&args[3..])
@@ -170,6 +166,12 @@ fn main() {
             fail(&format!("{cmd} failed: {status}"));
         }
     }
+    let (thp_ms, thp_huge_mib) = if thp_mib > 0 {
+        eprintln!("compact-check: faulting in {thp_mib} MiB of THP");
+        fault_thp(thp_mib)
+    } else {
+        (0, 0)
+    };
     let after = frames(&pagemap, base as usize, &kept);
     let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
     let mut corrupt = 0;
