@@ -312,7 +312,7 @@ def table_md(info, mrows, lrows, gl, extra):
     L.append("`dcbm-N` = N channels, thresholds 0 (offload forced); `default` = the module's defaults. "
              "GB/s = bytes moved / time inside move_pages. task CPU = the migrating thread's user + system "
              "time inside the call (CLOCK_THREAD_CPUTIME_ID); all-CPU busy = both vCPUs' busy time over the "
-             "call (/proc/stat, 10 ms ticks), which includes the software engine's kworker.\n")
+             "call (/proc/stat, clock-tick resolution: 4 ms at HZ=250), which includes the software engine's kworker.\n")
     L.append("| page | MiB | config | GB/s | ratio to CPU | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | offload path µs/folio |")
     L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
