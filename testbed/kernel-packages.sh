@@ -31,8 +31,10 @@ while (($#)); do
     *) args+=("$1"); shift ;;
   esac
 done
-for tool in dpkg-buildpackage dh_testdir; do
-  command -v "$tool" >/dev/null || die "missing tool '$tool': apt-get install dpkg-dev debhelper"
+# (rsync: headers_install, for linux-libc-dev)
+for tool in dpkg-buildpackage dh_testdir rsync; do
+  command -v "$tool" >/dev/null || apt-get install -y dpkg-dev debhelper rsync >&2 ||
+    die "missing tool '$tool': apt-get install dpkg-dev debhelper rsync"
 done
 ((rpm == 0)) || command -v rpmbuild >/dev/null || die "missing tool 'rpmbuild': apt-get install rpm"
 
@@ -41,11 +43,13 @@ tkey=$("$here/build-kernel.sh" "${args[@]}" --print-key)
 release=$(cat "$tree/include/config/kernel.release")
 kver=$(make -s -C "$tree" kernelversion 2>/dev/null) || kver=${release%%-*}
 key=$( {
-  echo "tree $tkey pkg-recipe $PKG_RECIPE rpm $rpm"
+  echo "tree $tkey pkg-recipe $PKG_RECIPE rpm 0"   # (the .rpms go in the same directory)
   cat "$here"/patches-pkg/*.patch
 } | sha256sum | cut -c1-16)
 out=$DCBM_CACHE/pkg-$key
-if [ -f "$out/.dcbm-packages" ]; then
+# done: the .debs are there, and the .rpms if asked for
+have_all() { [ -f "$out/.dcbm-packages" ] && { ((rpm == 0)) || [ -f "$out/.dcbm-rpms" ]; }; }
+if have_all; then
   log "kernel packages cached: $out"
   echo "$out"
   exit 0
@@ -56,13 +60,13 @@ if ! flock -n 9; then
   log "waiting for another kernel build to finish"
   flock 9
 fi
-if [ -f "$out/.dcbm-packages" ]; then
+if have_all; then
   log "kernel packages cached: $out"
   echo "$out"
   exit 0
 fi
 work=$DCBM_CACHE/pkg-$key.tmp
-rm -rf "$work" "$out"
+rm -rf "$work" "$out.tmp"
 mkdir -p "$work"
 trap 'cd /; rm -rf "$work" "$out.tmp"' EXIT
 log "packaging kernel $release ($tkey) as $out"
@@ -80,23 +84,28 @@ jobs=$(( $(nproc) + 1 ))
 rev=$(cat .version 2>/dev/null || echo 1)
 # No -dbg package (DEBUG_INFO is off anyway). -d: the tree is built, so the
 # source package's Build-Depends (libdw-dev, rsync, ...) are not needed.
-make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm \
-  DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
-  { tail -30 "$work/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
-log "bindeb-pkg took $((SECONDS - start))s"
-mkdir -p "$out.tmp"
-mv "$work"/linux-image-"$release"_*.deb "$work"/linux-headers-"$release"_*.deb "$out.tmp/"
+if [ ! -f "$out/.dcbm-packages" ]; then
+  make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm \
+    DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
+    { tail -30 "$work/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
+  log "bindeb-pkg took $((SECONDS - start))s"
+  mkdir -p "$out.tmp"
+  mv "$work"/linux-image-"$release"_*.deb "$work"/linux-headers-"$release"_*.deb "$out.tmp/"
+  echo "$release" > "$out.tmp/release"
+  rm -rf "$out"
+  mv "$out.tmp" "$out"
+  touch "$out/.dcbm-packages"
+fi
 if ((rpm)); then
+  # (the build number goes up: vmlinux is relinked with it)
   t=$SECONDS
-  make -s -j"$jobs" "${make_flags[@]}" binrpm-pkg >"$work/binrpm-pkg.log" 2>&1 ||
+  make -s -j"$jobs" "${make_flags[@]}" RPMOPTS="--nodeps" binrpm-pkg >"$work/binrpm-pkg.log" 2>&1 ||
     { tail -30 "$work/binrpm-pkg.log" >&2; die "make binrpm-pkg failed (log above)"; }
   log "binrpm-pkg took $((SECONDS - t))s"
-  find rpmbuild/RPMS -name '*.rpm' ! -name 'kernel-headers-*' -exec mv {} "$out.tmp/" \;
+  find rpmbuild/RPMS -name '*.rpm' ! -name 'kernel-headers-*' -exec mv {} "$out/" \;
+  touch "$out/.dcbm-rpms"
 fi
 cd /
-echo "$release" > "$out.tmp/release"
-mv "$out.tmp" "$out"
-touch "$out/.dcbm-packages"
 log "kernel packages for $release in $((SECONDS - start))s: $(cd "$out" && ls ./*.deb ./*.rpm 2>/dev/null | tr '\n' ' ')"
 echo "$out"
 }
