@@ -40,7 +40,7 @@ def parse(log):
                 info["guest_seconds"] = int(f[2])
             elif f[1] == "dcbm_files":
                 info["dcbm_files"] = f[2:]
-            elif f[1] != "done":
+            elif f[1] not in ("done", "warmed"):
                 for kv in f[1:]:
                     if "=" in kv:
                         k, v = kv.split("=", 1)
@@ -130,7 +130,7 @@ def counter_rows(timing, phase, keyf):
     """Per-run offload-path figures, grouped by keyf(t)."""
     g = defaultdict(list)
     for t in timing:
-        if t["phase"] == phase and t["config"] != "cpu":
+        if t["phase"] == phase:
             g[keyf(t)].append(t)
     out = {}
     for k, ts in g.items():
@@ -139,7 +139,8 @@ def counter_rows(timing, phase, keyf):
         for t in ts:
             for c in ("batches", "setup_ns", "wait_ns", "teardown_ns", "folios_migrated",
                       "folios_declined", "folios_failures", "descriptors", "pool_waits",
-                      "busy_declines"):
+                      "busy_declines", "thp_migration_split", "thp_migration_fail",
+                      "compact_stall", "pgmigrate_fail"):
                 tot[c] += t.get(c) or 0
             b, fm = t.get("batches") or 0, t.get("folios_migrated") or 0
             ovh = (t.get("setup_ns") or 0) + (t.get("teardown_ns") or 0)
@@ -327,32 +328,38 @@ def table_md(info, mrows, lrows, gl, extra):
     L.append("### Offload path per batch (main phase)\n")
     L.append("setup = lists, sg tables, DMA mapping, submission; wait = the engine's copy; teardown = unmap, free. "
              "overhead = setup + teardown.\n")
-    L.append("| page | MiB | config | batches | folios/batch | descriptors/batch | overhead µs/batch | wait µs/batch | declined folios | failed folios | pool waits | busy declines |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("The last three columns are the kernel's (/proc/vmstat deltas over all runs of the row): THPs split "
+             "or failed on migration, direct compaction stalls, pages that failed to migrate.\n")
+    L.append("| page | MiB | config | batches | folios/batch | descriptors/batch | overhead µs/batch | wait µs/batch | declined folios | failed folios | pool waits | busy declines | THP split/failed | compact stalls | pgmigrate_fail |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
         c = r.get("counters")
         if not c:
             continue
-        L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {c['batches']} | "
+        off = r["config"] != "cpu"
+        L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {c['batches'] if off else '–'} | "
                  f"{fmt((c.get('folios_per_batch') or {}).get('median'), 0)} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
                  f"{fs(c.get('overhead_us_per_batch'), 0, minmax=False)} | {fs(c.get('wait_us_per_batch'), 0, minmax=False)} | "
-                 f"{c['folios_declined']} | {c['folios_failures']} | {c['pool_waits']} | {c['busy_declines']} |")
+                 f"{c['folios_declined'] if off else '–'} | {c['folios_failures'] if off else '–'} | "
+                 f"{c['pool_waits'] if off else '–'} | {c['busy_declines'] if off else '–'} | "
+                 f"{c['thp_migration_split']}/{c['thp_migration_fail']} | {c['compact_stall']} | {c['pgmigrate_fail']} |")
     L.append("")
     L.append(f"### Latency of one move_pages call against batch size ({info.get('lat_reps')} reps x 2 round trips)\n")
     L.append(f"`{OFFLOAD}` = offload forced (thresholds 0, the default 4 channels). speed vs CPU = CPU call time / "
              "this call's time, per pair (> 1: offload faster). One call of N folios is one kernel batch up to "
              "512 x 4 KiB; THPs go one per batch.\n")
-    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | batches/call | descriptors/batch | offload path µs/folio |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | batches/call | descriptors/batch | offload path µs/folio | THP split/failed, compact stalls |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in lrows:
         c = r.get("counters") or {}
         calls = 6  # per run: 1 warm-up and 2 timed round trips
-        bpc = (c.get("batches", 0) / (c.get("runs", 1) * calls)) if c else None
+        bpc = (c.get("batches", 0) / (c.get("runs", 1) * calls)) if c and r["config"] != "cpu" else None
         L.append(f"| {r['page']} | {r['folios']} | {r['config']} | {fs(r['us'], 0)} | {fs(r.get('speed'))} | "
-                 f"{fs(r['cpu_us'], 0, minmax=False)} | {fmt(bpc, 1) if c else '–'} | "
+                 f"{fs(r['cpu_us'], 0, minmax=False)} | {fmt(bpc, 1) if bpc is not None else '–'} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
-                 f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} |")
+                 f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} | "
+                 f"{c.get('thp_migration_split', 0)}/{c.get('thp_migration_fail', 0)}, {c.get('compact_stall', 0)} |")
     L.append("")
     L.append("Crossover (offload forced against the CPU copy):\n")
     for page in ("4k", "thp"):

@@ -22,9 +22,9 @@
 #     CONFIGS   main-phase configurations, comma-separated
 . ./lib.sh
 sizes=$(echo "${1:-64}" | tr , ' ')
-reps=${2:-5}
-lat_reps=${3:-4}
-lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8}" | tr , ' ')
+reps=${2:-6}
+lat_reps=${3:-6}
+lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8,thp:64}" | tr , ' ')
 configs=$(echo "${5:-cpu,dcbm-1,dcbm-2,dcbm-4,dcbm-16,default}" | tr , ' ')
 lat_configs="cpu dcbm-4 default"
 d=/sys/module/dcbm
@@ -33,6 +33,7 @@ d=/sys/module/dcbm
 # faults while the region is verified on node 1: one-folio MR_NUMA_MISPLACED
 # batches, outside the timed calls, counted in timing/*).
 echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
+t0w=$(date +%s)
 load swdma channels=16
 load dcbm
 def_mbb=$(cat $d/min_batch_bytes)
@@ -61,6 +62,14 @@ setconf() { # setconf CONFIG
 
 counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
+# The kernel's own view of each run: THPs split or failed on migration,
+# direct compaction, pages migrated (deltas over the run).
+vmkeys='^(thp_migration_success|thp_migration_fail|thp_migration_split|compact_stall|pgmigrate_success|pgmigrate_fail) '
+vmdelta() { # vmdelta BEFORE: KEY=DELTA... against now
+  { echo "$1"; grep -E "$vmkeys" /proc/vmstat; } |
+    awk '{ if ($1 in a) printf "%s=%d ", $1, $2 - a[$1]; else a[$1] = $2 }'
+}
+
 # rotate N WORDS...: the words, starting at the (N mod count)-th.
 rotate() {
   n=$1; shift
@@ -79,11 +88,13 @@ one() {
   shift 6
   setconf "$conf"
   for c in $counters; do echo 0 > "$d/$c"; done
+  vm0=$(grep -E "$vmkeys" /proc/vmstat)
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
+  vm=$(vmdelta "$vm0")
   echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
   # one grep for all counters: under TCG every fork counts
-  echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/')
+  echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/') $vm
   if [ $rc != 0 ]; then
     fail "$phase $conf $page $size MiB $folios folios rep $rep: migrate-check exited $rc"
     tail -5 /tmp/bench.err
@@ -92,6 +103,16 @@ one() {
     [ "$(cat $d/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size MiB $folios folios: nothing offloaded" ;;
   esac
 }
+
+# Warm-up, untimed: a large region of each kind there and back, so that
+# the host has backed both nodes' memory and the first measured runs do
+# not pay for it.
+setconf cpu
+for page in 4k thp; do
+  migrate-check run --size-mib 384 --page $page >/dev/null 2>/tmp/bench.err ||
+    { echo "warm-up $page:"; tail -3 /tmp/bench.err; }
+done
+echo "BENCH-INFO warmed up in $(($(date +%s) - t0w)) s"
 
 t0=$(date +%s)
 for page in 4k thp; do
