@@ -65,7 +65,7 @@ if have_all; then
   echo "$out"
   exit 0
 fi
-work=$DCBM_CACHE/pkg-$key.tmp
+work=$DCBM_CACHE/pkg-$key.work
 rm -rf "$work" "$out.tmp"
 mkdir -p "$work"
 trap 'cd /; rm -rf "$work" "$out.tmp"' EXIT
