@@ -16,6 +16,7 @@ use core::cell::UnsafeCell;
 use core::ptr;
 use kernel::bindings;
 use kernel::ffi::c_char;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 /// The callback types of `struct module_attribute`, as bindgen gives them
@@ -95,7 +96,7 @@ unsafe extern "C" fn show(
     let (name, page) = unsafe {
         (
             name_of(attr),
-            core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE),
         )
     };
     match knobs::show(name, page) {

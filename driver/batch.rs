@@ -30,6 +30,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::dma::DataDirection;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::time::{Delta, Instant, Monotonic};
 
@@ -146,7 +147,7 @@ fn submit_copy(
     c: Copy,
     deadline: Instant<Monotonic>,
 ) -> Result {
-    let page = bindings::PAGE_SIZE;
+    let page = PAGE_SIZE;
     let mut cap = t.lanes()[lane].chan().max_len();
     let mut retried = false;
     let mut done = 0u64;
@@ -205,7 +206,7 @@ fn submit_share(
     deadline: Instant<Monotonic>,
 ) -> Result {
     let n = share.lanes.len();
-    let page = bindings::PAGE_SIZE as u64;
+    let page = PAGE_SIZE as u64;
     let piece = share.bytes.div_ceil(n as u64).div_ceil(page) * page;
     let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), piece);
     for (i, c) in (&mut walk).enumerate() {

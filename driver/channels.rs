@@ -16,6 +16,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::bindings;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -58,7 +59,7 @@ impl Chan {
     fn new(ptr: NonNull<DmaChan>, public: bool) -> Self {
         // SAFETY: `ptr` is a channel we hold (see callers).
         let max_seg = unsafe { ffi::dcbm_max_seg_size(ffi::dcbm_chan_device(ptr.as_ptr())) };
-        let page = bindings::PAGE_SIZE;
+        let page = PAGE_SIZE;
         Self {
             ptr,
             public,

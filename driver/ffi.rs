@@ -6,6 +6,7 @@
 //! results stay opaque to Rust: only C code looks inside them.
 
 use kernel::bindings;
+use kernel::dma::DmaAddress;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 /// `struct dma_chan`, opaque.
@@ -46,8 +47,8 @@ unsafe extern "C" {
     pub(crate) fn dcbm_max_seg_size(dev: *mut bindings::device) -> c_uint;
     pub(crate) fn dcbm_submit_memcpy(
         chan: *mut DmaChan,
-        dst: bindings::dma_addr_t,
-        src: bindings::dma_addr_t,
+        dst: DmaAddress,
+        src: DmaAddress,
         len: usize,
         param: *mut c_void,
     ) -> c_int;
@@ -59,8 +60,8 @@ unsafe extern "C" {
     pub(crate) fn dcbm_nowait_gfp() -> bindings::gfp_t;
     pub(crate) fn dcbm_copy_aligned(
         chan: *mut DmaChan,
-        dst: bindings::dma_addr_t,
-        src: bindings::dma_addr_t,
+        dst: DmaAddress,
+        src: DmaAddress,
         len: usize,
     ) -> bool;
 

@@ -14,8 +14,8 @@ use crate::control;
 use crate::reasons;
 use crate::stats::{self, Counter};
 use core::fmt::{self, Write};
-use kernel::bindings;
 use kernel::ffi::{c_char, c_int};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::parse_int::ParseInt;
 use kernel::str::{BStr, Formatter};
@@ -190,7 +190,7 @@ pub(crate) unsafe extern "C" fn dcbm_knob_show(name: *const c_char, buf: *mut c_
     let (name, page) = unsafe {
         (
             CStr::from_char_ptr(name),
-            core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE),
         )
     };
     match show(name, page) {

@@ -7,10 +7,12 @@
 use crate::context::CallCtx;
 use crate::ffi::{self, Folio};
 use crate::segments::Seg;
+use core::ptr;
 use kernel::bindings;
 use kernel::device::Device;
 use kernel::dma::DataDirection;
 use kernel::prelude::*;
+use kernel::scatterlist::SGTable;
 use kernel::sync::aref::ARef;
 
 /// A table with one entry per folio, freed on drop.
@@ -103,18 +105,14 @@ impl MappedTable {
 
     /// The mapped DMA segments.
     pub(crate) fn segs(&self) -> impl Iterator<Item = Seg> + '_ {
-        let mut sg = self.folios.table.sgl;
-        (0..self.nents()).map(move |_| {
-            // SAFETY: `sg` walks the `nents` mapped entries of our table.
-            let seg = unsafe {
-                Seg {
-                    addr: bindings::sg_dma_address(sg),
-                    len: u64::from(bindings::sg_dma_len(sg)),
-                }
-            };
-            // SAFETY: as above; past the last entry `sg` is not used.
-            sg = unsafe { bindings::sg_next(sg) };
-            seg
+        // SAFETY: our table, mapped (the type invariant) and not modified
+        // while borrowed. (`SGTable<Owned>` takes only vmalloc-backed
+        // pages and a bound device, so the folio table is built here and
+        // only walked with the kernel crate's iterator.)
+        let table = unsafe { SGTable::from_raw(ptr::from_ref(&*self.folios.table).cast_mut()) };
+        table.iter().map(|e| Seg {
+            addr: e.dma_address(),
+            len: u64::from(e.dma_len()),
         })
     }
 }

@@ -3,7 +3,7 @@
 # must return within MIGRATE_OFFLOAD_NOWAIT_MS (100 ms) with nothing left
 # running, whatever the engine does. Here the engine hangs while
 # compact-check fragments memory and faults in THPs, so the page allocator
-# compacts directly; dcbm must abort within its bound (75 ms), or, on a
+# compacts directly; dcbm must abort within its bound (50 ms), or, on a
 # provider that cannot abort, decline before submitting anything.
 #
 #   dcbm-nowait.sh [SWDMA_PARAM=VALUE...]   e.g. terminate=0
@@ -15,9 +15,21 @@ offload_on 2000 "$@"
 noterm=0
 case "$(cat $P/terminate)" in N|0) noterm=1 ;; esac
 echo always > /sys/kernel/mm/transparent_hugepage/defrag
+# NUMA balancing (hinting faults on compact-check's pages, which spill to
+# the other node) and kcompactd's proactive compaction are may-wait
+# callers: on the hung engine each of their batches would wait out
+# timeout_ms. Both off, so that direct compaction does the migrating here.
+echo 0 > /proc/sys/kernel/numa_balancing
+echo 0 > /proc/sys/vm/compaction_proactiveness
+# Progress on the console while it runs.
+(while sleep 20; do
+  echo "progress: nowait_batches=$(cat $E/nowait_batches) nowait_declines=$(cat $E/nowait_declines) aborted=$(cat $E/aborted) batches=$(cat $D/timing/batches) failures=$(cat $D/folios_failures)"
+done) &
+progress=$!
 # The engine stalls once memory is fragmented, before the THP faults.
-out=$(compact-check 80% 32 sh -c "echo 1 > $P/hang")
+out=$(compact-check 92% 256 256 sh -c "echo 1 > $P/hang")
 rc=$?
+kill $progress
 echo 0 > $P/hang
 RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
 nb=$(cat $E/nowait_batches) max=$(cat $E/nowait_max_us) nd=$(cat $E/nowait_declines)

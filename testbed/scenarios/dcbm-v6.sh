@@ -88,7 +88,7 @@ compact() { # compact MASK: compacts until compaction moved some of the pages
   echo "$1" > $D/reason_mask
   echo 0 > $D/folios_migrated
   for try in 1 2 3; do
-    out=$(compact-check 64 0 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
+    out=$(compact-check 64 2 0 sh -c 'echo 1 > /proc/sys/vm/compact_memory')
     rc=$?
     RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
     [ $rc = 0 ] || { fail "compaction under mask '$1' corrupted pages: $RESULT"; return; }

@@ -1261,7 +1261,12 @@ static int __init swdma_init(void)
 		return -EINVAL;
 	}
 
-	swdma_wq = alloc_workqueue(SWDMA_NAME, WQ_UNBOUND, 0);
+	/*
+	 * Page migration copies through this engine from reclaim and direct
+	 * compaction (PF_MEMALLOC), and terminate_sync flushes the work
+	 * there: the workqueue must make progress under memory pressure.
+	 */
+	swdma_wq = alloc_workqueue(SWDMA_NAME, WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!swdma_wq)
 		return -ENOMEM;
 

@@ -2,17 +2,20 @@
 //! then checks that every page kept its contents and reports how many
 //! moved.
 //!
-//!   compact-check SIZE THP_MIB [CMD [ARGS...]]
+//!   compact-check SIZE STRIDE THP_MIB [CMD [ARGS...]]
 //!
-//! It fills SIZE (MiB, or `N%` of MemFree) of 4 KiB anonymous pages with a
-//! pattern and frees every other page (holes for compaction to fill).
+//! It takes SIZE (MiB, or `N%` of MemFree) of 4 KiB anonymous pages, keeps
+//! one page in STRIDE with a pattern and frees the others: holes for
+//! compaction to fill (STRIDE 2 leaves the most pages to move; 512 keeps
+//! one per 2 MiB block, which denies every huge page with little to move).
 //! Then it runs CMD (e.g. `sh -c 'echo 1 > /proc/sys/vm/compact_memory'`),
 //! then, if THP_MIB > 0, it faults in THP_MIB of huge pages, which makes
 //! the page allocator compact directly (with THP defrag `always`), and
-//! times that; then it reads the pattern back. Progress goes to stderr. Prints
+//! times that; then it reads the pattern back. Progress goes to stderr.
+//! Prints
 //! `RESULT {"pages":N,"moved":M,"corrupt_pages":C,"thp_ms":T,"thp_huge_mib":H}`
-//! (moved: pages whose frame changed, from /proc/self/pagemap, which needs
-//! root; thp_huge_mib: how much of the THP region is huge pages) and
+//! (moved: kept pages whose frame changed, from /proc/self/pagemap, which
+//! needs root; thp_huge_mib: how much of the THP region is huge pages) and
 //! exits 1 on corruption, 2 on a usage or system error.
 
 use std::fs::File;
@@ -101,8 +104,8 @@ fn fault_thp(mib: usize) -> (u128, usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(size), Some(thp_mib)) = (args.first(), args.get(1)) else {
-        fail("usage: compact-check SIZE THP_MIB [CMD [ARGS...]]")
+    let (Some(size), Some(stride), Some(thp_mib)) = (args.first(), args.get(1), args.get(2)) else {
+        fail("usage: compact-check SIZE STRIDE THP_MIB [CMD [ARGS...]]")
     };
     let mib = match size.strip_suffix('%') {
         Some(pct) => {
@@ -111,18 +114,24 @@ fn main() {
         }
         None => size.parse().unwrap_or_else(|_| fail("SIZE is MiB or N%")),
     };
+    let stride: usize = match stride.parse() {
+        Ok(n) if n >= 2 => n,
+        _ => fail("STRIDE is a number >= 2"),
+    };
     let thp_mib: usize = thp_mib
         .parse()
         .unwrap_or_else(|_| fail("THP_MIB is a number"));
     let len = mib << 20;
     let n = len / PAGE;
-    // SAFETY: a fresh private anonymous mapping, owned by this function.
+    // SAFETY: a fresh private anonymous mapping, owned by this function,
+    // populated in one call (not a fault per page); without MADV_HUGEPAGE
+    // (the test bed boots with THP "madvise") its pages are 4 KiB ones.
     let base = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
             -1,
             0,
         )
@@ -130,36 +139,34 @@ fn main() {
     if base == libc::MAP_FAILED {
         fail("mmap failed");
     }
-    // SAFETY: the mapping above; 4 KiB pages only, so compaction moves
-    // base pages (a THP would be split or skipped).
-    unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
     let words = base.cast::<u64>();
     let per_page = PAGE / 8;
-    for p in 0..n {
+    let kept: Vec<usize> = (0..n).step_by(stride).collect();
+    for &p in &kept {
         for i in 0..per_page {
             // SAFETY: within the mapping.
             unsafe { words.add(p * per_page + i).write_volatile(word(p, i)) };
         }
+        // Free the pages up to the next kept one.
+        let gap = (stride - 1).min(n - p - 1);
+        if gap > 0 {
+            // SAFETY: pages of the mapping, not used again.
+            unsafe {
+                libc::madvise(
+                    base.cast::<u8>().add((p + 1) * PAGE).cast(),
+                    gap * PAGE,
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
     }
-    // Free every other page: holes in the zone.
-    for p in (1..n).step_by(2) {
-        // SAFETY: a page of the mapping, not used again.
-        unsafe {
-            libc::madvise(
-                base.cast::<u8>().add(p * PAGE).cast(),
-                PAGE,
-                libc::MADV_DONTNEED,
-            )
-        };
-    }
-    let kept: Vec<usize> = (0..n).step_by(2).collect();
-    eprintln!("compact-check: {mib} MiB filled, every other page freed");
+    eprintln!("compact-check: {mib} MiB taken, 1 page in {stride} kept");
     let pagemap =
         File::open("/proc/self/pagemap").unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
     let before = frames(&pagemap, base as usize, &kept);
-    if let Some(cmd) = args.get(2) {
+    if let Some(cmd) = args.get(3) {
         let status = Command::new(cmd)
-            .args(&args[3..])
+            .args(&args[4..])
             .status()
             .unwrap_or_else(|e| fail(&format!("{cmd}: {e}")));
         if !status.success() {
