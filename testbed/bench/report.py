@@ -211,6 +211,10 @@ def lat_rows(samples, timing):
         if config != "cpu":
             r["speed"] = spread(paired(ss, cpu, lambda o, c: c["seconds"] / o["seconds"]))
             r["cpu_time_ratio"] = spread(paired(ss, cpu, lambda o, c: o["cpu_seconds"] / c["cpu_seconds"]))
+            # the task CPU time offload adds per folio, net of the copy it
+            # no longer does (paired difference)
+            r["task_cpu_added_us_per_folio"] = spread(
+                paired(ss, cpu, lambda o, c: (o["cpu_seconds"] - c["cpu_seconds"]) * 1e6 / n))
         rows.append(r)
     order = {c: i for i, c in enumerate(CONFIGS)}
     rows.sort(key=lambda r: (r["page"] != "4k", r["folios"], order.get(r["config"], 99)))
@@ -349,14 +353,17 @@ def table_md(info, mrows, lrows, gl, extra):
     L.append(f"`{OFFLOAD}` = offload forced (thresholds 0, the default 4 channels). speed vs CPU = CPU call time / "
              "this call's time, per pair (> 1: offload faster). One call of N folios is one kernel batch up to "
              "512 x 4 KiB; THPs go one per batch.\n")
-    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | batches/call | descriptors/batch | offload path µs/folio | THP split/failed, compact stalls |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("offload path µs/folio = dcbm's setup + teardown (wall time, see RESULTS.md); task CPU added µs/folio "
+             "= (offload call's task CPU − the paired CPU call's) / folios: what offload costs the task net of the "
+             "copy it no longer does.\n")
+    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | task CPU added µs/folio | batches/call | descriptors/batch | offload path µs/folio | THP split/failed, compact stalls |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in lrows:
         c = r.get("counters") or {}
         calls = 6  # per run: 1 warm-up and 2 timed round trips
         bpc = (c.get("batches", 0) / (c.get("runs", 1) * calls)) if c and r["config"] != "cpu" else None
         L.append(f"| {r['page']} | {r['folios']} | {r['config']} | {fs(r['us'], 0)} | {fs(r.get('speed'))} | "
-                 f"{fs(r['cpu_us'], 0, minmax=False)} | {fmt(bpc, 1) if bpc is not None else '–'} | "
+                 f"{fs(r['cpu_us'], 0, minmax=False)} | {fs(r.get('task_cpu_added_us_per_folio'), 1, minmax=False)} | {fmt(bpc, 1) if bpc is not None else '–'} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
                  f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} | "
                  f"{c.get('thp_migration_split', 0)}/{c.get('thp_migration_fail', 0)}, {c.get('compact_stall', 0)} |")
