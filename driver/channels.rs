@@ -106,7 +106,7 @@ impl Chan {
         unsafe { ffi::dcbm_issue_pending(self.as_ptr()) }
     }
 
-    /// Whether [`Chan::terminate_sync`] may be used: a private channel
+    /// Whether [`Chan::terminate_async`] may be used: a private channel
     /// (nobody else's descriptors on it) of a provider that can abort and
     /// synchronize. Public channels are never terminated: other clients'
     /// transactions (async_tx, raid) share them.
@@ -115,13 +115,20 @@ impl Chan {
         !self.public && unsafe { ffi::dcbm_chan_can_terminate(self.as_ptr()) }
     }
 
-    /// Aborts every descriptor of the channel and waits until none of
-    /// their callbacks runs any more. Only for a leased channel that
-    /// [`Chan::can_terminate`].
-    pub(crate) fn terminate_sync(&self) -> Result {
+    /// Aborts every descriptor of the channel; after
+    /// [`Chan::synchronize`] none of their callbacks runs any more. Only
+    /// for a leased channel that [`Chan::can_terminate`].
+    pub(crate) fn terminate_async(&self) -> Result {
+        // SAFETY: `self.ptr` is a channel we hold.
+        kernel::error::to_result(unsafe { ffi::dcbm_terminate_async(self.as_ptr()) })
+    }
+
+    /// Waits until no callback of the descriptors aborted by
+    /// [`Chan::terminate_async`] runs any more.
+    pub(crate) fn synchronize(&self) {
         // SAFETY: `self.ptr` is a channel we hold; we are in process
         // context (offload_copy may sleep).
-        kernel::error::to_result(unsafe { ffi::dcbm_terminate_sync(self.as_ptr()) })
+        unsafe { ffi::dcbm_synchronize(self.as_ptr()) }
     }
 
     /// Whether the provider can copy `len` bytes between these addresses

@@ -234,10 +234,19 @@ bool dcbm_chan_can_terminate(struct dma_chan *chan)
 	       chan->device->device_synchronize;
 }
 
-/* Aborts the channel's descriptors and waits for their callbacks. */
-int dcbm_terminate_sync(struct dma_chan *chan)
+/*
+ * Aborts the channel's descriptors (dmaengine_terminate_async()); once
+ * dcbm_synchronize() returns, none of their callbacks runs any more. Split
+ * so that a batch aborts all its channels before waiting for any.
+ */
+int dcbm_terminate_async(struct dma_chan *chan)
 {
-	return dmaengine_terminate_sync(chan);
+	return dmaengine_terminate_async(chan);
+}
+
+void dcbm_synchronize(struct dma_chan *chan)
+{
+	dmaengine_synchronize(chan);
 }
 
 /* Whether the provider can copy @len bytes between these addresses. */

@@ -38,7 +38,8 @@ int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len, void *param);
 void dcbm_issue_pending(struct dma_chan *chan);
 bool dcbm_chan_can_terminate(struct dma_chan *chan);
-int dcbm_terminate_sync(struct dma_chan *chan);
+int dcbm_terminate_async(struct dma_chan *chan);
+void dcbm_synchronize(struct dma_chan *chan);
 bool dcbm_offload_nowait(void);
 unsigned int dcbm_nowait_ms(void);
 gfp_t dcbm_nowait_gfp(void);

@@ -54,7 +54,8 @@ unsafe extern "C" {
     ) -> c_int;
     pub(crate) fn dcbm_issue_pending(chan: *mut DmaChan);
     pub(crate) fn dcbm_chan_can_terminate(chan: *mut DmaChan) -> bool;
-    pub(crate) fn dcbm_terminate_sync(chan: *mut DmaChan) -> c_int;
+    pub(crate) fn dcbm_terminate_async(chan: *mut DmaChan) -> c_int;
+    pub(crate) fn dcbm_synchronize(chan: *mut DmaChan);
     pub(crate) fn dcbm_offload_nowait() -> bool;
     pub(crate) fn dcbm_nowait_ms() -> c_uint;
     pub(crate) fn dcbm_nowait_gfp() -> bindings::gfp_t;

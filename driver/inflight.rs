@@ -77,6 +77,8 @@ pub(crate) struct Lane {
     /// Submitted since the last `issue_pending` (the batch's own count;
     /// atomic only because callbacks share the lane).
     unissued: AtomicUsize,
+    /// Terminated by `abort`, not yet synchronized (the batch's own flag).
+    aborting: AtomicBool,
 }
 
 impl Lane {
@@ -179,6 +181,7 @@ impl Tracker {
                     events: ptr::from_ref(&*events),
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
+                    aborting: AtomicBool::new(false),
                 },
                 gfp,
             )?;
@@ -329,22 +332,28 @@ impl Tracker {
     /// can be terminated; they will never call back. Returns how many
     /// descriptors are left to wait for (on channels that cannot abort).
     pub(crate) fn abort(&mut self) -> usize {
+        // Every channel is told to stop first, then each is waited for:
+        // the channels stop in parallel (a no-wait call has little time).
         for lane in self.lanes.iter().filter(|l| l.outstanding() > 0) {
             if !lane.chan.can_terminate() {
                 continue;
             }
-            match lane.chan.terminate_sync() {
-                Ok(()) => {
-                    // Stable now: after a synchronous terminate no callback
-                    // of the lane runs any more.
-                    let gone = lane.outstanding.swap(0, Ordering::AcqRel);
-                    self.forgotten += gone;
-                }
+            match lane.chan.terminate_async() {
+                Ok(()) => lane.aborting.store(true, Ordering::Relaxed),
                 Err(e) => pr_warn!(
                     "{}: terminate failed ({:?}); waiting for the engine\n",
                     lane.chan.name().to_str().unwrap_or("?"),
                     e
                 ),
+            }
+        }
+        for lane in self.lanes.iter() {
+            if lane.aborting.swap(false, Ordering::Relaxed) {
+                lane.chan.synchronize();
+                // Stable now: once synchronized, no callback of the lane's
+                // aborted descriptors runs any more.
+                let gone = lane.outstanding.swap(0, Ordering::AcqRel);
+                self.forgotten += gone;
             }
         }
         // Callbacks that ran before the terminate are consumed here.

@@ -3,7 +3,7 @@
 # must return within MIGRATE_OFFLOAD_NOWAIT_MS (100 ms) with nothing left
 # running, whatever the engine does. Here the engine hangs while
 # compact-check fragments memory and faults in THPs, so the page allocator
-# compacts directly; dcbm must abort within its bound (50 ms), or, on a
+# compacts directly; dcbm must abort after a quarter of it (25 ms), or, on a
 # provider that cannot abort, decline before submitting anything.
 #
 #   dcbm-nowait.sh [SWDMA_PARAM=VALUE...]   e.g. terminate=0
@@ -26,6 +26,7 @@ echo 0 > /proc/sys/vm/compaction_proactiveness
   echo "progress: nowait_batches=$(cat $E/nowait_batches) nowait_declines=$(cat $E/nowait_declines) aborted=$(cat $E/aborted) batches=$(cat $D/timing/batches) failures=$(cat $D/folios_failures)"
 done) &
 progress=$!
+for c in batches setup_ns wait_ns teardown_ns; do echo 0 > $D/timing/$c; done
 # The engine stalls once memory is fragmented, before the THP faults.
 out=$(compact-check 92% 256 256 sh -c "echo 1 > $P/hang")
 rc=$?
@@ -34,6 +35,7 @@ echo 0 > $P/hang
 RESULT=$(echo "$out" | sed -n 's/^RESULT //p')
 nb=$(cat $E/nowait_batches) max=$(cat $E/nowait_max_us) nd=$(cat $E/nowait_declines)
 echo "direct compaction with a hung engine: $RESULT nowait_batches=$nb nowait_max_us=$max nowait_declines=$nd aborted=$(cat $E/aborted) waited_out=$(cat $E/waited_out)"
+echo "timing: batches=$(cat $D/timing/batches) setup_ns=$(cat $D/timing/setup_ns) wait_ns=$(cat $D/timing/wait_ns) teardown_ns=$(cat $D/timing/teardown_ns)"
 check "every page kept its contents" test "$rc" = 0
 check "direct compaction offered no-wait batches ($nb)" test "$nb" -gt 0
 if [ $noterm = 1 ]; then
