@@ -222,19 +222,25 @@ def lat_rows(samples, timing):
 
 
 def crossover(lrows, page, config=OFFLOAD):
+    """Where offload forced overtakes the CPU copy, if anywhere."""
     rs = sorted((r for r in lrows if r["page"] == page and r["config"] == config and r.get("speed")),
                 key=lambda r: r["folios"])
     if not rs:
         return None
-    med = next((r["folios"] for r in rs if r["speed"]["median"] >= 1.0), None)
-    iqr = next((r["folios"] for r in rs if r["speed"]["q1"] >= 1.0), None)
-    sizes = ", ".join(str(r["folios"]) for r in rs)
     unit = "THP" if page == "thp" else "x 4 KiB"
-    if med is None:
-        return f"{page}: offload slower at every batch size measured ({sizes} {unit})"
-    t = f"{page}: offload's median faster from {med} {unit} per call"
-    t += f", its whole IQR faster from {iqr}" if iqr is not None else ", but no batch size has its whole IQR faster"
-    return t + f" (measured: {sizes})"
+    meds = ", ".join(f"{r['folios']}: {r['speed']['median']:.2f} [{r['speed']['q1']:.2f}–{r['speed']['q3']:.2f}]"
+                     for r in rs)
+    faster = [r["folios"] for r in rs if r["speed"]["q1"] >= 1.0]
+    slower = [r["folios"] for r in rs if r["speed"]["q3"] < 1.0]
+    if faster:
+        t = f"offload faster (whole IQR above 1) at {', '.join(map(str, faster))} {unit} per call"
+    elif len(slower) == len(rs):
+        t = "no crossover: offload slower (whole IQR below 1) at every batch size measured"
+    else:
+        t = ("no crossover shown: offload slower (whole IQR below 1) at "
+             + (", ".join(map(str, slower)) if slower else "none")
+             + f" {unit} per call, the others straddle 1")
+    return f"{page}: {t} (speed vs CPU, median [IQR], by folios per call: {meds})"
 
 
 # ---------------------------------------------------------------- goals

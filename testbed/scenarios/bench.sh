@@ -22,8 +22,8 @@
 #     CONFIGS   main-phase configurations, comma-separated
 . ./lib.sh
 sizes=$(echo "${1:-64}" | tr , ' ')
-reps=${2:-6}
-lat_reps=${3:-6}
+reps=${2:-5}
+lat_reps=${3:-5}
 lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8,thp:64}" | tr , ' ')
 configs=$(echo "${5:-cpu,dcbm-1,dcbm-2,dcbm-4,dcbm-16,default}" | tr , ' ')
 lat_configs="cpu dcbm-4 default"
