@@ -112,7 +112,7 @@ impl MappedTable {
         let table = unsafe { SGTable::from_raw(ptr::from_ref(&*self.folios.table).cast_mut()) };
         table.iter().map(|e| Seg {
             addr: e.dma_address(),
-            len: u64::from(e.dma_len()),
+            len: e.dma_len(),
         })
     }
 }
