@@ -208,6 +208,29 @@ else
   rel2="" ko2=""
 fi
 
+# --- the v6 test-bed kernel: the same package, the interface chosen by the build
+info "building/fetching the v6 test-bed tree (--series v6)"
+if tree6=$("$repo/testbed/build-kernel.sh" --series v6 2>>"$log") && [ -f "$tree6/vmlinux" ]; then
+  rel6=$(cat "$tree6/include/config/kernel.release")
+  ok "v6 test-bed kernel $rel6 built ($tree6)"
+  link_kernel "$rel6" "$tree6"
+  if /etc/kernel/postinst.d/dkms "$rel6" >"$work/hook-6.out" 2>&1; then
+    ok "kernel postinst hook (dkms autoinstall) for $rel6 exits 0"
+  else
+    ko "kernel postinst hook for $rel6: $(tail -5 "$work/hook-6.out" | tr '\n' ' ')"
+  fi
+  check "dkms status: dcbm/$version installed for $rel6" \
+    sh -c "dkms status -m dcbm -v $version -k $rel6 | grep -q ': installed'"
+  ko6=/lib/modules/$rel6/updates/dkms/dcbm.ko
+  # The v6 API is linked only by a build against a v6 header: no switch.
+  check "module for $rel6 built for the v6 interface (uses migrate_offload_set_reason_mask)" \
+    sh -c "modinfo -F vermagic '$ko6' | grep -q '^$rel6 ' && nm '$ko6' | grep -q ' U migrate_offload_set_reason_mask'"
+  check "module for $rel1 built for the v5 interface (from the same package)" \
+    sh -c "nm '$ko1' | grep -q ' U migrate_offload_register' && ! nm '$ko1' | grep -q migrate_offload_set_reason_mask"
+else
+  ko "v6 test-bed kernel (testbed/build-kernel.sh --series v6, see $log)"
+fi
+
 # --- remove, then purge -------------------------------------------------------
 check "apt remove dcbm-dkms dcbm-config" apt-get remove -y dcbm-dkms dcbm-config
 check "removed: no /var/lib/dkms/dcbm" test ! -e /var/lib/dkms/dcbm
