@@ -84,7 +84,7 @@ base=$DCBM_CACHE/rootfs-$(sha256sum < "$here/build.sh" | cut -c1-16).tar
 [ -f "$base" ] || die "no base root $base: run testbed/rootfs/build.sh (tests/run's boot-systemd step) first"
 layer_key=$( { basename "$base"; sed -n '/^# --- the image with DKMS/,/^# --- end of the image/p' "$0"; } | sha256sum | cut -c1-16)
 layer=$DCBM_CACHE/rootfs-dkms-$layer_key.tar
-rm -rf "$stage" && mkdir -p "$stage"
+rm -rf "$stage" && mkdir -p "$stage" || die "cannot empty $stage"
 if [ ! -f "$layer" ]; then
   log "adding dkms, gcc, make, libelf1 to the image (apt, from $mirror)"
   tar -C "$stage" --numeric-owner -xf "$base"
@@ -150,7 +150,11 @@ boot() {
   mkdir -p "$kdir/arch/x86/boot"
   cp "$stage/boot/vmlinuz-$rel" "$kdir/arch/x86/boot/bzImage"
   echo "$rel" > "$stage/usr/lib/dcbm-testbed/expect-release"
-  (cd "$stage" && find . \( -path ./tmp/debs -o -path ./usr/sbin/policy-rc.d \) -prune -o -print |
+  # (the headers packages' files stay out: nothing reads them at run time,
+  # and 200 MiB each would make the TCG boot unpack for minutes; dpkg's
+  # database still lists them)
+  (cd "$stage" && find . \( -path ./tmp/debs -o -path ./usr/sbin/policy-rc.d \
+      -o -path './usr/src/linux-headers-*' \) -prune -o -print |
     cpio -o -H newc --quiet | gzip -1) > "$cpio"
   log "boot $tag: $rel, image $(du -h "$cpio" | cut -f1)"
   # (2 GiB per node: the image, with the headers packages, is unpacked in RAM)

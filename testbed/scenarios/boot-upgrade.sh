@@ -25,6 +25,7 @@ check "dkms status: dcbm installed for $want" \
 check "the loaded dcbm is DKMS's build for $want" \
   sh -c "test \"\$(modinfo -F filename dcbm)\" = /lib/modules/$want/updates/dkms/dcbm.ko &&
     modinfo -F vermagic dcbm | grep -q '^$want '"
+# (the headers' files are left out of the booted image: dpkg's database)
 check "/lib/modules/$want/build is linux-headers-$want's, with the Rust metadata" \
   sh -c "test \"\$(readlink /lib/modules/$want/build)\" = /usr/src/linux-headers-$want &&
     dpkg -S /usr/src/linux-headers-$want/rust/libkernel.rmeta | grep -q '^linux-headers-$want:'"
