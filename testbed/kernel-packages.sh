@@ -41,7 +41,6 @@ done
 tree=$("$here/build-kernel.sh" "${args[@]}") || die "the kernel build failed"
 tkey=$("$here/build-kernel.sh" "${args[@]}" --print-key)
 release=$(cat "$tree/include/config/kernel.release")
-kver=$(make -s -C "$tree" kernelversion 2>/dev/null) || kver=${release%%-*}
 key=$( {
   echo "tree $tkey pkg-recipe $PKG_RECIPE rpm 0"   # (the .rpms go in the same directory)
   cat "$here"/patches-pkg/*.patch
@@ -79,6 +78,7 @@ done
 # shellcheck disable=SC2046 # the flags are words
 read -r -a make_flags <<<"$(kernel_make_flags "$tree")"
 jobs=$(( $(nproc) + 1 ))
+kver=$(make -s kernelversion 2>/dev/null) || kver=${release%%-*}
 # The package revision is the tree's build number: the same version string
 # as the cached build, so vmlinux is not relinked for a new one.
 rev=$(cat .version 2>/dev/null || echo 1)
