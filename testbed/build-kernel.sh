@@ -193,4 +193,4 @@ echo "$tree"
 
 # Bash reads a script as it runs: the whole body is one function so that
 # editing this file during a build cannot change the running build.
-main "$@"
+main "$@"; exit
