@@ -127,4 +127,4 @@ log "built in $(( (SECONDS - start) / 60 )) min: $(ls "$out" | tr '\n' ' ')"
 echo "Install: sudo apt install $out/linux-image-*.deb $out/linux-headers-*.deb (then reboot into $release)"
 }
 
-main "$@"
+main "$@"; exit

@@ -110,4 +110,4 @@ log "kernel packages for $release in $((SECONDS - start))s: $(cd "$out" && ls ./
 echo "$out"
 }
 
-main "$@"
+main "$@"; exit
