@@ -418,10 +418,7 @@ unsafe fn offload_copy(
             stats::FOLIOS_MIGRATED.add(nr as u64);
             stats::BYTES_MIGRATED.add(bytes);
             if reasons::is_v6() {
-                for p in pairs.iter() {
-                    // SAFETY: a destination folio of this call, locked.
-                    unsafe { ffi::dcbm_mark_copied(p.dst) };
-                }
+                mark_copied(&pairs);
             }
             return 0;
         }
@@ -435,21 +432,31 @@ unsafe fn offload_copy(
     EOPNOTSUPP.to_errno()
 }
 
+/// v6: marks the destination of every pair whose copy is confirmed (all of
+/// a batch that went through whole); returns how many, and their bytes.
+fn mark_copied(pairs: &[Pair]) -> (u64, u64) {
+    let (mut copied, mut bytes) = (0u64, 0u64);
+    for p in pairs.iter().filter(|p| p.span.copied()) {
+        // SAFETY: a destination folio of this call, locked; its copy
+        // completed without error (`coverage`).
+        unsafe { ffi::dcbm_mark_copied(p.dst) };
+        copied += 1;
+        bytes += p.span.len;
+    }
+    (copied, bytes)
+}
+
 /// A batch that did not go through whole: on v6 the folios that were
 /// copied keep their copy (they are marked), the rest go to the CPU; on
 /// v5 the whole batch does.
 fn failed(pairs: &[Pair], e: Error) -> i32 {
     let nr = pairs.len() as u64;
-    let (mut copied, mut bytes) = (0u64, 0u64);
-    if reasons::is_v6() {
-        for p in pairs.iter().filter(|p| p.span.copied()) {
-            // SAFETY: a destination folio of this call, locked; its copy
-            // completed without error (`coverage`).
-            unsafe { ffi::dcbm_mark_copied(p.dst) };
-            copied += 1;
-            bytes += p.span.len;
-        }
-    }
+    // On v5 the core copies the whole batch on the CPU.
+    let (copied, bytes) = if reasons::is_v6() {
+        mark_copied(pairs)
+    } else {
+        (0, 0)
+    };
     stats::FOLIOS_MIGRATED.add(copied);
     stats::BYTES_MIGRATED.add(bytes);
     stats::FOLIOS_FAILURES.add(nr - copied);

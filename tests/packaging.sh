@@ -187,48 +187,42 @@ check "pre-build check accepts the kernel's rustc" \
 check "find-rustc works without ~/.cargo/bin on PATH (as from apt)" \
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$HOME" /usr/src/dcbm-"$version"/dcbm-prebuild-check --find-rustc "$tree1"
 
-# --- a second test-bed kernel: dkms autoinstall via the postinst hook ------
-info "building/fetching the second test-bed tree (--localversion -dcbm2)"
-if tree2=$("$repo/testbed/build-kernel.sh" --localversion -dcbm2 2>>"$log") && [ -f "$tree2/vmlinux" ]; then
-  rel2=$(cat "$tree2/include/config/kernel.release")
-  ok "second test-bed kernel $rel2 built ($tree2)"
-  link_kernel "$rel2" "$tree2"
-  # exactly what the kernel package's postinst runs (run-parts passes the release)
-  if /etc/kernel/postinst.d/dkms "$rel2" >"$work/hook-2.out" 2>&1; then
-    ok "kernel postinst hook (dkms autoinstall) for $rel2 exits 0"
-  else
-    ko "kernel postinst hook for $rel2: $(tail -5 "$work/hook-2.out" | tr '\n' ' ')"
+# --- more test-bed kernels: dkms autoinstall via the postinst hook ---------
+# autoinstall_kernel WHAT BUILD_ARGS...: builds (or fetches) the tree that
+# `build-kernel.sh BUILD_ARGS` gives, runs the kernel postinst hook for it
+# exactly as the kernel package does (run-parts passes the release) and
+# checks that DKMS installed dcbm there; sets rel and kmod.
+autoinstall_kernel() {
+  local what=$1 tree
+  shift
+  rel="" kmod=""
+  info "building/fetching the $what test-bed tree ($*)"
+  if ! tree=$("$repo/testbed/build-kernel.sh" "$@" 2>>"$log") || [ ! -f "$tree/vmlinux" ]; then
+    ko "$what test-bed kernel (testbed/build-kernel.sh $*, see $log)"
+    return 1
   fi
-  check "dkms status: dcbm/$version installed for $rel2" \
-    sh -c "dkms status -m dcbm -v $version -k $rel2 | grep -q ': installed'"
-  ko2=/lib/modules/$rel2/updates/dkms/dcbm.ko
-  check "module for $rel2 at $ko2 with vermagic $rel2" sh -c "modinfo -F vermagic '$ko2' | grep -q '^$rel2 '"
-else
-  ko "second test-bed kernel (testbed/build-kernel.sh --localversion -dcbm2, see $log)"
-  rel2="" ko2=""
-fi
-
-# --- the v6 test-bed kernel: the same package, the interface chosen by the build
-info "building/fetching the v6 test-bed tree (--series v6)"
-if tree6=$("$repo/testbed/build-kernel.sh" --series v6 2>>"$log") && [ -f "$tree6/vmlinux" ]; then
-  rel6=$(cat "$tree6/include/config/kernel.release")
-  ok "v6 test-bed kernel $rel6 built ($tree6)"
-  link_kernel "$rel6" "$tree6"
-  if /etc/kernel/postinst.d/dkms "$rel6" >"$work/hook-6.out" 2>&1; then
-    ok "kernel postinst hook (dkms autoinstall) for $rel6 exits 0"
+  rel=$(cat "$tree/include/config/kernel.release")
+  ok "$what test-bed kernel $rel built ($tree)"
+  link_kernel "$rel" "$tree"
+  if /etc/kernel/postinst.d/dkms "$rel" >"$work/hook-$rel.out" 2>&1; then
+    ok "kernel postinst hook (dkms autoinstall) for $rel exits 0"
   else
-    ko "kernel postinst hook for $rel6: $(tail -5 "$work/hook-6.out" | tr '\n' ' ')"
+    ko "kernel postinst hook for $rel: $(tail -5 "$work/hook-$rel.out" | tr '\n' ' ')"
   fi
-  check "dkms status: dcbm/$version installed for $rel6" \
-    sh -c "dkms status -m dcbm -v $version -k $rel6 | grep -q ': installed'"
-  ko6=/lib/modules/$rel6/updates/dkms/dcbm.ko
+  check "dkms status: dcbm/$version installed for $rel" \
+    sh -c "dkms status -m dcbm -v $version -k $rel | grep -q ': installed'"
+  kmod=/lib/modules/$rel/updates/dkms/dcbm.ko
+  check "module for $rel at $kmod with vermagic $rel" sh -c "modinfo -F vermagic '$kmod' | grep -q '^$rel '"
+}
+rel2=""
+autoinstall_kernel second --localversion -dcbm2 && rel2=$rel
+# The same package for the v6 kernel: the interface is chosen by the build.
+if autoinstall_kernel v6 --series v6; then
   # The v6 API is linked only by a build against a v6 header: no switch.
-  check "module for $rel6 built for the v6 interface (uses migrate_offload_set_reason_mask)" \
-    sh -c "modinfo -F vermagic '$ko6' | grep -q '^$rel6 ' && nm '$ko6' | grep -q ' U migrate_offload_set_reason_mask'"
+  check "module for $rel built for the v6 interface (uses migrate_offload_set_reason_mask)" \
+    sh -c "nm '$kmod' | grep -q ' U migrate_offload_set_reason_mask'"
   check "module for $rel1 built for the v5 interface (from the same package)" \
     sh -c "nm '$ko1' | grep -q ' U migrate_offload_register' && ! nm '$ko1' | grep -q migrate_offload_set_reason_mask"
-else
-  ko "v6 test-bed kernel (testbed/build-kernel.sh --series v6, see $log)"
 fi
 
 # --- remove, then purge -------------------------------------------------------
