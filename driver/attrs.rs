@@ -148,6 +148,7 @@ attrs! {
     SETUP_NS = c"setup_ns";
     WAIT_NS = c"wait_ns";
     TEARDOWN_NS = c"teardown_ns";
+    SUBMIT_WAIT_NS = c"submit_wait_ns";
     DESCRIPTORS = c"descriptors";
     POOL_WAITS = c"pool_waits";
     UNEVEN_MAPS = c"uneven_maps";
@@ -188,11 +189,12 @@ struct Group(UnsafeCell<bindings::attribute_group>);
 unsafe impl Sync for Group {}
 
 /// Where a batch's time goes, under /sys/module/dcbm/timing/.
-static TIMING_ATTRS: AttrList<5> = AttrList([
+static TIMING_ATTRS: AttrList<6> = AttrList([
     BATCHES.attr(),
     SETUP_NS.attr(),
     WAIT_NS.attr(),
     TEARDOWN_NS.attr(),
+    SUBMIT_WAIT_NS.attr(),
     ptr::null_mut(),
 ]);
 

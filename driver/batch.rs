@@ -163,8 +163,7 @@ fn submit_copy(
             return Err(EINVAL);
         }
         while t.outstanding(lane) >= MAX_IN_FLIGHT {
-            t.issue_all();
-            if !t.wait_one(deadline) {
+            if !wait_for_slot(t, deadline) {
                 return Err(ETIMEDOUT);
             }
         }
@@ -180,8 +179,7 @@ fn submit_copy(
             // The pool is full of our own descriptors: wait for one.
             Submitted::NoDescriptor if t.outstanding(lane) > 0 => {
                 stats::POOL_WAITS.add(1);
-                t.issue_all();
-                if !t.wait_one(deadline) {
+                if !wait_for_slot(t, deadline) {
                     return Err(ETIMEDOUT);
                 }
             }
@@ -195,6 +193,17 @@ fn submit_copy(
         }
     }
     Ok(())
+}
+
+/// Waits, during submission, for one of the batch's descriptors to complete
+/// (a lane at its bound, a full pool); false on timeout. That time is the
+/// engine's and is counted apart from the path's own.
+fn wait_for_slot(t: &mut Tracker, deadline: Instant<Monotonic>) -> bool {
+    let from = Instant::<Monotonic>::now();
+    t.issue_all();
+    let got = t.wait_one(deadline);
+    account(&stats::SUBMIT_WAIT_NS, from, Instant::<Monotonic>::now());
+    got
 }
 
 /// Submits the memcpys of one share, cut so that every lane gets a part

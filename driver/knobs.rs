@@ -76,7 +76,7 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 27] = [
+static KNOBS: [Knob; 28] = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -122,6 +122,7 @@ static KNOBS: [Knob; 27] = [
     counter!(c"setup_ns", stats::SETUP_NS),
     counter!(c"wait_ns", stats::WAIT_NS),
     counter!(c"teardown_ns", stats::TEARDOWN_NS),
+    counter!(c"submit_wait_ns", stats::SUBMIT_WAIT_NS),
     counter!(c"descriptors", stats::DESCRIPTORS),
     counter!(c"pool_waits", stats::POOL_WAITS),
     counter!(c"uneven_maps", stats::UNEVEN_MAPS),

@@ -46,6 +46,10 @@ pub(crate) static BATCHES: Counter = Counter::new();
 pub(crate) static SETUP_NS: Counter = Counter::new();
 pub(crate) static WAIT_NS: Counter = Counter::new();
 pub(crate) static TEARDOWN_NS: Counter = Counter::new();
+/// The part of `SETUP_NS` spent waiting for the batch's own descriptors to
+/// complete (a lane at its in-flight bound, a full pool): the engine's
+/// time, not the path's. The path's own cost is setup − this + teardown.
+pub(crate) static SUBMIT_WAIT_NS: Counter = Counter::new();
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
 /// Descriptors submitted (a batch's count over `timing/batches` is the

@@ -18,6 +18,7 @@ for page in 4k thp; do
   echo 0 > /sys/module/dcbm/folios_migrated
   if migrate run --size-mib 32 --page $page --api move_pages --rounds 1; then
     moved=$(json_num folios_moved); got=$(sysfs_read folios_migrated)
+    eval "gbps_$page=$(json_num gbps)"
     pass "$page: $moved folios moved, bytes intact, folios_migrated=$got"
     if [ "$got" -ge "$moved" ] && [ "$got" -gt 0 ]; then pass "$page: folios_migrated counts the moved folios"
     else fail "$page: folios_migrated=$got < folios moved=$moved"; fi
@@ -35,6 +36,17 @@ E=/sys/module/dcbm/engine P=/sys/module/swdma/parameters
 echo "batches=$(sysfs_read timing/batches) descriptors=$(cat $E/descriptors) pool_waits=$(cat $E/pool_waits) merged_maps=$(cat $E/merged_maps) uneven_maps=$(cat $E/uneven_maps) max_outstanding=$(cat $P/max_outstanding 2>/dev/null)"
 check "no batch failed" test "$(sysfs_read folios_failures)" = 0
 personality_checks "$@"
+# A paced engine (mbps=N) bounds the move: a batch (one THP) leases half
+# the channels, at N MB/s each; unpaced, swdma moves THPs several times
+# faster than that.
+for kv in "$@"; do
+  case $kv in
+    mbps=*)
+      per_batch=$(( (chans + 1) / 2 ))
+      check "THPs moved no faster than $per_batch channels at ${kv#mbps=} MB/s (${gbps_thp:-?} GB/s)" \
+        awk -v g="${gbps_thp:-0}" -v m="${kv#mbps=}" -v c="$per_batch" 'BEGIN { exit !(g > 0 && g * 1000 <= m * c) }' ;;
+  esac
+done
 check "disable offloading" sh -c 'echo 0 > /sys/module/dcbm/offloading'
 check "rmmod dcbm" rmmod dcbm
 check "rmmod swdma" rmmod swdma

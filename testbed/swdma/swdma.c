@@ -26,10 +26,13 @@
 #include <linux/dmaengine.h>
 #include <linux/highmem.h>
 #include <linux/init.h>
+#include <linux/instrumented.h>
 #include <linux/interrupt.h>
 #include <linux/iommu.h>
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/math64.h>
 #include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -53,6 +56,8 @@
 #define SWDMA_ERR_RING		16
 /* poll period of a stalled (hang) engine for the hang knob being cleared */
 #define SWDMA_HANG_POLL_MS	20
+/* mbps pacing: a channel less than this ahead of its speed does not sleep */
+#define SWDMA_PACE_SLACK_US	50
 /* poll period of a prep waiting on a full pool for descriptors acked */
 #define SWDMA_POOL_POLL_MS	10
 /* QEMU's educational PCI device (iommu=1) */
@@ -177,6 +182,19 @@ MODULE_PARM_DESC(out_of_order,
 static unsigned int delay_us;
 module_param(delay_us, uint, 0644);
 MODULE_PARM_DESC(delay_us, "Extra time each copy takes, in microseconds");
+
+/*
+ * mbps=N: each channel moves at most N MB/s (10^6 bytes per second), like
+ *   a hardware queue of known speed: the copy itself is done at once and
+ *   the descriptor completes when a channel of that speed would have
+ *   finished it (after the copies queued before it).  The kworker sleeps
+ *   meanwhile, so a paced channel takes no CPU time, as an engine takes
+ *   none.  0: no pacing, the copy takes what the CPU copy takes.  A
+ *   benchmark sets it to compare dcbm against an engine of given speed.
+ */
+static unsigned int mbps;
+module_param(mbps, uint, 0644);
+MODULE_PARM_DESC(mbps, "Per-channel speed in MB/s, 0: unpaced (default)");
 
 /*
  * Fault target.  With fault_pid = 0 the faults above (fail_prep,
@@ -304,6 +322,8 @@ struct swdma_chan {
 	/* descriptors allocated, and preps waiting for one to be freed */
 	atomic_t nr_desc;
 	wait_queue_head_t pool_wait;
+	/* mbps pacing: when this channel finishes what it was given (engine) */
+	ktime_t busy_until;
 	/* statistics, protected by lock */
 	u64 copies;
 	u64 bytes;
@@ -572,7 +592,21 @@ static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 
 		vs = kmap_local_page(pfn_to_page(PHYS_PFN(s)));
 		vt = kmap_local_page(pfn_to_page(PHYS_PFN(t)));
-		memcpy(vt + toff, vs + soff, chunk);
+		/*
+		 * copy_page() for a whole page, as the kernel's own page copies
+		 * do: a memcpy() of unknown length can be a "rep movsb" (-Os
+		 * inlines it so), which QEMU's TCG runs a byte per step.
+		 */
+		if (chunk == PAGE_SIZE) {
+			/*
+			 * copy_page() is not instrumented: KASAN must still see
+			 * the engine touch a page the client no longer owns.
+			 */
+			instrument_memcpy_before(vt, vs, PAGE_SIZE);
+			copy_page(vt, vs);
+			instrument_memcpy_after(vt, vs, PAGE_SIZE, 0);
+		} else
+			memcpy(vt + toff, vs + soff, chunk);
 		kunmap_local(vt);
 		kunmap_local(vs);
 
@@ -589,6 +623,33 @@ static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 	return DMA_TRANS_NOERROR;
 }
 
+/*
+ * mbps pacing of a copy of @len bytes that the engine took at @start:
+ * the channel starts it when it is done with the copies before it, and
+ * the descriptor completes when the channel would have finished it.
+ * Sleeps (interrupted by terminate_all) unless less than
+ * SWDMA_PACE_SLACK_US is left, which then carries over to the next copy.
+ * Returns false when the batch was terminated meanwhile.
+ */
+static bool swdma_pace(struct swdma_chan *sc, size_t len, ktime_t start,
+		       unsigned int gen)
+{
+	unsigned int rate = READ_ONCE(mbps);
+	ktime_t left;
+
+	if (!rate)
+		return true;
+	/* len bytes at rate MB/s take len * 1000 / rate ns */
+	sc->busy_until = ktime_add_ns(ktime_after(sc->busy_until, start) ?
+				      sc->busy_until : start,
+				      div_u64((u64)len * NSEC_PER_USEC, rate));
+	left = ktime_sub(sc->busy_until, ktime_get());
+	if (ktime_to_us(left) < SWDMA_PACE_SLACK_US)
+		return true;
+	wait_event_hrtimeout(sc->wait, swdma_terminated(sc, gen), left);
+	return !swdma_terminated(sc, gen);
+}
+
 /* Run one descriptor; false if the batch was terminated meanwhile. */
 static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 			   unsigned int gen)
@@ -597,6 +658,7 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 	unsigned int us, ms;
 	size_t len = d->len;
 	bool fail, target;
+	ktime_t start;
 
 	while (READ_ONCE(hang) && swdma_targeted(d->tgid)) {
 		if (!swdma_wait(sc, gen, SWDMA_HANG_POLL_MS))
@@ -610,8 +672,9 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 		len /= 2;
 	}
 
+	start = ktime_get();
 	result = swdma_copy(sc, d, len, gen);
-	if (result == DMA_TRANS_ABORTED)
+	if (result == DMA_TRANS_ABORTED || !swdma_pace(sc, len, start, gen))
 		return false;
 	if (result == DMA_TRANS_NOERROR && fail) {
 		int kind = READ_ONCE(fail_result);
