@@ -14,18 +14,22 @@
 # drift hit them alike and a CPU sample can be paired with the offload
 # sample of the same repetition.
 #
-#   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS
+#   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS [ENGINE]
 #     SIZES     region sizes in MiB for the main phase, comma-separated
 #     REPS      repetitions of the main phase (each: a move there and back)
 #     LAT_REPS  repetitions of the latency phase (each: 2 timed round trips)
 #     LAT_SPECS page:folios,... (e.g. 4k:1,4k:8,thp:1)
 #     CONFIGS   main-phase configurations, comma-separated
+#     ENGINE    swdma's speed per channel: cpu (default: calibrated after
+#               the warm-up to the CPU path's THP migration rate), raw
+#               (unpaced), or MB/s
 . ./lib.sh
 sizes=$(echo "${1:-64}" | tr , ' ')
 reps=${2:-5}
 lat_reps=${3:-5}
 lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8,thp:64}" | tr , ' ')
 configs=$(echo "${5:-cpu,dcbm-1,dcbm-2,dcbm-4,dcbm-16,default}" | tr , ' ')
+engine=${6:-cpu}
 lat_configs="cpu dcbm-4 default"
 d=/sys/module/dcbm
 
@@ -60,7 +64,7 @@ setconf() { # setconf CONFIG
   esac || { fail "configure $1"; finish; }
 }
 
-counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
+counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timing/submit_wait_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
 # The kernel's own view of each run: THPs split or failed on migration,
 # direct compaction, pages migrated (deltas over the run).
@@ -113,6 +117,28 @@ for page in 4k thp; do
     { echo "warm-up $page:"; tail -3 /tmp/bench.err; }
 done
 echo "BENCH-INFO warmed up in $(($(date +%s) - t0w)) s"
+
+# The engine's speed. Unpaced, swdma's kworker copies with the CPU of the
+# emulator it runs on, so the ratios measure the emulator. Paced (mbps),
+# each channel is as fast as the CPU path migrates THPs here (median of
+# five 64 MiB moves, migration overhead included, so no faster than the
+# CPU's copy) and takes no CPU time, as a hardware queue takes none.
+case $engine in
+  raw) mbps=0 ;;
+  cpu)
+    rates=""
+    for i in 1 2 3 4 5; do
+      migrate-check run --size-mib 64 --page thp --api move_pages --rounds 1 >/tmp/cal.out 2>/tmp/bench.err ||
+        { fail "engine calibration: migrate-check exited $?"; tail -3 /tmp/bench.err; finish; }
+      rates="$rates $(sed -n 's/^RESULT .*"gbps":\([0-9.]*\).*/\1/p' /tmp/cal.out | tail -1)"
+    done
+    mbps=$(echo $rates | awk '{ n = split($0, v); for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j] < v[j-1]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }; printf "%d", v[int((n + 1) / 2)] * 1000 }')
+    echo "BENCH-INFO engine_calibration_gbps=$(echo $rates | tr ' ' ,)" ;;
+  *) mbps=$engine ;;
+esac
+[ "$mbps" -ge 0 ] 2>/dev/null && echo "$mbps" > /sys/module/swdma/parameters/mbps ||
+  { fail "set swdma mbps=$mbps"; finish; }
+echo "BENCH-INFO engine=$engine engine_mbps=$mbps"
 
 t0=$(date +%s)
 for page in 4k thp; do

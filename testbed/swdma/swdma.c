@@ -57,7 +57,7 @@
 /* poll period of a stalled (hang) engine for the hang knob being cleared */
 #define SWDMA_HANG_POLL_MS	20
 /* mbps pacing: a channel less than this ahead of its speed does not sleep */
-#define SWDMA_PACE_SLACK_US	50
+#define SWDMA_PACE_SLACK_US	100
 /* poll period of a prep waiting on a full pool for descriptors acked */
 #define SWDMA_POOL_POLL_MS	10
 /* QEMU's educational PCI device (iommu=1) */
@@ -298,6 +298,7 @@ struct swdma_desc {
 	size_t done;			/* bytes copied, for the residue */
 	bool copied;			/* engine finished with it */
 	pid_t tgid;			/* thread group that prepared it */
+	ktime_t issued;			/* when issue_pending gave it the engine */
 };
 
 struct swdma_chan {
@@ -624,15 +625,16 @@ static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 }
 
 /*
- * mbps pacing of a copy of @len bytes that the engine took at @start:
- * the channel starts it when it is done with the copies before it, and
+ * mbps pacing of @d, whose @len bytes were just copied: a channel of that
+ * speed starts it when it is both issued and done with the copies before
+ * it (so the time a sleep overshoots is not lost to the next copy), and
  * the descriptor completes when the channel would have finished it.
  * Sleeps (interrupted by terminate_all) unless less than
- * SWDMA_PACE_SLACK_US is left, which then carries over to the next copy.
+ * SWDMA_PACE_SLACK_US is left: a descriptor may complete that much early.
  * Returns false when the batch was terminated meanwhile.
  */
-static bool swdma_pace(struct swdma_chan *sc, size_t len, ktime_t start,
-		       unsigned int gen)
+static bool swdma_pace(struct swdma_chan *sc, struct swdma_desc *d,
+		       size_t len, unsigned int gen)
 {
 	unsigned int rate = READ_ONCE(mbps);
 	ktime_t left;
@@ -640,8 +642,8 @@ static bool swdma_pace(struct swdma_chan *sc, size_t len, ktime_t start,
 	if (!rate)
 		return true;
 	/* len bytes at rate MB/s take len * 1000 / rate ns */
-	sc->busy_until = ktime_add_ns(ktime_after(sc->busy_until, start) ?
-				      sc->busy_until : start,
+	sc->busy_until = ktime_add_ns(ktime_after(sc->busy_until, d->issued) ?
+				      sc->busy_until : d->issued,
 				      div_u64((u64)len * NSEC_PER_USEC, rate));
 	left = ktime_sub(sc->busy_until, ktime_get());
 	if (ktime_to_us(left) < SWDMA_PACE_SLACK_US)
@@ -658,7 +660,6 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 	unsigned int us, ms;
 	size_t len = d->len;
 	bool fail, target;
-	ktime_t start;
 
 	while (READ_ONCE(hang) && swdma_targeted(d->tgid)) {
 		if (!swdma_wait(sc, gen, SWDMA_HANG_POLL_MS))
@@ -672,9 +673,8 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 		len /= 2;
 	}
 
-	start = ktime_get();
 	result = swdma_copy(sc, d, len, gen);
-	if (result == DMA_TRANS_ABORTED || !swdma_pace(sc, len, start, gen))
+	if (result == DMA_TRANS_ABORTED || !swdma_pace(sc, d, len, gen))
 		return false;
 	if (result == DMA_TRANS_NOERROR && fail) {
 		int kind = READ_ONCE(fail_result);
@@ -937,8 +937,12 @@ static void swdma_issue_pending(struct dma_chan *chan)
 
 	spin_lock_irqsave(&sc->lock, flags);
 	if (!list_empty(&sc->submitted)) {
-		list_for_each_entry(d, &sc->submitted, node)
+		ktime_t now = ktime_get();
+
+		list_for_each_entry(d, &sc->submitted, node) {
 			d->state = SWDMA_ISSUED;
+			d->issued = now;
+		}
 		list_splice_tail_init(&sc->submitted, &sc->issued);
 		queue_work(swdma_wq, &sc->work);
 	}
