@@ -59,8 +59,30 @@ impl AsMut<Span> for Pair {
     }
 }
 
-/// Reads the pairs off the two lists. Returns the pairs, the bytes and the
-/// size of the largest folio.
+/// The bytes of the source folios and the size of the largest, read off
+/// the list without allocating: a batch the thresholds decline costs one
+/// walk of its list, and cannot fail for want of memory.
+///
+/// # Safety
+/// `src_list` is the source list of a migrator call: folios linked through
+/// `folio->lru`, stable during the call.
+unsafe fn measure(src_list: *mut bindings::list_head) -> (u64, u64) {
+    let (mut bytes, mut largest) = (0u64, 0u64);
+    // SAFETY: per the function's contract, the list is valid.
+    let mut s = unsafe { (*src_list).next };
+    while s != src_list {
+        // SAFETY: `s` is the `lru` entry of a folio on the list, locked and
+        // isolated by migration.
+        let size = unsafe { ffi::dcbm_folio_size(ffi::dcbm_lru_folio(s)) } as u64;
+        bytes += size;
+        largest = largest.max(size);
+        // SAFETY: a list entry of a valid list.
+        s = unsafe { (*s).next };
+    }
+    (bytes, largest)
+}
+
+/// Reads the pairs off the two lists.
 ///
 /// # Safety
 /// `dst_list` and `src_list` are the lists of a migrator call: `nr`
@@ -70,9 +92,8 @@ unsafe fn collect_pairs(
     src_list: *mut bindings::list_head,
     nr: usize,
     gfp: Flags,
-) -> Result<(KVec<Pair>, u64, u64)> {
+) -> Result<KVec<Pair>> {
     let mut pairs = KVec::with_capacity(nr, gfp)?;
-    let (mut bytes, mut largest) = (0u64, 0u64);
     // SAFETY: per the function's contract, both lists are valid.
     let (mut s, mut d) = unsafe { ((*src_list).next, (*dst_list).next) };
     while s != src_list && d != dst_list {
@@ -86,8 +107,6 @@ unsafe fn collect_pairs(
         if ss != ds {
             return Err(EINVAL);
         }
-        bytes += ss as u64;
-        largest = largest.max(ss as u64);
         pairs.push(
             Pair {
                 src,
@@ -108,7 +127,7 @@ unsafe fn collect_pairs(
     if pairs.len() != nr || s != src_list || d != dst_list {
         return Err(EINVAL);
     }
-    Ok((pairs, bytes, largest))
+    Ok(pairs)
 }
 
 /// The share of a batch that goes to one engine device: its folios (the
@@ -405,18 +424,19 @@ unsafe fn offload_copy(
     start: Instant<Monotonic>,
 ) -> i32 {
     // SAFETY: forwarded from the core's contract.
-    let (mut pairs, bytes, largest) =
-        match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
-            Ok(v) => v,
-            Err(e) => {
-                stats::FOLIOS_FAILURES.add(nr as u64);
-                return e.to_errno();
-            }
-        };
+    let (bytes, largest) = unsafe { measure(src_list) };
     if bytes < control::min_batch_bytes() || largest < control::min_folio_bytes() {
         stats::FOLIOS_DECLINED.add(nr as u64);
         return EOPNOTSUPP.to_errno();
     }
+    // SAFETY: forwarded from the core's contract.
+    let mut pairs = match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
+        Ok(v) => v,
+        Err(e) => {
+            stats::FOLIOS_FAILURES.add(nr as u64);
+            return e.to_errno();
+        }
+    };
     let result = match control::channels() {
         Some(set) => copy(&set, &mut pairs, ctx, start),
         None => Err(ENODEV),
