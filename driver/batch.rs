@@ -340,6 +340,7 @@ fn copy(
     }
     let tracker = Tracker::new(
         lease.by_device().iter().flat_map(|g| g.iter().cloned()),
+        lease.by_device().iter().map(|g| g.len()).sum(),
         ctx.timeout_ms,
         ctx.gfp,
     )?;

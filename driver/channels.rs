@@ -234,8 +234,9 @@ impl ChannelSet {
         let cap = total.div_ceil(2).max(1);
         // Start at a rotating channel, so that leases spread over all.
         let first = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Sized up front: a batch allocates each vector once.
         let mut lease = Lease {
-            by_device: KVec::new(),
+            by_device: KVec::with_capacity(self.by_device.len(), gfp)?,
         };
         let mut taken = 0;
         for k in 0..total {
@@ -248,7 +249,7 @@ impl ChannelSet {
             if !c.try_lease() {
                 continue;
             }
-            if let Err(e) = lease.add(c.clone(), gfp) {
+            if let Err(e) = lease.add(c.clone(), cap, gfp) {
                 c.leased.store(false, Ordering::Release);
                 return Err(e);
             }
@@ -268,8 +269,8 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    /// Adds a channel this batch has just leased.
-    fn add(&mut self, c: Arc<Chan>, gfp: Flags) -> Result {
+    /// Adds a channel this batch has just leased, of at most `cap`.
+    fn add(&mut self, c: Arc<Chan>, cap: usize, gfp: Flags) -> Result {
         let group = self
             .by_device
             .iter_mut()
@@ -277,7 +278,7 @@ impl Lease {
         match group {
             Some(g) => g.push(c, gfp)?,
             None => {
-                let mut g = KVec::new();
+                let mut g = KVec::with_capacity(cap, gfp)?;
                 g.push(c, gfp)?;
                 // INVARIANT: the new group is not empty.
                 self.by_device.push(g, gfp)?;

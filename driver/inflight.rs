@@ -166,13 +166,15 @@ pub(crate) struct Tracker {
 const ISSUE_EVERY: usize = 16;
 
 impl Tracker {
+    /// A tracker over `nr` channels, `chans`.
     pub(crate) fn new(
         chans: impl Iterator<Item = Arc<Chan>>,
+        nr: usize,
         warn_ms: u32,
         gfp: kernel::alloc::Flags,
     ) -> Result<Self> {
         let events = KBox::pin_init(Events::new(), gfp)?;
-        let mut lanes = KVec::new();
+        let mut lanes = KVec::with_capacity(nr, gfp)?;
         for chan in chans {
             lanes.push(
                 // INVARIANT: `events` is pinned and lives as long as `Self`.
