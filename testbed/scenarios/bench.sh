@@ -128,9 +128,9 @@ case $engine in
   cpu)
     rates=""
     for i in 1 2 3 4 5; do
-      migrate-check run --size-mib 64 --page thp --api move_pages --rounds 1 >/tmp/cal.out 2>/tmp/bench.err ||
-        { fail "engine calibration: migrate-check exited $?"; tail -3 /tmp/bench.err; finish; }
-      rates="$rates $(sed -n 's/^RESULT .*"gbps":\([0-9.]*\).*/\1/p' /tmp/cal.out | tail -1)"
+      migrate run --size-mib 64 --page thp --api move_pages --rounds 1 ||
+        { fail "engine calibration: migrate-check failed"; finish; }
+      rates="$rates $(json_num gbps)"
     done
     mbps=$(echo $rates | awk '{ n = split($0, v); for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j] < v[j-1]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }; printf "%d", v[int((n + 1) / 2)] * 1000 }')
     echo "BENCH-INFO engine_calibration_gbps=$(echo $rates | tr ' ' ,)" ;;

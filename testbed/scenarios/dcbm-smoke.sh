@@ -18,7 +18,7 @@ for page in 4k thp; do
   echo 0 > /sys/module/dcbm/folios_migrated
   if migrate run --size-mib 32 --page $page --api move_pages --rounds 1; then
     moved=$(json_num folios_moved); got=$(sysfs_read folios_migrated)
-    eval "gbps_$page=$(json_num gbps)"
+    [ $page = thp ] && gbps_thp=$(json_num gbps)
     pass "$page: $moved folios moved, bytes intact, folios_migrated=$got"
     if [ "$got" -ge "$moved" ] && [ "$got" -gt 0 ]; then pass "$page: folios_migrated counts the moved folios"
     else fail "$page: folios_migrated=$got < folios moved=$moved"; fi

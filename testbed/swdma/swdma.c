@@ -606,8 +606,9 @@ static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 			instrument_memcpy_before(vt, vs, PAGE_SIZE);
 			copy_page(vt, vs);
 			instrument_memcpy_after(vt, vs, PAGE_SIZE, 0);
-		} else
+		} else {
 			memcpy(vt + toff, vs + soff, chunk);
+		}
 		kunmap_local(vt);
 		kunmap_local(vs);
 
