@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fetches the pinned Debian linux-source-7.3, applies testbed/patches,
+# Fetches the pinned Debian linux-source-7.3, applies testbed/patches and
+# testbed/patches-pkg (the packaging fixes kernel-packages.sh needs),
 # merges testbed/kernel.config onto tinyconfig and builds bzImage and
 # modules. The built tree is cached under $DCBM_CACHE keyed by a hash of
 # every input, and doubles as the "kernel headers" for out-of-tree and
@@ -29,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # The build recipe's version: part of the cache key in place of this file's
 # text, so that editing the script (options, messages) keeps every cached
 # tree. Bump it when a change alters what a build produces.
-RECIPE=2
+RECIPE=3
 
 main() {
 
@@ -86,7 +87,7 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 key=$( {
   echo "$SRC_SHA256 $localversion"
   echo "recipe $RECIPE"
-  cat "$patchdir"/*.patch "${fragments[@]}"
+  cat "$patchdir"/*.patch "$here"/patches-pkg/*.patch "${fragments[@]}"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
   [ -z "$variant" ] || { echo "variant $variant ${make_flags[*]}"; ld.lld-19 --version; }
 } | sha256sum | cut -c1-16)
@@ -148,10 +149,12 @@ if [ -n "$base" ]; then
   make -s "${make_flags[@]}" olddefconfig
 else
   log "building kernel $key (a cold build takes several minutes)"
-  mkdir -p "$tree.tmp"
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/$SRC_PKG.tar.xz | tar -xJ -C "$tree.tmp" --strip-components=1
+  source_copy "$deb" "$SRC_SHA256" "$tree.tmp" || die "cannot unpack $deb"
   cd "$tree.tmp"
-  for p in "$patchdir"/*.patch; do
+  # The series, then the kernel packaging patches (scripts/package only:
+  # nothing they change is compiled), so that kernel-packages.sh can
+  # package this very tree.
+  for p in "$patchdir"/*.patch "$here"/patches-pkg/*.patch; do
     patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
   done
   # make_flags go to every make: Kconfig itself tests the compiler.

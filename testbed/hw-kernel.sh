@@ -68,9 +68,9 @@ fi
 work=${DCBM_HW_WORK:-$DCBM_CACHE/hw-kernel}/linux
 ((check)) && work=$(mktemp -d)/linux
 log "unpacking linux-source-7.3 $src_ver into $work"
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work"
 ((check)) && trap 'rm -rf "$(dirname "$work")"' EXIT
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-7.3.tar.xz | tar -xJ -C "$work" --strip-components=1
+source_copy "$deb" "$src_sha" "$work" || die "cannot unpack $deb"
 cd "$work"
 for p in "$here"/patches/*.patch "$here"/patches-pkg/*.patch; do
   patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"

@@ -2,7 +2,7 @@
 # Builds installable packages of a test-bed kernel: `make bindeb-pkg`
 # (linux-image-<release>, linux-headers-<release>) and, with --rpm, `make
 # binrpm-pkg` (kernel, kernel-devel), from the tree testbed/build-kernel.sh
-# built, with the kernel packaging patches of testbed/patches-pkg/ applied,
+# built, which carries the kernel packaging patches of testbed/patches-pkg/,
 # so that the headers package carries what an out-of-tree Rust module is
 # compiled against (rust/*.rmeta, the proc-macro libraries, .config; see
 # those patches) and names its rustc. Prints the directory of the packages.
@@ -11,16 +11,16 @@
 #   (also: build-kernel.sh --packages [--rpm] [options])
 #
 # The packages are cached as $DCBM_CACHE/pkg-<key>/, keyed by the tree's
-# key (build-kernel.sh --print-key), the packaging patches and PKG_RECIPE.
-# The build runs on a copy of the tree (the cached tree is never touched:
-# its key does not cover testbed/patches-pkg/), which mostly reuses its
-# objects, under the same lock as the kernel builds; the copy is deleted.
+# key (build-kernel.sh --print-key, which covers the packaging patches) and
+# PKG_RECIPE. The build runs in the cached tree itself, under the same lock
+# as the kernel builds: everything is built there, so make only packages
+# (a copy in another directory recompiled the Rust crates and relinked).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 # Bump when a change alters the packages built from the same tree.
-PKG_RECIPE=1
+PKG_RECIPE=2
 
 main() {
 rpm=0 args=()
@@ -64,17 +64,23 @@ if have_all; then
   echo "$out"
   exit 0
 fi
-work=$DCBM_CACHE/pkg-$key.work
-rm -rf "$work" "$out.tmp"
-mkdir -p "$work"
-trap 'cd /; rm -rf "$work" "$out.tmp"' EXIT
+# make bindeb-pkg leaves the packages in the tree's parent directory:
+# collected from there into $out, with the files of the same build that
+# are not kept (linux-libc-dev, .buildinfo, .changes).
+work=$(dirname "$tree")
+leftovers() {
+  rm -f "$work"/linux-image-"$release"_*.deb "$work"/linux-headers-"$release"_*.deb \
+    "$work"/linux-image-"$release"-dbg_*.deb "$work"/linux-libc-dev_*.deb \
+    "$work"/linux-upstream_*.buildinfo "$work"/linux-upstream_*.changes
+}
+leftovers
+rm -rf "$out.tmp"
+trap 'cd /; leftovers; rm -rf "$out.tmp"' EXIT
 log "packaging kernel $release ($tkey) as $out"
 start=$SECONDS
-cp -a "$tree" "$work/linux"
-cd "$work/linux"
-for p in "$here"/patches-pkg/*.patch; do
-  patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
-done
+cd "$tree"
+grep -q rustc_version_text scripts/package/mkdebian ||
+  die "$tree lacks testbed/patches-pkg (built by an older build-kernel.sh): remove it and build again"
 # shellcheck disable=SC2046 # the flags are words
 read -r -a make_flags <<<"$(kernel_make_flags "$tree")"
 jobs=$(( $(nproc) + 1 ))
@@ -86,8 +92,8 @@ rev=$(cat .version 2>/dev/null || echo 1)
 # source package's Build-Depends (libdw-dev, rsync, ...) are not needed.
 if [ ! -f "$out/.dcbm-packages" ]; then
   make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm \
-    DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$work/bindeb-pkg.log" 2>&1 ||
-    { tail -30 "$work/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
+    DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$tree/bindeb-pkg.log" 2>&1 ||
+    { tail -30 "$tree/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
   log "bindeb-pkg took $((SECONDS - start))s"
   mkdir -p "$out.tmp"
   mv "$work"/linux-image-"$release"_*.deb "$work"/linux-headers-"$release"_*.deb "$out.tmp/"
@@ -97,10 +103,11 @@ if [ ! -f "$out/.dcbm-packages" ]; then
   touch "$out/.dcbm-packages"
 fi
 if ((rpm)); then
-  # (the build number goes up: vmlinux is relinked with it)
+  # (the build number goes up: vmlinux is relinked with it, in the cached
+  # tree, whose kernel then reports the next build number)
   t=$SECONDS
-  make -s -j"$jobs" "${make_flags[@]}" RPMOPTS="--nodeps" binrpm-pkg >"$work/binrpm-pkg.log" 2>&1 ||
-    { tail -30 "$work/binrpm-pkg.log" >&2; die "make binrpm-pkg failed (log above)"; }
+  make -s -j"$jobs" "${make_flags[@]}" RPMOPTS="--nodeps" binrpm-pkg >"$tree/binrpm-pkg.log" 2>&1 ||
+    { tail -30 "$tree/binrpm-pkg.log" >&2; die "make binrpm-pkg failed (log above)"; }
   log "binrpm-pkg took $((SECONDS - t))s"
   find rpmbuild/RPMS -name '*.rpm' ! -name 'kernel-headers-*' -exec mv {} "$out/" \;
   touch "$out/.dcbm-rpms"

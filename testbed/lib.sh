@@ -24,3 +24,45 @@ ext_module_build() {
   # shellcheck disable=SC2046 # the flags are words
   make -s -j"$(( $(nproc) + 1 ))" -C "$kdir" M="$(cd "$out" && pwd)" $(kernel_make_flags "$kdir") "$@" modules
 }
+
+# guest_checks LOG: the checks of a guest's console log (testbed/vm/run),
+# one "PASS NAME" or "FAIL NAME: why" line each, NAME prefixed with its
+# part's name when the guest ran several (scenarios/series.sh). A scenario
+# or part that printed fewer checks than its "PLAN N" lines add up to, or
+# declared none, adds a FAIL line; so does a part that exited non-zero. A
+# console cut short (a crash, a timeout) ends the last part there.
+guest_checks() {
+  sed -n '/^DCBM-SCENARIO-START/,/^DCBM-DMESG-BEGIN/p' "$1" 2>/dev/null | awk '
+    # (what precedes the first part of a series is no segment of its own)
+    function close_seg(part_follows) {
+      if (!started || (pfx == "" && part_follows && n == 0 && !planned)) return
+      if (!planned) print "FAIL " pfx "declared no PLAN (how many checks it runs)"
+      else if (n < plan) printf "FAIL %sonly %d of its %d planned checks ran\n", pfx, n, plan
+    }
+    /^DCBM-SCENARIO-START/ { started = 1; next }
+    /^DCBM-PART-EXIT / { if ($3 != "0") print "FAIL " $2 ": exited " $3; next }
+    /^DCBM-PART / { close_seg(1); pfx = $2 ": "; n = 0; plan = 0; planned = 0; next }
+    /^PLAN [0-9]+$/ { plan += $2; planned = 1; next }
+    /^PASS / { n++; print "PASS " pfx substr($0, 6); next }
+    /^FAIL / { n++; print "FAIL " pfx substr($0, 6); next }
+    /^DCBM-DMESG-BEGIN/ { close_seg(); started = 0 }
+    END { close_seg() }'
+}
+
+# source_copy DEB SHA256 DEST: DEST (new) becomes a copy of the pristine
+# Linux source in DEB (linux-source-7.3), which is unpacked only once, into
+# $DCBM_CACHE/src-<sha>: xz takes most of a minute on one core for each
+# tree, a copy takes seconds. The caller has checked DEB against SHA256.
+source_copy() {
+  local deb=$1 sha=$2 dest=$3
+  local src=$DCBM_CACHE/src-${sha:0:16}
+  mkdir -p "$DCBM_CACHE" || return 1
+  (
+    flock 8
+    [ -f "$src/.dcbm-complete" ] && exit 0
+    rm -rf "$src" && mkdir -p "$src" || exit 1
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-7.3.tar.xz |
+      tar -xJ -C "$src" --strip-components=1 && touch "$src/.dcbm-complete"
+  ) 8>"$DCBM_CACHE/.source.lock" || return 1
+  mkdir -p "$dest" && cp -a "$src/." "$dest/" && rm -f "$dest/.dcbm-complete"
+}

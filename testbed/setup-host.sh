@@ -8,6 +8,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
+# bindgen-cli compiles for a minute or two while apt downloads and unpacks:
+# started first, in the background (it needs only cargo and a linker).
+bindgen_pid=""
+if ! command -v bindgen >/dev/null; then
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
+  log "cargo install bindgen-cli (in the background)"
+  cargo install --locked bindgen-cli --version 0.73.2 -q &
+  bindgen_pid=$!
+fi
+
 # trixie-backports carries linux-source-7.3; bookworm-backports carries the
 # QEMU that matches the machine's qemu-utils (10.0). Backports suites are
 # NotAutomatic, so adding them upgrades nothing; sid/unstable is never added.
@@ -26,7 +36,7 @@ done
 pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
       libclang-19-dev clang-19 lld-19 llvm-19 busybox-static kmod
       dkms dh-dkms debhelper devscripts lintian fakeroot rpm rpmlint
-      python3-matplotlib zstd)
+      python3-matplotlib zstd debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -45,8 +55,8 @@ command -v rustup >/dev/null || die "rustup not found: install Rust with rustup 
 sysroot=$(rustc --print sysroot)
 [ -d "$sysroot/lib/rustlib/src/rust/library/core" ] || rustup component add rust-src
 [ -d "$sysroot/lib/rustlib/x86_64-unknown-linux-musl" ] || rustup target add x86_64-unknown-linux-musl
-if ! command -v bindgen >/dev/null; then
-  log "cargo install bindgen-cli"
-  LIBCLANG_PATH=/usr/lib/llvm-19/lib cargo install --locked bindgen-cli --version 0.73.2 -q
+if [ -n "$bindgen_pid" ]; then
+  wait "$bindgen_pid" || die "cargo install bindgen-cli failed"
 fi
+command -v bindgen >/dev/null || die "bindgen not found after its install"
 log "host ready"

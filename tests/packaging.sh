@@ -6,14 +6,25 @@
 # interface (without failing); removes and purges the packages and checks
 # that nothing is left.
 #
-#   sudo tests/packaging.sh          (needs root: apt, dkms, /lib/modules)
+#   sudo tests/packaging.sh [install|kernels]   (needs root: apt, dkms, /lib/modules)
 #
-# Prints one `PASS ...`/`FAIL ...` line per check and `N passed, N failed`;
-# exits non-zero if a check failed. Re-runnable: leftovers of an earlier run
+# In two stages, so that the VM scenarios can start with the module DKMS
+# built while the other kernels are still being built: "install" builds,
+# lints and installs the .debs and checks DKMS on the test-bed kernel,
+# leaving the packages installed; "kernels" (after "install") runs the
+# kernel postinst hook for the v6 test-bed kernel, removes and purges the
+# packages, checks that nothing is left and builds the .rpms. Without an
+# argument, both. DCBM_KDIR names the test-bed kernel tree (default: the
+# cache's "current" link).
+#
+# Prints one `PASS ...`/`FAIL ...` line per check and, as its last line,
+# `N passed, N failed`, also when it stops early (not root, no test-bed
+# kernel, an abort: then a FAIL line says so); exits 0 exactly when no
+# check failed. Re-runnable: leftovers of an earlier run
 # are cleaned up first, and every /lib/modules entry it creates is removed.
-# Builds the second test-bed tree (testbed/build-kernel.sh --localversion
-# -dcbm2; cached afterwards). The module DKMS built for the test-bed kernel
-# is kept as target/pkg/dkms/<release>/dcbm.ko (path printed as MODULE:).
+# Builds the v6 test-bed tree (testbed/build-kernel.sh --series v6; cached
+# afterwards). The module DKMS built for the test-bed kernel is kept as
+# target/pkg/dkms/<release>/dcbm.ko (path printed as MODULE:).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -25,14 +36,41 @@ state=/var/tmp/dcbm-packaging-test.created   # /lib/modules entries we made
 log=$work/log
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$repo/Cargo.toml")
 arch=$(uname -m)
+stage=${1:-all}
+case $stage in all|install|kernels) ;; *) echo "usage: tests/packaging.sh [install|kernels]" >&2; exit 2 ;; esac
+first=0 second=0
+[ "$stage" = kernels ] || first=1
+[ "$stage" = install ] || second=1
 
 pass=0 fail=0
 ok() { echo "PASS $*"; pass=$((pass + 1)); }
 ko() { echo "FAIL $*"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@" >>"$log" 2>&1; then ok "$what"; else ko "$what"; fi; }
 info() { echo "# $*"; }
+summarized=""
+summary() { echo "$pass passed, $fail failed"; summarized=1; }
 
-[ "$(id -u)" = 0 ] || { echo "tests/packaging.sh must run as root" >&2; exit 2; }
+# On any exit: clean up once cleanup is armed, and if the summary was not
+# printed yet (an abort, a signal), say so with a FAIL line, print it and
+# exit non-zero.
+cleanup_armed=""
+finish() {
+  local rc=$?
+  [ -z "$cleanup_armed" ] || cleanup >>"$log" 2>&1
+  if [ -z "$summarized" ]; then
+    ko "tests/packaging.sh stopped before its last check (exit status $rc)"
+    summary
+    exit $((rc ? rc : 1))
+  fi
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ "$(id -u)" != 0 ]; then
+  ko "tests/packaging.sh runs as root (apt, dkms, /lib/modules)"
+  summary; exit 2
+fi
 
 # --- /lib/modules entries for the kernels under test -------------------
 # link_kernel RELEASE TREE: /lib/modules/RELEASE/build -> TREE, recording
@@ -75,19 +113,26 @@ cleanup() {
 }
 
 mkdir -p "$work"
-: >"$log"
-cleanup
-trap cleanup EXIT
+if ((first)); then
+  : >"$log"
+  cleanup
+elif ! dpkg-query -W -f='${db:Status-Status}\n' dcbm-dkms dcbm-config 2>/dev/null | grep -qx installed; then
+  ko "stage kernels: the packages are not installed (run stage install first)"
+fi
+# The packages stay installed after the install stage: only the last stage
+# cleans up on the way out.
+((second)) && cleanup_armed=1
 
 # --- the test-bed kernel tree ------------------------------------------
-tree1=$(readlink -f "$cache/current" 2>/dev/null)
+tree1=$(readlink -f "${DCBM_KDIR:-$cache/current}" 2>/dev/null)
 if [ -z "$tree1" ] || [ ! -f "$tree1/vmlinux" ] || [ ! -f "$tree1/.dcbm-built" ]; then
   ko "test-bed kernel tree present ($cache/current; run testbed/build-kernel.sh)"
-  echo "$pass passed, $fail failed"; exit 1
+  summary; exit 1
 fi
 rel1=$(cat "$tree1/include/config/kernel.release")
 info "test-bed kernel $rel1: $tree1"
 
+if ((first)); then
 # --- build and lint ------------------------------------------------------
 debdir=$work/deb
 rm -rf "$debdir"
@@ -156,8 +201,9 @@ check "dcbm-config: udev rule, man page, completions installed" \
   test -f /lib/udev/rules.d/90-dcbm.rules -a -f /usr/share/man/man8/dcbm-config.8.gz \
   -a -f /usr/share/bash-completion/completions/dcbm-config -a -f /usr/share/zsh/vendor-completions/_dcbm-config
 
-# Explicit dkms build/install against the test-bed tree (as the driver
-# issue asks), on top of what the package's postinst did.
+# An explicit dkms remove, build and install for the test-bed kernel (the
+# steps an administrator runs by hand), on top of what the package's
+# postinst did.
 check "dkms uninstall + build + install -k $rel1" sh -c "
   dkms remove -m dcbm -v $version -k $rel1 && test ! -e '$ko1' &&
   dkms build -m dcbm -v $version -k $rel1 && dkms install -m dcbm -v $version -k $rel1 && test -f '$ko1'"
@@ -187,7 +233,11 @@ check "pre-build check accepts the kernel's rustc" \
 check "find-rustc works without ~/.cargo/bin on PATH (as from apt)" \
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$HOME" /usr/src/dcbm-"$version"/dcbm-prebuild-check --find-rustc "$tree1"
 
-# --- more test-bed kernels: dkms autoinstall via the postinst hook ---------
+fi # first stage
+
+if ((second)); then
+ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
+# --- another test-bed kernel: dkms autoinstall via the postinst hook -------
 # autoinstall_kernel WHAT BUILD_ARGS...: builds (or fetches) the tree that
 # `build-kernel.sh BUILD_ARGS` gives, runs the kernel postinst hook for it
 # exactly as the kernel package does (run-parts passes the release) and
@@ -214,10 +264,11 @@ autoinstall_kernel() {
   kmod=/lib/modules/$rel/updates/dkms/dcbm.ko
   check "module for $rel at $kmod with vermagic $rel" sh -c "modinfo -F vermagic '$kmod' | grep -q '^$rel '"
 }
+# The v6 kernel, a second release on the machine: the same package builds
+# for it, the interface chosen by the build.
 rel2=""
-autoinstall_kernel second --localversion -dcbm2 && rel2=$rel
-# The same package for the v6 kernel: the interface is chosen by the build.
 if autoinstall_kernel v6 --series v6; then
+  rel2=$rel
   # The v6 API is linked only by a build against a v6 header: no switch.
   check "module for $rel built for the v6 interface (uses migrate_offload_set_reason_mask)" \
     sh -c "nm '$kmod' | grep -q ' U migrate_offload_set_reason_mask'"
@@ -249,9 +300,62 @@ else
 fi
 rpm_dkms=$(ls "$rpmdir"/dkms-dcbm-"$version"-*.noarch.rpm 2>/dev/null | head -1)
 rpm_cfg=$(ls "$rpmdir"/dcbm-config-"$version"-*.rpm 2>/dev/null | head -1)
-check "rpm: dkms-dcbm is noarch, ships dkms.conf, %post runs dkms add/build/install" sh -c "
-  rpm -qpl '$rpm_dkms' | grep -qx /usr/src/dcbm-$version/dkms.conf &&
-  rpm -qp --scripts '$rpm_dkms' | grep -q 'dkms add' && rpm -qp --scripts '$rpm_dkms' | grep -q 'dkms remove'"
+check "rpm: dkms-dcbm is noarch and ships /usr/src/dcbm-$version/dkms.conf" sh -c "
+  [ \"\$(rpm -qp --qf '%{ARCH}' '$rpm_dkms')\" = noarch ] &&
+  rpm -qpl '$rpm_dkms' | grep -qx /usr/src/dcbm-$version/dkms.conf"
+# dkms-dcbm's scriptlets, run as rpm runs them, against a fake dkms.
+# run_scriptlet RPM TAG ARG: runs RPM's TAG scriptlet (POSTIN, PREUN) with
+# its interpreter and $1 = ARG (1: an install, 0: an erase), with a fake
+# dkms first on PATH that records each call's arguments as one line and
+# exits 0; prints those lines. Fails if there is no such shell scriptlet or
+# it exits non-zero.
+run_scriptlet() {
+  local rpm=$1 tag=$2 arg=$3 dir=$work/scriptlet-$2 prog rc
+  rm -rf "$dir" && mkdir -p "$dir/bin" || return 1
+  prog=$(rpm -qp --qf "%{${tag}PROG}" "$rpm" 2>>"$log") || return 1
+  case $prog in
+    /bin/sh|/usr/bin/sh|/bin/bash|/usr/bin/bash) ;;
+    *) echo "$rpm: no $tag shell scriptlet (interpreter: $prog)" >>"$log"; return 1 ;;
+  esac
+  rpm -qp --qf "%{$tag}" "$rpm" >"$dir/script" 2>>"$log" || return 1
+  printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/dkms.log"\n' "$dir" >"$dir/bin/dkms"
+  chmod +x "$dir/bin/dkms" && : >"$dir/dkms.log" || return 1
+  { echo "--- $rpm: $tag scriptlet, \$1 = $arg:"; cat "$dir/script"; echo; } >>"$log"
+  PATH="$dir/bin:$PATH" "$prog" "$dir/script" "$arg" >>"$log" 2>&1
+  rc=$?
+  { echo "--- dkms calls (exit status $rc):"; cat "$dir/dkms.log"; } >>"$log"
+  cat "$dir/dkms.log"
+  return $rc
+}
+# dkms_calls_are CALLS EXPECTED...: CALLS (one dkms call a line) are
+# exactly as many as EXPECTED and in its order; each EXPECTED is the
+# subcommand and the options its call must have besides -m dcbm -v VERSION
+# (e.g. "remove --all").
+dkms_calls_are() {
+  local calls=$1 line w want
+  shift
+  [ "$(grep -c . <<<"$calls")" = $# ] || return 1
+  while IFS= read -r line; do
+    read -r -a want <<<"$1"
+    shift
+    [ "${line%% *}" = "${want[0]}" ] || return 1
+    for w in "-m dcbm" "-v $version" "${want[@]:1}"; do
+      case " $line " in *" $w "*) ;; *) return 1 ;; esac
+    done
+  done <<<"$calls"
+}
+calls=$(run_scriptlet "$rpm_dkms" POSTIN 1); rc=$?
+if [ "$rc" = 0 ] && dkms_calls_are "$calls" add build install; then
+  ok "rpm: dkms-dcbm's %post (\$1 = 1) runs dkms add, build, install -m dcbm -v $version, in that order"
+else
+  ko "rpm: dkms-dcbm's %post (\$1 = 1) should run dkms add, build, install -m dcbm -v $version, in that order; exit status $rc, dkms calls: $(paste -sd ';' <<<"$calls")"
+fi
+calls=$(run_scriptlet "$rpm_dkms" PREUN 0); rc=$?
+if [ "$rc" = 0 ] && dkms_calls_are "$calls" "remove --all"; then
+  ok "rpm: dkms-dcbm's %preun (\$1 = 0) runs dkms remove -m dcbm -v $version --all"
+else
+  ko "rpm: dkms-dcbm's %preun (\$1 = 0) should run dkms remove -m dcbm -v $version --all, only; exit status $rc, dkms calls: $(paste -sd ';' <<<"$calls")"
+fi
 check "rpm: dcbm-config has /etc/dcbm.toml as %config(noreplace) and systemd scriptlets" sh -c "
   rpm -qp --configfiles '$rpm_cfg' | grep -qx /etc/dcbm.toml &&
   rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' '$rpm_cfg' | grep -q '^/etc/dcbm.toml cn' &&
@@ -259,9 +363,10 @@ check "rpm: dcbm-config has /etc/dcbm.toml as %config(noreplace) and systemd scr
 
 created=$(sort -u "$state" 2>/dev/null | tr '\n' ' ')
 cleanup
-trap - EXIT
+cleanup_armed=""
 left=""
 for p in $created; do [ -e "$p" ] || [ -L "$p" ] && left="$left $p"; done
 check "no /lib/modules entries left that this test created (${created:-none})" test -z "$left"
-echo "$pass passed, $fail failed"
+fi # second stage
+summary
 ((fail == 0))

@@ -6,9 +6,58 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
+
+/// The unprivileged user the tool runs as in the tests that need one, when
+/// the tests themselves run as root (as in CI): nobody.
+const NOBODY: u32 = 65534;
+
+/// Make `c` run the tool as an unprivileged user that owns the tree, so that
+/// a test asserts the same thing whoever runs it; returns that user's uid.
+///
+/// As a normal user nothing changes: the tree is already the user's own. As
+/// root, the whole tree is given to nobody and the child drops to nobody's
+/// uid and gid before exec (std also clears the supplementary groups, and
+/// leaving uid 0 drops every capability, CAP_DAC_OVERRIDE included).
+fn as_unprivileged(t: &Tree, c: &mut Command) -> u32 {
+    let me = nix::unistd::geteuid();
+    if !me.is_root() {
+        return me.as_raw();
+    }
+    // nobody must be able to reach the tree (tempfile's directory is 0700,
+    // given to nobody below; the ones above it must let others through) and
+    // to run the binary.
+    for p in [t.root(), Path::new(BIN)] {
+        for dir in p.ancestors().skip(1) {
+            let mode = fs::metadata(dir).unwrap().permissions().mode();
+            assert!(
+                mode & 0o001 != 0,
+                "uid {NOBODY} cannot reach {}: {} has mode {:o} (set TMPDIR or \
+                 CARGO_TARGET_DIR to a place others can enter)",
+                p.display(),
+                dir.display(),
+                mode & 0o7777
+            );
+        }
+    }
+    give_to_nobody(t.root());
+    c.uid(NOBODY).gid(NOBODY);
+    NOBODY
+}
+
+/// `chown -hR nobody:nobody p`.
+fn give_to_nobody(p: &Path) {
+    std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+    if fs::symlink_metadata(p).unwrap().is_dir() {
+        for e in fs::read_dir(p).unwrap() {
+            give_to_nobody(&e.unwrap().path());
+        }
+    }
+}
 
 #[test]
 fn every_example_validates() {
@@ -417,18 +466,17 @@ fn unset_min_folio_bytes_is_unmanaged() {
     assert_eq!(t.run(&["check"]).code, 0);
 }
 
-/// Read-only attribute by permissions: only meaningful when not root.
+/// Read-only attribute by permissions. Root ignores mode 0444, so the tool
+/// runs as an unprivileged user (nobody when the tests run as root).
 #[test]
 fn read_only_attribute_as_non_root() {
-    if nix::unistd::geteuid().is_root() {
-        eprintln!("root ignores mode 0444; covered by failed_write_rolls_back");
-        return;
-    }
     let t = swdma_tree();
     t.policy(SWDMA);
     let p = t.path("sys/module/dcbm/min_batch_bytes");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
-    let o = t.run(&["apply"]);
+    let mut c = t.cmd(&["apply"]);
+    as_unprivileged(&t, &mut c);
+    let o: Out = c.output().unwrap().into();
     assert_eq!(o.code, 7, "{o:?}");
     assert!(o.stderr.contains("EACCES"), "{o:?}");
     assert_eq!(t.attr("nr_dma_chan"), "1");
@@ -665,28 +713,69 @@ fn missing_policy_is_bad_policy() {
     assert!(o.stderr.contains("cannot open policy"), "{o:?}");
 }
 
+/// As root, a policy others may write is refused, with no opt-in needed;
+/// with the mode fixed it applies.
 #[test]
+#[ignore = "needs root: the tool checks the policy's mode only as root (as non-root, \
+            the owner is refused first); run with --include-ignored as root"]
 fn unsafe_policy_file_is_refused() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root: the policy must be owned by root for its mode to be checked"
+    );
     let t = swdma_tree();
     let p = t.policy(SWDMA);
     fs::set_permissions(&p, fs::Permissions::from_mode(0o646)).unwrap();
-    let root = nix::unistd::geteuid().is_root();
-    let mut c = t.cmd(&["apply"]);
-    // As non-root, ask for the root-only check explicitly.
-    c.env("DCBM_ENFORCE_POLICY_OWNER", "1");
-    let o: Out = c.output().unwrap().into();
+    let o = t.run(&["apply"]);
     assert_eq!(o.code, 3, "{o:?}");
-    if root {
-        assert!(o.stderr.contains("world-writable"), "{o:?}");
-    } else {
-        assert!(o.stderr.contains("owned by uid"), "{o:?}");
-    }
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: refusing a policy whose file is group- or world-writable (mode 646)",
+            p.display()
+        )),
+        "{o:?}"
+    );
     assert_eq!(t.attr("offloading"), "0");
-    // Fixed mode: accepted (as root; a non-root owner is still refused).
     fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
-    if root {
-        assert_eq!(t.run(&["apply"]).code, 0);
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("offloading"), "1");
+}
+
+/// DCBM_ENFORCE_POLICY_OWNER=1 makes a non-root tool check the policy as
+/// root does: a policy not owned by root is refused whatever its mode, and
+/// the same policy applies without the request. The tool runs as an
+/// unprivileged user owning the tree (nobody when the tests run as root).
+#[test]
+fn policy_not_owned_by_root_is_refused_on_request() {
+    let t = swdma_tree();
+    let p = t.policy(SWDMA);
+    let apply = |enforce: bool| -> (u32, Out) {
+        let mut c = t.cmd(&["apply"]);
+        if enforce {
+            c.env("DCBM_ENFORCE_POLICY_OWNER", "1");
+        }
+        let uid = as_unprivileged(&t, &mut c);
+        (uid, c.output().unwrap().into())
+    };
+    for mode in [0o646, 0o644] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        let (uid, o) = apply(true);
+        assert_ne!(uid, 0);
+        assert_eq!(o.code, 3, "mode {mode:o}: {o:?}");
+        let want = format!(
+            "{}: refusing a policy whose file is owned by uid {uid} (must be owned by root)",
+            p.display()
+        );
+        assert!(
+            o.stderr.contains(&want),
+            "mode {mode:o}: want {want}: {o:?}"
+        );
+        assert_eq!(t.attr("offloading"), "0");
     }
+    let (_, o) = apply(false);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("offloading"), "1");
 }
 
 #[test]

@@ -37,8 +37,11 @@ args=(--define "_topdir $top")
 if ! command -v dnf >/dev/null && ! command -v yum >/dev/null; then
   args+=(--nodeps --define "debug_package %{nil}")
 fi
-# Reuse compiled crates across runs (the spec builds in its own directory).
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target/pkg/cargo-target-rpm}
+# Reuse compiled crates across runs (the spec builds in its own directory),
+# and share them with packaging/deb/build.sh: the same profile (the spec
+# and debian/rules both ask for limited debug info), so the crates compile
+# once for both packages.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target/pkg/cargo-target}
 args+=(--define "dcbm_target_dir $CARGO_TARGET_DIR")
 rpmbuild "${args[@]}" -ba "$top/SPECS/dcbm.spec" >&2
 

@@ -24,13 +24,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/testbed/lib.sh"
 
-(($# == 5)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-kernel=$1 dcbm_ko=$2 swdma_ko=$3 deb=$4 migrate=$5
-for f in "$kernel/include/config/kernel.release" "$dcbm_ko" "$swdma_ko" "$deb" "$migrate"; do
-  [ -f "$f" ] || die "$f not found"
-done
+# (--base-only: only the cached base system, from the network, so that
+# tests/run can fetch it while it builds kernels.)
+base_only=0
+[ "${1:-}" = --base-only ] && base_only=1
+((base_only)) || (($# == 5)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, device nodes)"
-release=$(cat "$kernel/include/config/kernel.release")
+if ((base_only == 0)); then
+  kernel=$1 dcbm_ko=$2 swdma_ko=$3 deb=$4 migrate=$5
+  for f in "$kernel/include/config/kernel.release" "$dcbm_ko" "$swdma_ko" "$deb" "$migrate"; do
+    [ -f "$f" ] || die "$f not found"
+  done
+  release=$(cat "$kernel/include/config/kernel.release")
+fi
 mirror=${DCBM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # --- The cached base system -------------------------------------------------
@@ -84,6 +90,8 @@ EOF
   trap - EXIT
   log "base root cached: $base ($(du -h "$base" | cut -f1))"
 fi
+
+((base_only == 0)) || { echo "$base"; exit 0; }
 
 # --- Compose this run's root ------------------------------------------------
 out="$top/testbed/out/rootfs"

@@ -38,9 +38,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/testbed/lib.sh"
 
-(($# == 5)) || { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-pkg_a=$1 pkg_b=$2 dkms_deb=$3 cfg_deb=$4 migrate=$5
+# (--prefetch: only the cached image with DKMS, from the network, so that
+# tests/run can fetch it while it builds kernels.)
+prefetch=0
+[ "${1:-}" = --prefetch ] && prefetch=1
+((prefetch)) || (($# == 5)) || { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (chroot, mounts)"
+if ((prefetch == 0)); then
+pkg_a=$1 pkg_b=$2 dkms_deb=$3 cfg_deb=$4 migrate=$5
 rel_a=$(cat "$pkg_a/release") rel_b=$(cat "$pkg_b/release") || die "no kernel packages in $pkg_a / $pkg_b"
 deb() { ls "$1"/"$2"_*.deb 2>/dev/null | head -1; }
 img_a=$(deb "$pkg_a" "linux-image-$rel_a") hdr_a=$(deb "$pkg_a" "linux-headers-$rel_a")
@@ -48,6 +53,7 @@ img_b=$(deb "$pkg_b" "linux-image-$rel_b") hdr_b=$(deb "$pkg_b" "linux-headers-$
 for f in "$img_a" "$hdr_a" "$img_b" "$hdr_b" "$dkms_deb" "$cfg_deb" "$migrate"; do
   [ -f "$f" ] || die "missing input: '$f'"
 done
+fi
 mirror=${DCBM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 out=$top/testbed/out/upgrade
 stage=$out/root
@@ -101,6 +107,11 @@ if [ ! -f "$layer" ]; then
   rm -rf "$stage" && mkdir -p "$stage"
 fi
 # --- end of the image ---------------------------------------------------------
+if ((prefetch)); then
+  rm -rf "$stage"
+  log "image with DKMS: $layer"
+  exit 0
+fi
 tar -C "$stage" --numeric-owner -xf "$layer"
 printf '#!/bin/sh\nexit 101\n' > "$stage/usr/sbin/policy-rc.d"
 chmod +x "$stage/usr/sbin/policy-rc.d"
@@ -166,7 +177,7 @@ boot() {
       PASS\ *) ok "boot $tag: ${line#PASS }" ;;
       FAIL\ *) ko "boot $tag: ${line#FAIL }" ;;
     esac
-  done < <(sed -n '/^DCBM-SCENARIO-START/,/^DCBM-DMESG-BEGIN/p' "$out/boot-$tag.log" 2>/dev/null)
+  done < <(guest_checks "$out/boot-$tag.log")
   [ $rc = 0 ] || { ko "boot $tag: runner exit $rc (console: $out/boot-$tag.log)"; tail -25 "$out/boot-$tag.host"; }
 }
 

@@ -24,6 +24,8 @@
 #               the warm-up to the CPU path's THP migration rate), raw
 #               (unpaced), or MB/s
 . ./lib.sh
+# A benchmark: its closing checks (a failed run adds a FAIL of its own).
+plan 3
 sizes=$(echo "${1:-64}" | tr , ' ')
 reps=${2:-5}
 lat_reps=${3:-5}

@@ -6,6 +6,7 @@
 # (Booted with testbed/vm/run --initramfs; in the busybox guest it fails
 # with a message.)
 . ./lib.sh
+plan 9
 D=/sys/module/dcbm
 if [ ! -d /run/systemd/system ]; then
   fail "boot-systemd needs the systemd root of testbed/rootfs/build.sh (vm/run --initramfs)"

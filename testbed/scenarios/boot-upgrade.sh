@@ -8,6 +8,8 @@
 # the running kernel is the expected package's, dcbm is DKMS's build for it
 # from the headers package, and no kernel build tree is present.
 . ./lib.sh
+# This script's own checks; boot-systemd.sh, run below, plans its own.
+plan 5
 want=$(cat ./expect-release 2>/dev/null)
 if [ ! -d /run/systemd/system ] || [ -z "$want" ]; then
   fail "boot-upgrade needs the image of testbed/rootfs/upgrade.sh"

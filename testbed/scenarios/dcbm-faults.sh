@@ -13,14 +13,23 @@ quick=0
 [ "${1:-}" = quick ] && { quick=1; shift; }
 offload_on 300 "$@"
 
-# mode NAME EXPECT(fail|ok|any) KNOB=VALUE...: knobs are set before each
-# migration (countdowns run out) and cleared after; $extra goes to
-# migrate-check (--writer: a thread writes to every page while it moves,
-# and a lost write counts as corruption).
+# mode NAME EXPECT KNOB=VALUE...: knobs are set before each migration
+# (countdowns run out) and cleared after; $extra goes to migrate-check
+# (--writer: a thread writes to every page while it moves, and a lost
+# write counts as corruption). EXPECT: fail (folios_failures > 0), ok
+# (folios_migrated > 0, no failure), writer-dma (with --writer: some
+# folios went by DMA, folios_migrated > 0), writer-fail (with --writer:
+# some failed over to the CPU, folios_failures > 0).
 extra=""
 # A provider that cannot abort (terminate=0; a bool parameter reads N).
 noterm=0
 case "$(cat $P/terminate 2>/dev/null)" in N|0) noterm=1 ;; esac
+# One line per mode and page size (12 modes; the late-completion mode on
+# THPs only on a provider that cannot abort, 4 KiB pages only without
+# "quick"), one "nothing left queued" per mode, the personality's checks,
+# the timeout check and offload_off's.
+if [ $quick = 1 ]; then per_mode=12; else per_mode=$((24 - noterm)); fi
+plan $((per_mode + 12 + $(personality_plan "$@") + 1 + OFFLOAD_OFF_CHECKS))
 mode() {
   name=$1 expect=$2; shift 2
   pages="4k thp"
@@ -33,35 +42,55 @@ mode() {
   if [ $expect != fail ]; then echo 10000 > $D/timeout_ms; else echo 300 > $D/timeout_ms; fi
   for page in $pages; do
     for kv in "$@"; do echo "${kv#*=}" > $P/${kv%%=*}; done
-    # A stalled engine is restarted after a while: a provider that cannot
-    # abort makes the batch wait for it (never free what it still uses).
-    clear_hang=""
-    case "$*" in *hang=1*) (sleep 3; echo 0 > $P/hang) & clear_hang=$! ;; esac
+    # A stalled engine is restarted once dcbm has handled the timeout
+    # (lib.sh hang_watch): a provider that cannot abort makes the batch
+    # wait for it (never free what it still uses).
+    hung=0
+    case "$*" in *hang=1*) hung=1; hang_watch ;; esac
     echo 0 > $D/folios_failures; echo 0 > $D/folios_migrated
     # shellcheck disable=SC2086 # $extra is empty or one option
     migrate run --size-mib 8 --page $page --rounds 1 $extra
     rc=$?
-    # With a writer the core may leave a busy page where it was (exit 4,
-    # "not migrated"): no loss. Corruption, a lost write included, is 1.
-    [ $expect = any ] && [ $rc = 4 ] && [ "$(json_num corrupt_words)" = 0 ] && rc=0
-    if [ $rc = 0 ]; then
-      f=$(cat $D/folios_failures) m=$(cat $D/folios_migrated)
-      if [ $expect = fail ] && [ "$f" -gt 0 ]; then
-        pass "$name $page: bytes intact, folios_failures=$f"
-      elif [ $expect = ok ] && [ "$m" -gt 0 ] && [ "$f" = 0 ]; then
-        pass "$name $page: bytes intact, folios_migrated=$m"
-      elif [ $expect = any ]; then
-        pass "$name $page: bytes and every concurrent write intact, folios_migrated=$m folios_failures=$f"
-      else
-        fail "$name $page: expected $expect, folios_failures=$f folios_migrated=$m"
-      fi
+    hang_why=""
+    [ $hung = 0 ] || hang_watch_end now
+    f=$(cat $D/folios_failures) m=$(cat $D/folios_migrated)
+    cw=$(json_num corrupt_words) moved=$(json_num pages_moved) left=$(json_num pages_not_moved)
+    case $expect in
+      writer-*)
+        # With a writer the core may leave a page that is being written
+        # where it was (exit 4, "not migrated", more than 1% of the page
+        # moves): no loss, as long as nothing is corrupt (a lost write
+        # counts in corrupt_words). Accepted only while at least 3/4 of
+        # the page moves succeeded: the writer keeps a page busy for an
+        # instant, and the core retries it, so what it leaves behind is a
+        # few pages, or on THPs a whole 2 MiB folio at times (1/8 of this
+        # run's 8 THP moves); a quarter allows two such, while a migration
+        # that left most pages where they were has not tested what the
+        # mode's name says.
+        if [ $rc = 4 ] && [ "$cw" = 0 ] && [ -n "$moved" ] && [ -n "$left" ] &&
+          [ $((left * 4)) -le $((moved + left)) ]; then
+          echo "$name $page: migrate-check exit 4 accepted: $left of $((moved + left)) page moves left the page where it was"
+          rc=0
+        fi ;;
+    esac
+    if [ -n "$hang_why" ]; then
+      fail "$name $page: $hang_why"
+    elif [ $rc != 0 ] || [ "$cw" != 0 ]; then
+      fail "$name $page: migration lost or corrupted data (migrate-check exit $rc, corrupt_words=${cw:-none}, pages_not_moved=${left:-none})"
+    elif [ $expect = fail ] && [ "$f" -gt 0 ]; then
+      pass "$name $page: bytes intact, folios_failures=$f"
+    elif [ $expect = ok ] && [ "$m" -gt 0 ] && [ "$f" = 0 ]; then
+      pass "$name $page: bytes intact, folios_migrated=$m"
+    elif [ $expect = writer-dma ] && [ "$m" -gt 0 ]; then
+      pass "$name $page: bytes and every concurrent write intact, some copied by DMA: folios_migrated=$m folios_failures=$f pages_not_moved=$left"
+    elif [ $expect = writer-fail ] && [ "$f" -gt 0 ]; then
+      pass "$name $page: bytes and every concurrent write intact, copies failed over to the CPU: folios_failures=$f folios_migrated=$m pages_not_moved=$left"
     else
-      fail "$name $page: migration lost or corrupted data"
+      fail "$name $page: expected $expect, folios_failures=$f folios_migrated=$m"
     fi
     for kv in "$@"; do
       case ${kv%%=*} in fail_result) echo 1 ;; *) echo 0 ;; esac > $P/${kv%%=*}
     done
-    [ -z "$clear_hang" ] || wait $clear_hang
   done
   # After a failed batch dcbm has terminated its channels or waited for
   # them: nothing of it may still be queued or running on the engine.
@@ -80,10 +109,11 @@ mode "completes after the timeout" fail late_ms=1000
 mode "completes out of order" ok out_of_order=1
 mode "slow engine" ok delay_us=200
 # Concurrent writers lose no write, whether DMA or the CPU fallback copies
-# (pages being written may be left to the CPU by the core: "any").
+# (pages being written may be left to the CPU by the core, but the engine
+# must have copied some, or failed some, as the mode says).
 extra=--writer
-mode "a writer while the engine copies" any
-mode "a writer while copies fail over to the CPU" any fail_transfer=-1
+mode "a writer while the engine copies" writer-dma
+mode "a writer while copies fail over to the CPU" writer-fail fail_transfer=-1
 extra=""
 echo "engine: descriptors=$(cat $D/engine/descriptors) batches=$(cat $D/timing/batches) pool_waits=$(cat $D/engine/pool_waits) aborted=$(cat $D/engine/aborted) waited_out=$(cat $D/engine/waited_out) max_outstanding=$(cat $P/max_outstanding 2>/dev/null)"
 personality_checks "$@"

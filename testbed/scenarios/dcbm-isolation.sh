@@ -5,11 +5,12 @@
 #
 #   dcbm-isolation.sh [SWDMA_PARAM=VALUE...]   the engine's personality
 . ./lib.sh
+# 4 isolations of 5 lines each, then offload_off's.
+plan $((4 * 5 + OFFLOAD_OFF_CHECKS))
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
 timeout_ms=6000
 offload_on $timeout_ms "$@"
-
 
 # isolate NAME PAGE KNOB=VALUE...: the faulty process sets fault_pid to its
 # own pid and the knobs, then migrates (and loops, so its failing batches
@@ -19,14 +20,25 @@ isolate() {
   size=8; [ $page = 4k ] && size=4
   for c in folios_migrated folios_failures; do echo 0 > $D/$c; done
   echo 0 > $D/timing/wait_ns; echo 0 > $D/timing/batches
+  # A stalled engine is restarted once the faulty batch has timed out and
+  # dcbm has handled it (aborted, or on a provider that cannot abort kept
+  # waiting until then): lib.sh hang_watch, from before the faulty process
+  # sets the hang.
+  hung=0
+  case " $* " in *" hang=1 "*) hung=1; hang_watch ;; esac
   sh -c "echo \$\$ > $P/fault_pid; for kv in $*; do echo \${kv#*=} > $P/\${kv%%=*}; done
          exec migrate-check loop --seconds 6 --size-mib 4 --page $page" \
     >/tmp/faulty.out 2>/tmp/faulty.err &
-  faulty=$! started=$(date +%s)
-  # Let the faulty process get its first batch onto the engine.
-  i=0
-  while [ "$(cat $D/folios_failures)" = 0 ] && [ "$(queued)" = 0 ] && [ $i -lt 50 ]; do
-    sleep 0.1; i=$((i + 1))
+  faulty=$!
+  # Let the faulty process get its first batch onto the engine (a failure
+  # counted, or descriptors queued), however loaded the host; bounded.
+  end=$(( $(date +%s) + 30 ))
+  while [ "$(cat $D/folios_failures)" = 0 ] && [ "$(queued)" = 0 ]; do
+    if [ "$(date +%s)" -ge $end ]; then
+      fail "$name: the faulty process got no batch onto the engine within 30 s"
+      break
+    fi
+    sleep 0.1
   done
   before=$(cat $D/folios_migrated)
   if migrate run --size-mib $size --page $page --chunk-pages 512 --rounds 1; then
@@ -45,12 +57,8 @@ isolate() {
   else
     fail "$name: the healthy process's migration lost or corrupted data"
   fi
-  # A stalled engine is restarted once the faulty batch has timed out; a
-  # provider that cannot abort has kept that batch waiting until then.
-  if [ "$(cat $P/hang)" != 0 ]; then
-    while [ $(( $(date +%s) - started )) -le $((timeout_ms / 1000 + 1)) ]; do sleep 0.5; done
-    echo 0 > $P/hang
-  fi
+  # The faulty batch may still be stalled: wait for the watcher.
+  if [ $hung = 1 ] && ! hang_watch_end wait; then fail "$name: $hang_why"; fi
   if wait $faulty; then pass "$name: the faulty process's bytes are intact"
   else fail "$name: the faulty process's migration lost or corrupted data"; cat /tmp/faulty.err; fi
   f=$(cat $D/folios_failures)

@@ -14,6 +14,8 @@ P=/sys/module/swdma/parameters
 offload_on 2000 "$@"
 noterm=0
 case "$(cat $P/terminate)" in N|0) noterm=1 ;; esac
+# 4 checks, 1 (cannot abort) or 2 (can) for the abort, offload_off's.
+plan $((4 + 2 - noterm + OFFLOAD_OFF_CHECKS))
 echo always > /sys/kernel/mm/transparent_hugepage/defrag
 # NUMA balancing (hinting faults on compact-check's pages, which spill to
 # the other node) and kcompactd's proactive compaction are may-wait

@@ -8,6 +8,12 @@ chans=${1:-4}
 load swdma channels=$chans "$@"
 [ $# -gt 0 ] && echo "swdma personality: $*"
 load dcbm
+# enable, reads 1, 2 per page size, the spread over several channels, no
+# failure, the personality's checks, one per mbps=, the 4 closing ones.
+nmbps=0
+for kv in "$@"; do case $kv in mbps=*) nmbps=$((nmbps + 1)) ;; esac; done
+spread=0; [ "$chans" -gt 1 ] && spread=1
+plan $((2 + 4 + spread + 1 + $(personality_plan "$@") + nmbps + 4))
 echo 0 > /sys/module/dcbm/min_batch_bytes
 echo 0 > /sys/module/dcbm/min_folio_bytes
 echo $chans > /sys/module/dcbm/nr_dma_chan
@@ -37,14 +43,19 @@ echo "batches=$(sysfs_read timing/batches) descriptors=$(cat $E/descriptors) poo
 check "no batch failed" test "$(sysfs_read folios_failures)" = 0
 personality_checks "$@"
 # A paced engine (mbps=N) bounds the move: a batch (one THP) leases half
-# the channels, at N MB/s each; unpaced, swdma moves THPs several times
-# faster than that.
+# the channels, at N MB/s each. Measured, a paced run comes close to that
+# (95% of it in a quiet run), so the bound has a margin of 1.5 times the
+# nominal rate against the jitter of a guest's clock on a loaded host;
+# unpaced, swdma moves THPs tens of times faster than 1.5 x 2 channels at
+# 10 MB/s (0.5-0.9 GB/s over 4 channels under TCG,
+# testbed/bench/RESULTS.md), so the check still tells a paced engine from
+# an unpaced one.
 for kv in "$@"; do
   case $kv in
     mbps=*)
       per_batch=$(( (chans + 1) / 2 ))
-      check "THPs moved no faster than $per_batch channels at ${kv#mbps=} MB/s (${gbps_thp:-?} GB/s)" \
-        awk -v g="${gbps_thp:-0}" -v m="${kv#mbps=}" -v c="$per_batch" 'BEGIN { exit !(g > 0 && g * 1000 <= m * c) }' ;;
+      check "THPs moved no faster than 1.5 x $per_batch channels at ${kv#mbps=} MB/s (${gbps_thp:-?} GB/s)" \
+        awk -v g="${gbps_thp:-0}" -v m="${kv#mbps=}" -v c="$per_batch" 'BEGIN { exit !(g > 0 && g * 1000 <= 1.5 * m * c) }' ;;
   esac
 done
 check "disable offloading" sh -c 'echo 0 > /sys/module/dcbm/offloading'

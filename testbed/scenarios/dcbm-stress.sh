@@ -2,6 +2,7 @@
 # insmod (enabled) and rmmod (after disabling: registration pins the
 # module) 20 times under load. Bytes intact, log clean.
 . ./lib.sh
+plan 7
 D=/sys/module/dcbm
 load swdma channels=4
 load dcbm
@@ -12,26 +13,30 @@ migrate-check loop --seconds 600 --size-mib 16 --page 4k >/tmp/loop4k.out 2>&1 &
 l1=$!
 migrate-check loop --seconds 600 --size-mib 16 --page thp >/tmp/loopthp.out 2>&1 &
 l2=$!
-i=0
+# One line per loop: PASS only if no write of any iteration failed, else
+# one FAIL naming the iterations (and what failed in each).
+i=0 bad=""
 while [ $i -lt 100 ]; do
-  echo $((i % 2 == 0)) > $D/offloading || fail "toggle offloading ($i)"
-  echo $((i % 16 + 1)) > $D/nr_dma_chan || fail "set nr_dma_chan ($i)"
+  echo $((i % 2 == 0)) > $D/offloading || bad="$bad $i:offloading"
+  echo $((i % 16 + 1)) > $D/nr_dma_chan || bad="$bad $i:nr_dma_chan"
   i=$((i + 1))
 done
-pass "toggled offloading and nr_dma_chan 100 times under load"
+if [ -z "$bad" ]; then pass "toggled offloading and nr_dma_chan 100 times under load"
+else fail "toggling offloading and nr_dma_chan 100 times under load: failed in iterations$bad"; fi
 echo 1 > $D/offloading
 sleep 2
 echo 0 > $D/offloading
 check "rmmod dcbm under load" rmmod dcbm
-i=0
+i=0 bad=""
 while [ $i -lt 20 ]; do
-  insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 min_folio_bytes=0 || fail "insmod ($i)"
+  insmod /modules/dcbm.ko offloading=1 nr_dma_chan=$((i % 4 + 1)) min_batch_bytes=0 min_folio_bytes=0 || bad="$bad $i:insmod"
   sleep 1
-  echo 0 > $D/offloading || fail "disable ($i)"
-  rmmod dcbm || fail "rmmod ($i)"
+  echo 0 > $D/offloading || bad="$bad $i:disable"
+  rmmod dcbm || bad="$bad $i:rmmod"
   i=$((i + 1))
 done
-pass "insmod/rmmod 20 times under load"
+if [ -z "$bad" ]; then pass "insmod/rmmod 20 times under load"
+else fail "insmod/rmmod 20 times under load: failed in iterations$bad"; fi
 kill -TERM $l1 $l2
 wait $l1; r1=$?
 wait $l2; r2=$?

@@ -12,6 +12,9 @@
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
 offload_on 10000 "$@"
+# 1, 3 per page size, 1, the reason mask's 13, compaction's 3, the
+# personality's, offload_off's.
+plan $((1 + 6 + 1 + 13 + 3 + $(personality_plan "$@") + OFFLOAD_OFF_CHECKS))
 check "interface reads v6" test "$(cat $D/interface)" = v6
 
 # --- Per-folio fallback --------------------------------------------------

@@ -1,6 +1,7 @@
 # The demo: the software DMA engine and dcbm load, dcbm-config applies the
 # test-bed policy, pages migrate between the NUMA nodes, counters show it.
 . ./lib.sh
+plan 4
 say() { printf '\n=== %s\n' "$*"; }
 say "NUMA nodes of this guest"
 migrate-check nodes

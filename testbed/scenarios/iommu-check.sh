@@ -4,6 +4,7 @@
 # lazy one reads "DMA-FQ", passthrough "identity"), and q35 keeps the two
 # NUMA nodes, node 1 with memory and no CPU.
 . ./lib.sh
+plan 9
 edu=""
 for d in /sys/bus/pci/devices/*; do
   if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then edu=$d; fi

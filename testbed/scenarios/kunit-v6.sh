@@ -3,6 +3,7 @@
 # and the parsing and formatting of reason masks. Boot the v6 kernel with
 # its own migrate_copy_offload_kunit.ko (vm/run --kernel, --module).
 . ./lib.sh
+plan 4
 # suite NAME COUNT: the suite ran COUNT cases and all passed
 suite() {
   summary=$(dmesg | grep -E "# $1: pass:" | tail -1 | sed 's/.*# /# /')

@@ -1,6 +1,7 @@
 # The KUnit suites: the copy offload registration rules (kernel series)
 # and dcbm's own (a DCBM_KUNIT=1 build of the module, /modules/dcbm-kunit.ko).
 . ./lib.sh
+plan 3
 # suite NAME COUNT: the suite ran COUNT cases and all passed
 suite() {
   summary=$(dmesg | grep -E "# $1: pass:" | tail -1 | sed 's/.*# /# /')

@@ -8,6 +8,13 @@ check() { # check NAME CMD...: PASS if CMD succeeds
   if "$@"; then pass "$name"; else fail "$name: '$*' exited $?"; fi
 }
 finish() { [ "$failures" = 0 ]; exit $?; }
+# plan N: the number of PASS/FAIL lines the scenario prints when it runs
+# through with its arguments. Once, near the top, before the first check.
+# The host adds up every PLAN line of a guest and fails the scenario when
+# fewer lines were printed (a check skipped, a script that stopped early);
+# a script run by another plans its own lines, the caller does not count
+# them.
+plan() { echo "PLAN $1"; }
 
 # offload_on TIMEOUT_MS [SWDMA_PARAM=VALUE...]: swdma with 4 channels and
 # the given personality, dcbm on all 4 with no thresholds.
@@ -25,7 +32,9 @@ offload_on() {
 
 # offload_off: the checks that end a scenario started with offload_on:
 # disabling releases every channel and descriptor, both modules unload,
-# the kernel log is clean.
+# the kernel log is clean. OFFLOAD_OFF_CHECKS lines, for plan.
+# shellcheck disable=SC2034 # used by the scenarios
+OFFLOAD_OFF_CHECKS=5
 offload_off() {
   check "disable" sh -c "echo 0 > /sys/module/dcbm/offloading"
   check "no descriptor left once the channels are released" test "$(cat /sys/module/swdma/parameters/descriptors)" = 0
@@ -65,6 +74,19 @@ kernel_log_clean() {
   ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: .*(driver|leak|error)'
 }
 
+# personality_plan SWDMA_PARAM=VALUE...: how many lines personality_checks
+# prints for the same arguments (keep the two in step).
+personality_plan() {
+  pp=0
+  for kv in "$@"; do
+    case $kv in
+      pool=*|iommu=1) pp=$((pp + 2)) ;;
+      max_xfer=*|copy_align=*) pp=$((pp + 1)) ;;
+    esac
+  done
+  echo $pp
+}
+
 # personality_checks SWDMA_PARAM=VALUE...: what each provider personality
 # of swdma must have made dcbm do, once migrations have run.
 personality_checks() {
@@ -89,4 +111,56 @@ personality_checks() {
         check "the engine translated IOVAs" test "$(cat $P/iova_translations)" -gt 0 ;;
     esac
   done
+}
+
+# A hung engine (swdma hang=1) is restarted once dcbm has handled the
+# timeout, not after a fixed delay: on a loaded host setting up the
+# migration can take longer than any delay, and the timeout under test
+# would never happen. Handled means engine/aborted rose (the provider can
+# terminate: the batch was aborted) or engine/waited_out rose (it cannot:
+# the batch now waits for its descriptors, and keeps waiting until the
+# hang is cleared). Both are counted as soon as the timeout is handled,
+# before that wait (driver/batch.rs copy(); Tracker::settle's "still
+# running after the timeout ... waiting for them" comes timeout_ms later).
+HANG_WATCH_S=120
+hang_handled() {
+  [ "$(cat /sys/module/dcbm/engine/aborted)" != "$hw_aborted" ] ||
+    [ "$(cat /sys/module/dcbm/engine/waited_out)" != "$hw_waited" ]
+}
+# hang_watch: before the migration that is to time out (nothing running on
+# the engine yet). A background watcher clears the hang once the timeout
+# is handled, or after HANG_WATCH_S seconds anyway (exit 1), so that a
+# guest never hangs; hang_watch_end says which.
+hang_watch() {
+  hw_aborted=$(cat /sys/module/dcbm/engine/aborted)
+  hw_waited=$(cat /sys/module/dcbm/engine/waited_out)
+  (
+    end=$(( $(date +%s) + HANG_WATCH_S ))
+    rc=0
+    until hang_handled; do
+      if [ "$(date +%s)" -ge $end ]; then rc=1; break; fi
+      sleep 0.1
+    done
+    echo 0 > /sys/module/swdma/parameters/hang
+    exit $rc
+  ) &
+  hw_pid=$!
+}
+# hang_watch_end now|wait: waits for the watcher. "now": the migration
+# that was to time out has returned, so no timeout can come any more: the
+# watcher is stopped first unless the timeout was handled. "wait": the
+# batch is another process's, which may still be waiting for the engine.
+# The hang is cleared either way. Returns 0 if dcbm handled the timeout;
+# otherwise sets $hang_why.
+hang_watch_end() {
+  [ "$1" = now ] && ! hang_handled && kill "$hw_pid" 2>/dev/null
+  wait "$hw_pid"; hw_rc=$?
+  echo 0 > /sys/module/swdma/parameters/hang
+  # shellcheck disable=SC2034 # read by the caller
+  case $hw_rc in
+    0) return 0 ;;
+    1) hang_why="dcbm did not handle the engine's timeout within ${HANG_WATCH_S}s (engine/aborted and engine/waited_out unchanged; hang cleared anyway)" ;;
+    *) hang_why="the migration returned and dcbm never handled the engine's timeout (engine/aborted and engine/waited_out unchanged)" ;;
+  esac
+  return 1
 }

@@ -6,7 +6,10 @@
 #
 # For each policy it applies the policy, checks the live sysfs values against
 # it, applies again and requires "nothing to write", then runs `check`.
-# Exits non-zero on the first failure; prints "N passed, N failed" at the end.
+# Prints one "ok: ..." or "FAIL: ..." line per check and runs every check
+# whatever failed before; prints "N passed, N failed" at the end and exits
+# non-zero if any check failed. testbed/scenarios/dcbm-config.sh plans the
+# number of those lines (51 on a v5 kernel, 58 on v6): change it with them.
 set -u
 BIN=${1:-dcbm-config}
 EX=${2:-$(dirname "$0")/../../../examples}
