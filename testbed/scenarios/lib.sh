@@ -122,10 +122,25 @@ personality_checks() {
 # hang is cleared). Both are counted as soon as the timeout is handled,
 # before that wait (driver/batch.rs copy(); Tracker::settle's "still
 # running after the timeout ... waiting for them" comes timeout_ms later).
+#
+# One more event: on an idxd-style provider (swdma pool_block=1) the
+# prep of a descriptor sleeps while the pool is full, so on a hung engine
+# the batch sleeps inside the provider's prep, where no timeout of dcbm's
+# can run, for as long as the engine hangs. Once swdma's pool_waits shows
+# such a prep and twice the batch's timeout has passed in it, the engine
+# is restarted: the batch then finds its deadline passed and fails over.
 HANG_WATCH_S=120
 hang_handled() {
   [ "$(cat /sys/module/dcbm/engine/aborted)" != "$hw_aborted" ] ||
-    [ "$(cat /sys/module/dcbm/engine/waited_out)" != "$hw_waited" ]
+    [ "$(cat /sys/module/dcbm/engine/waited_out)" != "$hw_waited" ] ||
+    prep_blocked_past_timeout
+}
+prep_blocked_past_timeout() {
+  if [ -z "$hw_blocked" ]; then
+    [ "$(cat /sys/module/swdma/parameters/pool_waits 2>/dev/null || echo 0)" != "$hw_pool_waits" ] || return 1
+    hw_blocked=$(date +%s)
+  fi
+  [ $(($(date +%s) - hw_blocked)) -gt $((2 * $(cat /sys/module/dcbm/timeout_ms) / 1000)) ]
 }
 # hang_watch: before the migration that is to time out (nothing running on
 # the engine yet). A background watcher clears the hang once the timeout
@@ -134,6 +149,8 @@ hang_handled() {
 hang_watch() {
   hw_aborted=$(cat /sys/module/dcbm/engine/aborted)
   hw_waited=$(cat /sys/module/dcbm/engine/waited_out)
+  hw_pool_waits=$(cat /sys/module/swdma/parameters/pool_waits 2>/dev/null || echo 0)
+  hw_blocked=""
   (
     end=$(( $(date +%s) + HANG_WATCH_S ))
     rc=0
