@@ -67,6 +67,20 @@ bounded() {
   return $rc
 }
 
+# record_lines PREFIX: each "PASS ..." or "FAIL ..." line of stdin is a
+# check, named PREFIX plus its text; the counts are left in lines_passed
+# and lines_failed.
+record_lines() {
+  local line
+  lines_passed=0 lines_failed=0
+  while IFS= read -r line; do
+    case $line in
+      PASS\ *) record PASS "$1${line#PASS }"; lines_passed=$((lines_passed + 1)) ;;
+      FAIL\ *) record FAIL "$1${line#FAIL }"; lines_failed=$((lines_failed + 1)) ;;
+    esac
+  done
+}
+
 # step NAME CMD...: one check; output kept in a log, shown on failure.
 step() {
   local name=$1
@@ -86,7 +100,7 @@ step() {
 # disagrees with its lines, or exits with a status that disagrees with it
 # fails too.
 group() {
-  local name=$1 log=$2 line rc np=0 nf=0 last
+  local name=$1 log=$2 rc np nf last
   shift 2
   spent "$name" && return 1
   if [ ! -x "$1" ]; then
@@ -95,12 +109,8 @@ group() {
   fi
   bounded "$(left)" "$@" >"$log" 2>&1
   rc=$?
-  while IFS= read -r line; do
-    case $line in
-      PASS\ *) record PASS "$name: ${line#PASS }"; np=$((np + 1)) ;;
-      FAIL\ *) record FAIL "$name: ${line#FAIL }"; nf=$((nf + 1)) ;;
-    esac
-  done <"$log"
+  record_lines "$name: " <"$log"
+  np=$lines_passed nf=$lines_failed
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
   if [ "$last" != "$np passed, $nf failed" ]; then
     record FAIL "$name: $1 stopped (exit $rc) before its summary, or its summary '${last:-none}' is not its $np PASS and $nf FAIL lines (log: $log)"
@@ -114,7 +124,7 @@ group() {
 # every check it prints counts, named PREFIX plus the check (guest_checks:
 # fewer checks than the scenario planned fail too).
 boot() {
-  local name=$1 prefix=$2 line rc t i kernel=""
+  local name=$1 prefix=$2 rc t i kernel=""
   shift 2
   spent "vm:$name" && return 1
   for ((i = 0; i < ${#vm_opts[@]}; i++)); do
@@ -129,12 +139,7 @@ boot() {
   (($(left) < t)) && t=$(left)
   testbed/vm/run --timeout "$t" --log "$log" "${vm_opts[@]}" "$@" >"$log.host" 2>&1
   rc=$?
-  while IFS= read -r line; do
-    case $line in
-      PASS\ *) record PASS "$prefix${line#PASS }" ;;
-      FAIL\ *) record FAIL "$prefix${line#FAIL }" ;;
-    esac
-  done < <(guest_checks "$log")
+  record_lines "$prefix" < <(guest_checks "$log")
   if [ $rc != 0 ]; then
     record FAIL "vm:$name: runner exit $rc (console: $log)"
     sed 's/^/    /' "$log.host" | tail -25
@@ -155,15 +160,17 @@ vm_series() {
   local name=$1 opts=() parts=() cur=()
   shift
   while (($#)) && [ "$1" != -- ]; do opts+=("$1"); shift; done
-  add_part() {
-    if ((${#cur[@]})) && selected "vm:${cur[0]}"; then parts+=(-- "${cur[@]}"); fi
-    cur=()
-  }
+  # Each "--" (and the end, a last one appended) closes the part before it.
+  set -- "$@" --
   while (($#)); do
-    if [ "$1" = -- ]; then add_part; else cur+=("$1"); fi
+    if [ "$1" != -- ]; then
+      cur+=("$1")
+    elif ((${#cur[@]})); then
+      if selected "vm:${cur[0]}"; then parts+=(-- "${cur[@]}"); fi
+      cur=()
+    fi
     shift
   done
-  add_part
   ((${#parts[@]})) || return 0
   boot "$name" "vm:" ${opts[@]+"${opts[@]}"} series "${parts[@]:1}"
 }

@@ -130,6 +130,7 @@ if [ -z "$tree1" ] || [ ! -f "$tree1/vmlinux" ] || [ ! -f "$tree1/.dcbm-built" ]
   summary; exit 1
 fi
 rel1=$(cat "$tree1/include/config/kernel.release")
+ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
 info "test-bed kernel $rel1: $tree1"
 
 if ((first)); then
@@ -179,7 +180,6 @@ check "apt install: $rel_norust skipped, saying Rust is missing" \
   grep -q "dcbm: not building for kernel $rel_norust: .*CONFIG_RUST" "$work/apt-install.out"
 check "dkms status: dcbm/$version installed for $rel1" \
   sh -c "dkms status -m dcbm -v $version -k $rel1 | grep -q ': installed'"
-ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
 check "module installed at $ko1 (uncompressed: no CONFIG_MODULE_COMPRESS)" test -f "$ko1"
 check "module vermagic is $rel1" sh -c "modinfo -F vermagic '$ko1' | grep -q '^$rel1 '"
 check "depmod knows dcbm for $rel1" grep -q 'updates/dkms/dcbm.ko' "/lib/modules/$rel1/modules.dep"
@@ -236,7 +236,6 @@ check "find-rustc works without ~/.cargo/bin on PATH (as from apt)" \
 fi # first stage
 
 if ((second)); then
-ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
 # --- another test-bed kernel: dkms autoinstall via the postinst hook -------
 # autoinstall_kernel WHAT BUILD_ARGS...: builds (or fetches) the tree that
 # `build-kernel.sh BUILD_ARGS` gives, runs the kernel postinst hook for it
