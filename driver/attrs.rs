@@ -136,12 +136,14 @@ attrs! {
     TIMEOUT_MS = c"timeout_ms";
     MIN_BATCH_BYTES = c"min_batch_bytes";
     MIN_FOLIO_BYTES = c"min_folio_bytes";
+    HEALTH_STRIKES = c"health_strikes";
     FOLIOS_MIGRATED = c"folios_migrated";
     FOLIOS_FAILURES = c"folios_failures";
     FOLIOS_DECLINED = c"folios_declined";
     BYTES_MIGRATED = c"bytes_migrated";
     CHANNELS = c"channels", 0o444;
     INTERFACE = c"interface", 0o444;
+    CALLER_RULE = c"caller_rule", 0o444;
     REASONS_AVAILABLE = c"reasons_available", 0o444;
     REASON_MASK = c"reason_mask";
     BATCHES = c"batches";
@@ -159,6 +161,12 @@ attrs! {
     WAITED_OUT = c"waited_out";
     NOWAIT_BATCHES = c"nowait_batches";
     NOWAIT_MAX_US = c"nowait_max_us";
+    HEALTH = c"health", 0o444;
+    PAUSED = c"paused", 0o444;
+    CHANNELS_OUT = c"channels_out";
+    HEALTH_DECLINES = c"health_declines";
+    PROBES = c"probes";
+    PROBE_FAILURES = c"probe_failures";
 }
 
 #[repr(transparent)]
@@ -166,18 +174,20 @@ struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<14> = AttrList([
+static ATTRS: AttrList<16> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
     MIN_BATCH_BYTES.attr(),
     MIN_FOLIO_BYTES.attr(),
+    HEALTH_STRIKES.attr(),
     FOLIOS_MIGRATED.attr(),
     FOLIOS_FAILURES.attr(),
     FOLIOS_DECLINED.attr(),
     BYTES_MIGRATED.attr(),
     CHANNELS.attr(),
     INTERFACE.attr(),
+    CALLER_RULE.attr(),
     REASONS_AVAILABLE.attr(),
     REASON_MASK.attr(),
     ptr::null_mut(),
@@ -214,7 +224,7 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 }
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<11> = AttrList([
+static ENGINE_ATTRS: AttrList<17> = AttrList([
     DESCRIPTORS.attr(),
     POOL_WAITS.attr(),
     UNEVEN_MAPS.attr(),
@@ -225,6 +235,12 @@ static ENGINE_ATTRS: AttrList<11> = AttrList([
     NOWAIT_DECLINES.attr(),
     NOWAIT_BATCHES.attr(),
     NOWAIT_MAX_US.attr(),
+    HEALTH.attr(),
+    PAUSED.attr(),
+    CHANNELS_OUT.attr(),
+    HEALTH_DECLINES.attr(),
+    PROBES.attr(),
+    PROBE_FAILURES.attr(),
     ptr::null_mut(),
 ]);
 

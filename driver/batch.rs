@@ -20,6 +20,7 @@ use crate::context::CallCtx;
 use crate::control;
 use crate::coverage::{self, Span};
 use crate::ffi::{self, Folio};
+use crate::health::{self, Cause};
 use crate::inflight::{Submitted, Tracker};
 use crate::reasons;
 use crate::segments::{Copy, CopyWalk};
@@ -157,8 +158,9 @@ struct OnEngine {
 /// dmaengine does not report a provider's longest copy (idxd refuses more
 /// than its `max_xfer_bytes`), so a copy refused while the channel is idle
 /// is tried again once (a refusal may be transient: ptdma allocates with
-/// GFP_NOWAIT), then halved; the length that was then accepted is
-/// remembered for the channel.
+/// GFP_NOWAIT), then halved; the length then accepted is remembered for
+/// the channel only when the cut copy before it landed on the same length
+/// (channels.rs).
 fn submit_copy(
     t: &mut Tracker,
     lane: usize,
@@ -169,11 +171,14 @@ fn submit_copy(
     let page = PAGE_SIZE;
     let mut cap = t.lanes()[lane].chan().max_len();
     let mut retried = false;
+    // The copy had to be cut to be accepted.
+    let mut cut = false;
     let mut done = 0u64;
     while done < c.len {
         // A provider whose prep sleeps for a free slot (idxd) never returns
         // "no descriptor": the deadline is checked here too.
         if (deadline - Instant::<Monotonic>::now()).is_negative() {
+            t.mark(lane, Cause::Timeout);
             return Err(ETIMEDOUT);
         }
         let len = (c.len - done).min(cap as u64) as usize;
@@ -183,32 +188,43 @@ fn submit_copy(
         }
         while t.outstanding(lane) >= MAX_IN_FLIGHT {
             if !wait_for_slot(t, deadline) {
+                t.mark(lane, Cause::Timeout);
                 return Err(ETIMEDOUT);
             }
         }
-        match t.submit(lane, dst, src, len, share, c.off + done)? {
+        // SAFETY: `c` pairs segments of the share's two tables, mapped on
+        // this lane's device and dropped only after the tracker (`OnEngine`),
+        // whose channels the batch leases.
+        match unsafe { t.submit(lane, dst, src, len, share, c.off + done) }? {
             Submitted::Yes => {
                 done += len as u64;
                 retried = false;
                 stats::DESCRIPTORS.add(1);
-                if cap < t.lanes()[lane].chan().max_len() {
-                    t.lanes()[lane].chan().learn_max_len(cap);
+                let chan = t.lanes()[lane].chan();
+                if core::mem::take(&mut cut) && chan.note_cut(cap) && cap < chan.max_len() {
+                    chan.learn_max_len(cap);
                 }
             }
             // The pool is full of our own descriptors: wait for one.
             Submitted::NoDescriptor if t.outstanding(lane) > 0 => {
                 stats::POOL_WAITS.add(1);
                 if !wait_for_slot(t, deadline) {
+                    t.mark(lane, Cause::Timeout);
                     return Err(ETIMEDOUT);
                 }
             }
             Submitted::NoDescriptor if !retried => retried = true,
             // Refused twice while idle: try a shorter copy.
             Submitted::NoDescriptor if len > page => {
+                cut = true;
                 cap = (len / 2 / page).max(1) * page;
                 retried = false;
             }
-            Submitted::NoDescriptor => return Err(ENOMEM),
+            // The engine refuses even one page while idle.
+            Submitted::NoDescriptor => {
+                t.mark(lane, Cause::Error);
+                return Err(ENOMEM);
+            }
         }
     }
     Ok(())
@@ -293,7 +309,7 @@ fn submit(
         if src.nents() != dst.nents() {
             stats::UNEVEN_MAPS.add(1);
         }
-        if (src.nents() as usize) < part.len() {
+        if src.nents() < src.entries() {
             stats::MERGED_MAPS.add(1);
         }
         let share = Share {
@@ -320,6 +336,8 @@ enum Declined {
     Busy,
     /// A no-wait call, and a leased channel cannot be aborted.
     NotAbortable,
+    /// No channel is in the pool: offloading is paused (health.rs).
+    Unhealthy,
 }
 
 /// Copies the batch with DMA and credits each pair's span with the bytes
@@ -332,6 +350,11 @@ fn copy(
     ctx: CallCtx,
     start: Instant<Monotonic>,
 ) -> Result<core::result::Result<(), Declined>> {
+    let healthy = set.any_in_pool();
+    health::set_paused(!healthy);
+    if !healthy {
+        return Ok(Err(Declined::Unhealthy));
+    }
     let Some(lease) = set.lease(ctx.gfp)? else {
         return Ok(Err(Declined::Busy));
     };
@@ -349,7 +372,15 @@ fn copy(
         shares: KVec::with_capacity(lease.by_device().len(), ctx.gfp)?,
         lease,
     };
-    let deadline = start + Delta::from_millis(i64::from(ctx.timeout_ms));
+    // The time limit fits the batch: a hung engine is found in about the
+    // time a healthy one would have taken (health.rs).
+    let bytes: u64 = pairs.iter().map(|p| p.span.len).sum();
+    let lanes = b.lease.iter().count().max(1) as u64;
+    // About a descriptor per folio, spread over the lanes (a THP is cut
+    // over all of them, contiguous 4 KiB folios are joined: fewer).
+    let descs = (pairs.len() as u64).div_ceil(lanes);
+    let limit_ms = health::fitted_timeout_ms(bytes, descs, b.lease.pace(), ctx.timeout_ms);
+    let deadline = start + Delta::from_millis(i64::from(limit_ms));
 
     let mut result = submit(&mut b, pairs, ctx, deadline);
     b.tracker.issue_all();
@@ -359,6 +390,7 @@ fn copy(
     // aborted) before its tables are unmapped.
     if !b.tracker.wait_all(deadline) {
         result = Err(ETIMEDOUT);
+        b.tracker.mark_timeouts();
         if b.tracker.abort() == 0 {
             stats::ABORTED.add(1);
         } else {
@@ -369,7 +401,22 @@ fn copy(
     }
     let teardown = Instant::<Monotonic>::now();
     account(&stats::WAIT_NS, submitted, teardown);
-    // Settled: every verdict is final and no copy writes any more.
+    // Settled: every verdict is final and no copy writes any more. A
+    // channel in trouble leaves the pool; one that copied its part of a
+    // whole batch teaches the fitted time limit its rate.
+    let mut troubled = false;
+    for (chan, cause) in b.tracker.troubles() {
+        troubled = true;
+        set.report(chan, cause);
+    }
+    if result.is_ok() && !troubled {
+        let ns = (teardown - start).as_nanos().max(0) as u64;
+        let per_lane = (b.tracker.submitted() as u64).div_ceil(lanes);
+        for c in b.lease.iter() {
+            c.health().note_success(bytes / lanes, per_lane, ns);
+            c.note_whole_batch();
+        }
+    }
     let OnEngine {
         tracker, shares, ..
     } = &mut b;
@@ -457,6 +504,7 @@ unsafe fn offload_copy(
     match why {
         Declined::Busy => stats::BUSY_DECLINES.add(1),
         Declined::NotAbortable => stats::NOWAIT_DECLINES.add(1),
+        Declined::Unhealthy => stats::HEALTH_DECLINES.add(1),
     }
     stats::FOLIOS_DECLINED.add(nr as u64);
     EOPNOTSUPP.to_errno()

@@ -10,10 +10,18 @@
 //! (terminate the channel) can never abort another batch's. A batch leases
 //! at most half of the held channels (at least one), so a batch stuck on a
 //! hung engine leaves channels for the others.
+//!
+//! Only channels in the pool are leased (health.rs): a channel in trouble
+//! is taken out of it by the batch that met the trouble, with the rest of
+//! its device when the trouble repeats there, until a probe brings it
+//! back (prober.rs).
 
 use crate::ffi::{self, DmaChan};
+use crate::health::{Cause, Health, Pace};
+use crate::prober;
+use crate::stats;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -34,16 +42,37 @@ pub(crate) struct Chan {
     public: bool,
     /// Leased by a batch (see [`Lease`]).
     leased: AtomicBool,
-    /// The longest copy the provider accepted; it shrinks when the engine
-    /// refuses a longer one while idle (idxd's `max_xfer_bytes`, which
-    /// dmaengine does not report).
+    /// The longest copy to ask of the engine: no limit until it refuses
+    /// one while idle (idxd's `max_xfer_bytes`, which dmaengine does not
+    /// report). Not the mapping limit, `dma_get_max_seg_size()`: the PCI
+    /// core sets 64 KiB for every device and ptdma, idxd and ioat keep it,
+    /// which would cut a THP into 32 descriptors.
     max_len: AtomicUsize,
+    /// The length the last copy that had to be cut was accepted at: a
+    /// limit is learned only when the next cut copy lands on the same
+    /// length (ptdma's GFP_NOWAIT descriptor allocation can refuse while
+    /// idle for no lasting reason).
+    cut_to: AtomicUsize,
+    /// Batches that went through whole since the limit was last cut; after
+    /// [`RECOVER_AFTER`] the limit doubles again.
+    since_cut: AtomicU32,
+    health: Health,
 }
 
-// SAFETY: a `dma_chan` may be used from any thread; dmaengine serialises
-// access internally.
+/// No copy limit known.
+const NO_LIMIT: usize = usize::MAX / PAGE_SIZE * PAGE_SIZE;
+/// Whole batches after which a learned copy limit is tried doubled: a
+/// limit learned from refusals that were not the engine's heals.
+const RECOVER_AFTER: u32 = 64;
+
+// SAFETY: a `Chan` owns its channel reference, which any thread may drop.
 unsafe impl Send for Chan {}
-// SAFETY: as above, all operations on a channel are thread-safe.
+// SAFETY: what two threads may do to one `Chan` at once is safe: read its
+// atomics, and call the dmaengine operations that providers lock inside
+// (`issue_pending`, terminate and synchronize, the getters). Preparing and
+// submitting descriptors, which a provider serialises only per channel, is
+// done only by the holder of the channel's lease (`leased`: one batch or
+// one probe at a time; `Lease`, `ChannelSet::lease_one`).
 unsafe impl Sync for Chan {}
 
 impl Chan {
@@ -52,19 +81,24 @@ impl Chan {
     fn request_private() -> Option<Self> {
         // SAFETY: no preconditions; returns a channel or an ERR_PTR.
         let ptr = kernel::error::from_err_ptr(unsafe { ffi::dcbm_request_memcpy_chan() }).ok()?;
-        // INVARIANT: a channel we now hold, released on drop.
-        Some(Self::new(NonNull::new(ptr)?, false))
+        // SAFETY: a private channel we now hold, handed over.
+        // INVARIANT: released on drop.
+        Some(unsafe { Self::new(NonNull::new(ptr)?, false) })
     }
 
-    fn new(ptr: NonNull<DmaChan>, public: bool) -> Self {
-        // SAFETY: `ptr` is a channel we hold (see callers).
-        let max_seg = unsafe { ffi::dcbm_max_seg_size(ffi::dcbm_chan_device(ptr.as_ptr())) };
-        let page = PAGE_SIZE;
+    /// # Safety
+    /// `ptr` is a channel the caller holds and hands over: requested with
+    /// `dma_request_chan_by_mask()` (`public` false), or found under a
+    /// `dmaengine_get()` reference that moves into the result (`public`).
+    unsafe fn new(ptr: NonNull<DmaChan>, public: bool) -> Self {
         Self {
             ptr,
             public,
             leased: AtomicBool::new(false),
-            max_len: AtomicUsize::new((max_seg as usize / page).max(1) * page),
+            max_len: AtomicUsize::new(NO_LIMIT),
+            cut_to: AtomicUsize::new(0),
+            since_cut: AtomicU32::new(0),
+            health: Health::new(),
         }
     }
 
@@ -75,8 +109,10 @@ impl Chan {
         unsafe { ffi::dmaengine_get() };
         // SAFETY: called with a `dmaengine_get()` reference held.
         match NonNull::new(unsafe { ffi::dcbm_find_public_memcpy_chan() }) {
-            // INVARIANT: the `dmaengine_get()` reference moves into `Self`.
-            Some(ptr) => Some(Self::new(ptr, true)),
+            // SAFETY: a public channel, found under the `dmaengine_get()`
+            // reference above.
+            // INVARIANT: the reference moves into `Self`.
+            Some(ptr) => Some(unsafe { Self::new(ptr, true) }),
             None => {
                 // SAFETY: balances the `dmaengine_get()` above.
                 unsafe { ffi::dmaengine_put() };
@@ -143,14 +179,55 @@ impl Chan {
         self.max_len.load(Ordering::Relaxed)
     }
 
-    /// Records that the engine refused longer copies and accepted `len`.
+    /// Records that a copy refused twice while idle was accepted once cut
+    /// to `len`; true when the cut copy before it landed there too (a
+    /// lasting limit).
+    pub(crate) fn note_cut(&self, len: usize) -> bool {
+        self.cut_to.swap(len, Ordering::Relaxed) == len
+    }
+
+    /// A batch went through whole on this channel: after [`RECOVER_AFTER`]
+    /// of them, a learned limit is tried doubled.
+    pub(crate) fn note_whole_batch(&self) {
+        let cap = self.max_len();
+        if cap == NO_LIMIT || self.since_cut.fetch_add(1, Ordering::Relaxed) + 1 < RECOVER_AFTER {
+            return;
+        }
+        self.since_cut.store(0, Ordering::Relaxed);
+        self.cut_to.store(0, Ordering::Relaxed);
+        let up = if cap > NO_LIMIT / 2 {
+            NO_LIMIT
+        } else {
+            cap * 2
+        };
+        let _ = self
+            .max_len
+            .compare_exchange(cap, up, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Records that the engine keeps refusing longer copies and accepted
+    /// `len`.
     pub(crate) fn learn_max_len(&self, len: usize) {
+        self.since_cut.store(0, Ordering::Relaxed);
         if len < self.max_len.fetch_min(len, Ordering::Relaxed) {
             pr_info!(
                 "{}: the engine refuses longer copies; cutting them to {} bytes\n",
                 self.name().to_str().unwrap_or("?"),
                 len
             );
+        }
+    }
+
+    pub(crate) fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// One line of the kernel log about this channel's health, rate
+    /// limited (dcbm_shim.c): a flapping engine cannot flood the log.
+    pub(crate) fn log_health(&self, what: &str) {
+        // SAFETY: no preconditions.
+        if unsafe { ffi::dcbm_health_log_ok() } {
+            pr_warn!("{}: {}\n", self.name().to_str().unwrap_or("?"), what);
         }
     }
 
@@ -218,7 +295,7 @@ impl ChannelSet {
         Ok(Arc::new(Self { by_device }, GFP_KERNEL)?)
     }
 
-    fn arcs(&self) -> impl Iterator<Item = &Arc<Chan>> {
+    pub(crate) fn arcs(&self) -> impl Iterator<Item = &Arc<Chan>> {
         self.by_device.iter().flat_map(|g| g.iter())
     }
 
@@ -226,8 +303,60 @@ impl ChannelSet {
         self.arcs().map(|c| &**c)
     }
 
-    /// Leases idle channels for one batch: at most half of the set (at
-    /// least one), grouped by device. `None` when every channel is leased.
+    /// Whether any channel is in the pool (offloading is not paused).
+    pub(crate) fn any_in_pool(&self) -> bool {
+        self.iter().any(|c| c.health.in_pool())
+    }
+
+    /// Counts a trouble a batch met on `chan`, and takes it out of the pool
+    /// when that makes `health_strikes` in a row; when another channel of
+    /// its device is out too (or it is the device's only one), the whole
+    /// device is benched. Arms the prober.
+    pub(crate) fn report(&self, chan: &Chan, cause: Cause) {
+        if !chan.health.trouble(cause, crate::control::health_strikes()) {
+            return;
+        }
+        stats::CHANNELS_OUT.add(1);
+        chan.log_health(match cause {
+            Cause::Timeout => "timed out: out of the pool until a probe passes",
+            _ => "engine error: out of the pool until a probe passes",
+        });
+        if let Some(group) = self
+            .by_device
+            .iter()
+            .find(|g| g[0].device() == chan.device())
+        {
+            let out = group.iter().filter(|c| !c.health.in_pool()).count();
+            if out >= 2 || group.len() == 1 {
+                for c in group.iter() {
+                    if c.health.take_out(Cause::Device) {
+                        stats::CHANNELS_OUT.add(1);
+                        c.log_health("device benched: out of the pool until a probe passes");
+                    }
+                }
+            }
+        }
+        prober::schedule(crate::health::BACKOFF_MIN_MS);
+    }
+
+    /// Leases `c`, a channel of this set, alone (for a probe).
+    pub(crate) fn lease_one(&self, c: &Arc<Chan>) -> Option<Lease> {
+        if !c.try_lease() {
+            return None;
+        }
+        let mut lease = Lease {
+            by_device: KVec::new(),
+        };
+        if lease.add(c.clone(), 1, GFP_KERNEL).is_err() {
+            c.leased.store(false, Ordering::Release);
+            return None;
+        }
+        Some(lease)
+    }
+
+    /// Leases idle channels in the pool for one batch: at most half of
+    /// the set (at least one), grouped by device. `None` when every
+    /// channel in the pool is leased.
     pub(crate) fn lease(&self, gfp: Flags) -> Result<Option<Lease>> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let total = self.arcs().count();
@@ -246,7 +375,7 @@ impl ChannelSet {
             let Some(c) = self.arcs().nth((first + k) % total) else {
                 break;
             };
-            if !c.try_lease() {
+            if !c.health.in_pool() || !c.try_lease() {
                 continue;
             }
             if let Err(e) = lease.add(c.clone(), cap, gfp) {
@@ -293,6 +422,32 @@ impl Lease {
             .iter()
             .flat_map(|g| g.iter())
             .all(|c| c.can_terminate())
+    }
+
+    /// The leased channels.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Chan>> {
+        self.by_device.iter().flat_map(|g| g.iter())
+    }
+
+    /// What the batch can expect of the leased channels: the slowest
+    /// measured rate times their number, the slowest time per descriptor
+    /// (0 where one is not measured yet).
+    pub(crate) fn pace(&self) -> Pace {
+        let (mut n, mut rate, mut desc_ns, mut measured) = (0u64, u64::MAX, 0u64, true);
+        for c in self.iter() {
+            let p = c.health.pace();
+            n += 1;
+            measured &= p.rate != 0 && p.desc_ns != 0;
+            rate = rate.min(p.rate);
+            desc_ns = desc_ns.max(p.desc_ns);
+        }
+        if !measured || n == 0 {
+            return Pace::default();
+        }
+        Pace {
+            rate: rate.saturating_mul(n),
+            desc_ns,
+        }
     }
 
     /// The leased channels of each engine device; none is empty.

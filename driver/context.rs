@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the migration core allows one `offload_copy()` call, per the
-//! series' header (`migrate_copy_offload.h`): a call from reclaim or direct
-//! compaction (`migrate_offload_nowait()`) may neither sleep in an
-//! allocation nor take longer than `MIGRATE_OFFLOAD_NOWAIT_MS`, and must
-//! leave no copy running when it returns; any other call may allocate with
-//! GFP_KERNEL (the core holds a memalloc_noio scope) and wait up to
-//! `timeout_ms`.
+//! What the migration core allows one `offload_copy()` call: a call from
+//! reclaim or direct compaction may neither sleep in an allocation nor
+//! take longer than 100 ms, and must leave no copy running when it
+//! returns; any other call may allocate with GFP_KERNEL (in a
+//! memalloc_noio scope) and wait up to `timeout_ms`. The test bed's patch 6
+//! states the rule in the kernel's header (`migrate_offload_nowait()`,
+//! `MIGRATE_OFFLOAD_NOWAIT_MS`) and times such calls; on the series as
+//! posted, which has no such rule, dcbm_shim.c reads the caller's
+//! PF_MEMALLOC itself and keeps the same bound (`caller_rule`).
 
 use crate::ffi;
 use kernel::alloc::Flags;
@@ -26,6 +28,18 @@ pub(crate) struct CallCtx {
     /// A no-wait call: only channels that can be aborted may be used, so
     /// that nothing runs on when the time is up.
     pub(crate) nowait: bool,
+}
+
+/// Where the caller-context rule comes from: `kernel` (the header's
+/// `migrate_offload_nowait()`) or `dcbm` (the series as posted: dcbm reads
+/// the task's PF_MEMALLOC itself).
+pub(crate) fn caller_rule() -> &'static str {
+    // SAFETY: no preconditions.
+    if unsafe { ffi::dcbm_caller_rule_in_kernel() } {
+        "kernel"
+    } else {
+        "dcbm"
+    }
 }
 
 impl CallCtx {
@@ -48,12 +62,18 @@ impl CallCtx {
                 nowait: true,
             }
         } else {
-            Self {
-                gfp: GFP_KERNEL,
-                raw_gfp: bindings::GFP_KERNEL,
-                timeout_ms,
-                nowait: false,
-            }
+            Self::worker(timeout_ms)
+        }
+    }
+
+    /// A call that may sleep and allocate freely (a migration from
+    /// process context, the prober's worker).
+    pub(crate) fn worker(timeout_ms: u32) -> Self {
+        Self {
+            gfp: GFP_KERNEL,
+            raw_gfp: bindings::GFP_KERNEL,
+            timeout_ms,
+            nowait: false,
         }
     }
 }

@@ -34,6 +34,10 @@ pub(crate) const DEFAULT_MIN_BATCH_BYTES: u64 = 2 << 20;
 /// every measurement (ours and the series' own, on PTDMA).
 pub(crate) const DEFAULT_MIN_FOLIO_BYTES: u64 = 2 << 20;
 pub(crate) const MAX_MIN_BYTES: u64 = 1 << 30;
+/// One trouble takes a channel out of the pool (health.rs): a sick engine
+/// costs one batch, not one per batch.
+pub(crate) const DEFAULT_HEALTH_STRIKES: u32 = 1;
+pub(crate) const MAX_HEALTH_STRIKES: u32 = 1000;
 
 /// Where the module is in its life. Knobs may be written before init
 /// runs (module parameters are parsed at load, and parameters/ appears in
@@ -77,6 +81,7 @@ static NR_CHAN: AtomicU32 = AtomicU32::new(DEFAULT_NR_CHAN);
 static TIMEOUT_MS: AtomicU32 = AtomicU32::new(DEFAULT_TIMEOUT_MS);
 static MIN_BATCH_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_BATCH_BYTES);
 static MIN_FOLIO_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_FOLIO_BYTES);
+static HEALTH_STRIKES: AtomicU32 = AtomicU32::new(DEFAULT_HEALTH_STRIKES);
 
 /// Makes the knobs live, from module init: sets up the locks, then
 /// applies a load-time `offloading=1`. Holds the module's parameter lock
@@ -106,8 +111,12 @@ pub(crate) fn go_away() {
     LIFE.store(Life::Going as u8, Ordering::Release);
     // Writers check `LIFE` again under `CONTROL`: once this returns, none
     // can register.
-    let _g = CONTROL.lock();
+    let g = CONTROL.lock();
     disable();
+    drop(g);
+    // No batch runs and no channel is held: the prober has nothing left
+    // to probe, and must not run once the module is gone.
+    crate::prober::exit();
 }
 
 /// The channel set of a batch about to start, if offloading is enabled.
@@ -139,6 +148,19 @@ pub(crate) fn set_timeout_ms(v: u32) -> Result {
         return Err(EINVAL);
     }
     TIMEOUT_MS.store(v, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Troubles in a row that take a channel out of the pool (health.rs).
+pub(crate) fn health_strikes() -> u32 {
+    HEALTH_STRIKES.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_health_strikes(v: u32) -> Result {
+    if v > MAX_HEALTH_STRIKES {
+        return Err(EINVAL);
+    }
+    HEALTH_STRIKES.store(v, Ordering::Relaxed);
     Ok(())
 }
 
@@ -206,8 +228,19 @@ fn disable() {
         // once no copy runs any more.
         unsafe { ffi::dcbm_migrator_unregister() };
         replace_channels(None);
+        // A probe still holds channels of the old set: released once it
+        // ends, before offloading can be turned on again.
+        crate::prober::flush();
         ENABLED.store(false, Ordering::Relaxed);
     }
+}
+
+/// Whether `set` is the held channel set (not one replaced since).
+pub(crate) fn is_current(set: &Arc<ChannelSet>) -> bool {
+    CHANNELS
+        .lock()
+        .as_ref()
+        .is_some_and(|c| core::ptr::eq(&**c, &**set))
 }
 
 /// Sets the channel count; when enabled, resizes the held set at once.

@@ -18,8 +18,10 @@ mod context;
 mod control;
 mod coverage;
 mod ffi;
+mod health;
 mod inflight;
 mod knobs;
+mod prober;
 mod reasons;
 mod segments;
 mod sgtable;
@@ -42,6 +44,8 @@ struct Dcbm {
 
 impl kernel::Module for Dcbm {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // Before any channel can be held (a load-time offloading=1).
+        prober::init()?;
         // Parameters given at load were validated and stored as they were
         // parsed; a load-time offloading=1 is applied here.
         if let Err(e) = control::go_live(module) {

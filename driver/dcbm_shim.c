@@ -12,13 +12,33 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/ratelimit.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 
 #include "dcbm_shim.h"
 
+/*
+ * Every call runs in a memalloc_noio scope: the batch holds its folios
+ * locked and unmapped, so nothing dcbm allocates may start I/O. The
+ * test bed's patch 6 makes the core enter that scope; the series as
+ * posted does not, so dcbm enters it itself (nesting is harmless).
+ */
+static int dcbm_offload_copy_noio(struct list_head *dst_list,
+				  struct list_head *src_list,
+				  unsigned int folio_cnt)
+{
+	unsigned int noio = memalloc_noio_save();
+	int rc = dcbm_offload_copy(dst_list, src_list, folio_cnt);
+
+	memalloc_noio_restore(noio);
+	return rc;
+}
+
 static struct migrator dcbm_migrator = {
 	.name = "DCBM",
-	.offload_copy = dcbm_offload_copy,
+	.offload_copy = dcbm_offload_copy_noio,
 	.owner = THIS_MODULE,
 };
 
@@ -136,6 +156,7 @@ DCBM_PARAM(reason_mask, "Migration reasons to offload: names (compaction,demotio
 DCBM_PARAM(timeout_ms, "Time a batch may take before it falls back to the CPU, 1..600000 ms (default 10000)");
 DCBM_PARAM(min_batch_bytes, "Batches smaller than this are left to the CPU, 0..1 GiB (default 2 MiB)");
 DCBM_PARAM(min_folio_bytes, "Batches whose largest folio is smaller are left to the CPU, 0..1 GiB (default 2 MiB)");
+DCBM_PARAM(health_strikes, "Troubles in a row (timeout, error) that take a DMA channel out of use until a probe copy passes, 0..1000 (default 1; 0: never)");
 DCBM_PARAM(folios_migrated, "Folios copied by DMA (a write resets it)");
 DCBM_PARAM(folios_failures, "Folios whose DMA copy failed and went to the CPU (a write resets it)");
 
@@ -149,9 +170,17 @@ size_t dcbm_folio_size(struct folio *folio)
 	return folio_size(folio);
 }
 
-void dcbm_sg_set_folio(struct scatterlist *sg, struct folio *folio)
+/* @len bytes of @folio from @offset (a piece within the device's mapping limit). */
+void dcbm_sg_set_folio_part(struct scatterlist *sg, struct folio *folio,
+			    size_t len, size_t offset)
 {
-	sg_set_folio(sg, folio, folio_size(folio), 0);
+	sg_set_folio(sg, folio, len, offset);
+}
+
+/* The device's mapping limit: no mapped segment may be longer. */
+unsigned int dcbm_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
 }
 
 /* A private memcpy channel, or an ERR_PTR. */
@@ -178,11 +207,6 @@ struct device *dcbm_chan_device(struct dma_chan *chan)
 const char *dcbm_chan_name(struct dma_chan *chan)
 {
 	return dma_chan_name(chan);
-}
-
-unsigned int dcbm_max_seg_size(struct device *dev)
-{
-	return dma_get_max_seg_size(dev);
 }
 
 /*
@@ -249,8 +273,20 @@ void dcbm_synchronize(struct dma_chan *chan)
 	dmaengine_synchronize(chan);
 }
 
-/* Whether the provider can copy @len bytes between these addresses. */
-/* Whether this offload_copy() call is a no-wait one (see the header). */
+/*
+ * The caller-context rule: a call from reclaim or direct compaction
+ * (PF_MEMALLOC) must neither sleep in an allocation nor wait long. The
+ * test bed's patch 6 states it in the header (migrate_offload_nowait(),
+ * MIGRATE_OFFLOAD_NOWAIT_MS) and times such calls; the series as posted
+ * has neither, and dcbm then reads the same task flag itself and keeps
+ * the same bound.
+ */
+#ifdef MIGRATE_OFFLOAD_NOWAIT_MS
+bool dcbm_caller_rule_in_kernel(void)
+{
+	return true;
+}
+
 bool dcbm_offload_nowait(void)
 {
 	return migrate_offload_nowait();
@@ -260,6 +296,22 @@ unsigned int dcbm_nowait_ms(void)
 {
 	return MIGRATE_OFFLOAD_NOWAIT_MS;
 }
+#else
+bool dcbm_caller_rule_in_kernel(void)
+{
+	return false;
+}
+
+bool dcbm_offload_nowait(void)
+{
+	return current->flags & PF_MEMALLOC;
+}
+
+unsigned int dcbm_nowait_ms(void)
+{
+	return 100;
+}
+#endif
 
 /* The allocation flags the header asks of a no-wait call. */
 gfp_t dcbm_nowait_gfp(void)
@@ -267,8 +319,26 @@ gfp_t dcbm_nowait_gfp(void)
 	return GFP_NOWAIT | __GFP_NOMEMALLOC | __GFP_NOWARN;
 }
 
+/* Whether the provider can copy @len bytes between these addresses. */
 bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len)
 {
 	return is_dma_copy_aligned(chan->device, src, dst, len);
+}
+
+/* The folio of an order-0 page the prober allocated. */
+struct folio *dcbm_page_folio(struct page *page)
+{
+	return page_folio(page);
+}
+
+/*
+ * The rate limit of dcbm's health log (health.rs), its own rather than
+ * printk's, which the whole kernel shares: 20 lines per 5 s.
+ */
+static DEFINE_RATELIMIT_STATE(dcbm_health_rs, 5 * HZ, 20);
+
+bool dcbm_health_log_ok(void)
+{
+	return __ratelimit(&dcbm_health_rs);
 }

@@ -6,6 +6,7 @@
 #include <linux/dmaengine.h>
 
 struct folio;
+struct page;
 struct list_head;
 struct scatterlist;
 
@@ -27,20 +28,24 @@ int dcbm_set_reason_mask(unsigned long reason_mask);
 int dcbm_reason_mask_parse(const char *buf, unsigned long *maskp);
 void dcbm_mark_copied(struct folio *dst);
 struct folio *dcbm_lru_folio(struct list_head *entry);
+struct folio *dcbm_page_folio(struct page *page);
 size_t dcbm_folio_size(struct folio *folio);
-void dcbm_sg_set_folio(struct scatterlist *sg, struct folio *folio);
+void dcbm_sg_set_folio_part(struct scatterlist *sg, struct folio *folio,
+			    size_t len, size_t offset);
+unsigned int dcbm_max_seg_size(struct device *dev);
 struct dma_chan *dcbm_request_memcpy_chan(void);
 struct dma_chan *dcbm_find_public_memcpy_chan(void);
 struct device *dcbm_chan_device(struct dma_chan *chan);
 const char *dcbm_chan_name(struct dma_chan *chan);
-unsigned int dcbm_max_seg_size(struct device *dev);
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len, void *param);
 void dcbm_issue_pending(struct dma_chan *chan);
 bool dcbm_chan_can_terminate(struct dma_chan *chan);
 int dcbm_terminate_async(struct dma_chan *chan);
 void dcbm_synchronize(struct dma_chan *chan);
+bool dcbm_caller_rule_in_kernel(void);
 bool dcbm_offload_nowait(void);
+bool dcbm_health_log_ok(void);
 unsigned int dcbm_nowait_ms(void);
 gfp_t dcbm_nowait_gfp(void);
 bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,

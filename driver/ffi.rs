@@ -38,13 +38,19 @@ unsafe extern "C" {
     pub(crate) fn dcbm_reason_mask_parse(buf: *const c_char, maskp: *mut c_ulong) -> c_int;
     pub(crate) fn dcbm_mark_copied(dst: *mut Folio);
     pub(crate) fn dcbm_lru_folio(entry: *mut bindings::list_head) -> *mut Folio;
+    pub(crate) fn dcbm_page_folio(page: *mut bindings::page) -> *mut Folio;
     pub(crate) fn dcbm_folio_size(folio: *mut Folio) -> usize;
-    pub(crate) fn dcbm_sg_set_folio(sg: *mut bindings::scatterlist, folio: *mut Folio);
+    pub(crate) fn dcbm_sg_set_folio_part(
+        sg: *mut bindings::scatterlist,
+        folio: *mut Folio,
+        len: usize,
+        offset: usize,
+    );
+    pub(crate) fn dcbm_max_seg_size(dev: *mut bindings::device) -> c_uint;
     pub(crate) fn dcbm_request_memcpy_chan() -> *mut DmaChan;
     pub(crate) fn dcbm_find_public_memcpy_chan() -> *mut DmaChan;
     pub(crate) fn dcbm_chan_device(chan: *mut DmaChan) -> *mut bindings::device;
     pub(crate) fn dcbm_chan_name(chan: *mut DmaChan) -> *const c_char;
-    pub(crate) fn dcbm_max_seg_size(dev: *mut bindings::device) -> c_uint;
     pub(crate) fn dcbm_submit_memcpy(
         chan: *mut DmaChan,
         dst: DmaAddress,
@@ -56,7 +62,9 @@ unsafe extern "C" {
     pub(crate) fn dcbm_chan_can_terminate(chan: *mut DmaChan) -> bool;
     pub(crate) fn dcbm_terminate_async(chan: *mut DmaChan) -> c_int;
     pub(crate) fn dcbm_synchronize(chan: *mut DmaChan);
+    pub(crate) fn dcbm_caller_rule_in_kernel() -> bool;
     pub(crate) fn dcbm_offload_nowait() -> bool;
+    pub(crate) fn dcbm_health_log_ok() -> bool;
     pub(crate) fn dcbm_nowait_ms() -> c_uint;
     pub(crate) fn dcbm_nowait_gfp() -> bindings::gfp_t;
     pub(crate) fn dcbm_copy_aligned(

@@ -19,9 +19,10 @@
 
 use crate::channels::Chan;
 use crate::ffi;
+use crate::health::Cause;
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -79,6 +80,9 @@ pub(crate) struct Lane {
     unissued: AtomicUsize,
     /// Terminated by `abort`, not yet synchronized (the batch's own flag).
     aborting: AtomicBool,
+    /// The first trouble the batch met on this lane (a `Cause`; 0: none),
+    /// for the channel's health (the batch's own value).
+    trouble: AtomicU8,
 }
 
 impl Lane {
@@ -184,6 +188,7 @@ impl Tracker {
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
                     aborting: AtomicBool::new(false),
+                    trouble: AtomicU8::new(Cause::None as u8),
                 },
                 gfp,
             )?;
@@ -250,7 +255,12 @@ impl Tracker {
 
     /// Prepares and submits one memcpy on lane `i`, copying bytes
     /// `off..off + len` of share `share`.
-    pub(crate) fn submit(
+    ///
+    /// # Safety
+    /// `dst` and `src` are `len` bytes mapped on lane `i`'s channel's
+    /// device, and stay mapped until this tracker is dropped; the caller
+    /// holds the lane's channel's lease.
+    pub(crate) unsafe fn submit(
         &mut self,
         i: usize,
         dst: u64,
@@ -263,9 +273,8 @@ impl Tracker {
         let lane = &self.lanes[i];
         lane.outstanding.fetch_add(1, Ordering::AcqRel);
         // SAFETY: the addresses lie in mappings on this channel's device
-        // that outlive the descriptor (they are unmapped only after this
-        // tracker is dropped); `desc` and `lane` outlive its callback
-        // (invariants).
+        // that outlive the descriptor (the function's contract); `desc` and
+        // `lane` outlive its callback (invariants).
         let rc = unsafe {
             ffi::dcbm_submit_memcpy(lane.chan.as_ptr(), dst, src, len, desc.cast_mut().cast())
         };
@@ -275,7 +284,11 @@ impl Tracker {
             self.unrecord();
             return match rc {
                 ffi::NO_DESCRIPTOR => Ok(Submitted::NoDescriptor),
-                e => Err(Error::from_errno(e)),
+                e => {
+                    // The engine refused a prepared descriptor.
+                    self.mark(i, Cause::Error);
+                    Err(Error::from_errno(e))
+                }
             };
         }
         if lane.unissued.fetch_add(1, Ordering::Relaxed) + 1 >= ISSUE_EVERY {
@@ -293,6 +306,47 @@ impl Tracker {
                 lane.chan.issue_pending();
             }
         }
+    }
+
+    /// Records that the batch met `cause` on lane `i` (the first counts).
+    pub(crate) fn mark(&self, i: usize, cause: Cause) {
+        let _ = self.lanes[i].trouble.compare_exchange(
+            Cause::None as u8,
+            cause as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Marks every lane with descriptors still in flight as timed out
+    /// (before `abort`, which forgets them).
+    pub(crate) fn mark_timeouts(&self) {
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if lane.outstanding() > 0 {
+                self.mark(i, Cause::Timeout);
+            }
+        }
+    }
+
+    /// The channels the batch met trouble on, and the first trouble of
+    /// each: the marks, and a descriptor that completed with an error.
+    /// Only once settled.
+    pub(crate) fn troubles(&mut self) -> impl Iterator<Item = (&Chan, Cause)> {
+        self.settle();
+        for d in self.records().filter(|d| !d.ok.load(Ordering::Acquire)) {
+            if let Some(i) = self.lanes.iter().position(|l| ptr::eq(l, d.lane)) {
+                self.mark(i, Cause::Error);
+            }
+        }
+        self.lanes.iter().filter_map(|l| {
+            let cause = Cause::from_u8(l.trouble.load(Ordering::Relaxed));
+            (cause != Cause::None).then_some((&*l.chan, cause))
+        })
+    }
+
+    /// Descriptors submitted, on all lanes.
+    pub(crate) fn submitted(&self) -> usize {
+        self.submitted
     }
 
     /// Descriptors of lane `i` in flight.

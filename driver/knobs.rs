@@ -10,7 +10,9 @@
 //! dcbm_shim.c, so also settable from modprobe.d). Both reach
 //! [`show`]/[`store`] with the file's name.
 
+use crate::context;
 use crate::control;
+use crate::health;
 use crate::reasons;
 use crate::stats::{self, Counter};
 use core::fmt::{self, Write};
@@ -76,7 +78,7 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 28] = [
+static KNOBS: [Knob; 36] = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -103,6 +105,11 @@ static KNOBS: [Knob; 28] = [
         |buf| parse(buf).and_then(control::set_min_folio_bytes)
     ),
     tunable!(
+        c"health_strikes",
+        |f| write!(f, "{}", control::health_strikes()),
+        |buf| parse(buf).and_then(control::set_health_strikes)
+    ),
+    tunable!(
         c"reason_mask",
         |f| write!(f, "{}", reasons::Names(reasons::mask())),
         |buf| reasons::set_mask(buf)
@@ -113,6 +120,7 @@ static KNOBS: [Knob; 28] = [
         reasons::Names(reasons::available())
     )),
     info!(c"interface", |f| f.write_str(reasons::interface())),
+    info!(c"caller_rule", |f| f.write_str(context::caller_rule())),
     info!(c"channels", |f| write_channels(f)),
     counter!(c"folios_migrated", stats::FOLIOS_MIGRATED),
     counter!(c"folios_failures", stats::FOLIOS_FAILURES),
@@ -133,7 +141,25 @@ static KNOBS: [Knob; 28] = [
     counter!(c"waited_out", stats::WAITED_OUT),
     counter!(c"nowait_batches", stats::NOWAIT_BATCHES),
     counter!(c"nowait_max_us", stats::NOWAIT_MAX_US),
+    info!(c"health", |f| write_health(f)),
+    info!(c"paused", |f| write!(f, "{}", u8::from(health::paused()))),
+    counter!(c"channels_out", stats::CHANNELS_OUT),
+    counter!(c"health_declines", stats::HEALTH_DECLINES),
+    counter!(c"probes", stats::PROBES),
+    counter!(c"probe_failures", stats::PROBE_FAILURES),
 ];
+
+/// One line per held channel: its name and health (health.rs). (`show`
+/// ends the last line.)
+fn write_health(f: &mut Formatter<'_>) -> fmt::Result {
+    let set = control::channels();
+    for (i, c) in set.iter().flat_map(|s| s.iter()).enumerate() {
+        let sep = if i == 0 { "" } else { "\n" };
+        write!(f, "{}{} ", sep, c.name().to_str().unwrap_or("?"))?;
+        c.health().show(f)?;
+    }
+    Ok(())
+}
 
 /// The held channels, space separated.
 fn write_channels(f: &mut Formatter<'_>) -> fmt::Result {

@@ -79,3 +79,10 @@ pub(crate) static WAITED_OUT: Counter = Counter::new();
 /// `MIGRATE_OFFLOAD_NOWAIT_MS`.
 pub(crate) static NOWAIT_BATCHES: Counter = Counter::new();
 pub(crate) static NOWAIT_MAX_US: Counter = Counter::new();
+/// Engine health (health.rs): channels taken out of the pool, batches
+/// declined because none was left in it (offloading paused), probes run
+/// and probes failed.
+pub(crate) static CHANNELS_OUT: Counter = Counter::new();
+pub(crate) static HEALTH_DECLINES: Counter = Counter::new();
+pub(crate) static PROBES: Counter = Counter::new();
+pub(crate) static PROBE_FAILURES: Counter = Counter::new();

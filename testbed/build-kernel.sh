@@ -6,7 +6,7 @@
 # every input, and doubles as the "kernel headers" for out-of-tree and
 # DKMS builds. Prints the tree's path on stdout.
 #
-#   build-kernel.sh [--variant san|bench] [--series v6] [--localversion SUFFIX] [--print-key]
+#   build-kernel.sh [--variant san|bench] [--series v6|v5-posted|v6-posted] [--localversion SUFFIX] [--print-key]
 #   build-kernel.sh --packages [--rpm] [options]   (testbed/kernel-packages.sh)
 #
 # The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
@@ -23,6 +23,12 @@
 # current-v6 (current-san-v6). When the v5 tree of the same variant is
 # built, it is an incremental build of a copy of that tree with the v5
 # patches reversed and the v6 ones applied.
+#
+# --series v5-posted and v6-posted are the two series as posted: without
+# the test bed's patch 6 (the caller-context rule, which neither posting
+# carries), release -dcbm-posted (-dcbm-v6-posted). Built incrementally
+# from the tree of the same series with patch 6 reversed, when that is
+# built.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -63,10 +69,24 @@ case $variant in
     fragments+=("$here/kernel-bench.config") ;;
   *) die "unknown variant '$variant' (have: san, bench)" ;;
 esac
+# series_patches SERIES: the patches of a series, in order
+series_patches() {
+  case $1 in
+    "") printf '%s\n' "$here"/patches/*.patch ;;
+    v6) printf '%s\n' "$here"/patches-v6/*.patch ;;
+    v5-posted) series_patches "" | grep -v '/0006-' ;;
+    v6-posted) series_patches v6 | grep -v '/0006-' ;;
+    *) return 1 ;;
+  esac
+}
+mapfile -t patches < <(series_patches "$series") && ((${#patches[@]})) ||
+  die "unknown series '$series' (have: v6, v5-posted, v6-posted)"
+# The series an incremental build starts from (see the header).
+base_series=""
 case $series in
-  "") patchdir=$here/patches ;;
-  v6) patchdir=$here/patches-v6 default_lv=$default_lv-v6 link=$link-v6 ;;
-  *) die "unknown series '$series' (have: v6)" ;;
+  v6) default_lv=$default_lv-v6 link=$link-v6 ;;
+  v5-posted) default_lv=$default_lv-posted link=$link-posted ;;
+  v6-posted) default_lv=$default_lv-v6-posted link=$link-v6-posted base_series=v6 ;;
 esac
 localversion=${localversion:-$default_lv}
 for tool in "${tools[@]}"; do
@@ -87,7 +107,7 @@ echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match th
 key=$( {
   echo "$SRC_SHA256 $localversion"
   echo "recipe $RECIPE"
-  cat "$patchdir"/*.patch "$here"/patches-pkg/*.patch "${fragments[@]}"
+  cat "${patches[@]}" "$here"/patches-pkg/*.patch "${fragments[@]}"
   rustc --version; bindgen --version; gcc --version | head -1; clang-19 --version | head -1
   [ -z "$variant" ] || { echo "variant $variant ${make_flags[*]}"; ld.lld-19 --version; }
 } | sha256sum | cut -c1-16)
@@ -106,15 +126,17 @@ fi
 
 # Another release string of a tree already built from the same inputs is
 # an incremental build of a copy: only what carries the release changes.
-base="" base_patchdir=""
+base="" base_patches=()
 if [ "$localversion" != "$default_lv" ]; then
   base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} ${series:+--series "$series"} --print-key)
   [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ] && base="$DCBM_CACHE/linux-$base_key"
 elif [ -n "$series" ]; then
-  # Another series: the v5 tree, its patches reversed, these applied.
-  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} --print-key)
+  # Another series: the base series' tree, its patches past the ones both
+  # share reversed, this series' applied.
+  base_key=$("$here/build-kernel.sh" ${variant:+--variant "$variant"} ${base_series:+--series "$base_series"} --print-key)
   if [ -f "$DCBM_CACHE/linux-$base_key/.dcbm-built" ]; then
-    base="$DCBM_CACHE/linux-$base_key" base_patchdir=$here/patches
+    base="$DCBM_CACHE/linux-$base_key"
+    mapfile -t base_patches < <(series_patches "$base_series")
   fi
 fi
 # One kernel build at a time (2 cores); a second caller of the same key
@@ -136,12 +158,18 @@ if [ -n "$base" ]; then
   cp -a "$base" "$tree.tmp"
   cd "$tree.tmp"
   rm -f .dcbm-built
-  if [ -n "$base_patchdir" ]; then
-    mapfile -t reversed < <(printf '%s\n' "$base_patchdir"/*.patch | sort -r)
-    for p in "${reversed[@]}"; do
+  if ((${#base_patches[@]})); then
+    # The patches both series share, from the start, stay applied.
+    same=0
+    while ((same < ${#base_patches[@]} && same < ${#patches[@]})) &&
+      cmp -s "${base_patches[same]}" "${patches[same]}"; do
+      same=$((same + 1))
+    done
+    for ((i = ${#base_patches[@]} - 1; i >= same; i--)); do
+      p=${base_patches[i]}
       patch -R -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not reverse"
     done
-    for p in "$patchdir"/*.patch; do
+    for p in "${patches[@]:same}"; do
       patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
     done
   fi
@@ -154,7 +182,7 @@ else
   # The series, then the kernel packaging patches (scripts/package only:
   # nothing they change is compiled), so that kernel-packages.sh can
   # package this very tree.
-  for p in "$patchdir"/*.patch "$here"/patches-pkg/*.patch; do
+  for p in "${patches[@]}" "$here"/patches-pkg/*.patch; do
     patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
   done
   # make_flags go to every make: Kconfig itself tests the compiler.

@@ -7,6 +7,7 @@ mod apply;
 mod atomic_file;
 mod conditions;
 mod exit;
+mod health;
 mod interrupt;
 mod journal;
 mod lock;

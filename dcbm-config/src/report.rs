@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::health::Health;
 use crate::journal::Journal;
 use crate::module::{self, Attr, Live, COUNTERS};
 use crate::providers::{self, Channel, Holder};
@@ -25,6 +26,9 @@ pub struct CounterView {
 pub struct Status {
     pub module_loaded: bool,
     pub module: Option<Live>,
+    /// The engines' health, when the module reports it (read apart from
+    /// `module`: `apply` needs none of it).
+    pub health: Option<Health>,
     pub counters: Vec<CounterView>,
     pub providers: Vec<Channel>,
 }
@@ -35,6 +39,7 @@ pub fn status(root: &Root, interval: Duration) -> Result<Status> {
         return Ok(Status {
             module_loaded: false,
             module: None,
+            health: None,
             counters: Vec::new(),
             providers,
         });
@@ -62,9 +67,33 @@ pub fn status(root: &Root, interval: Duration) -> Result<Status> {
     Ok(Status {
         module_loaded: true,
         module: Some(live),
+        health: Health::read(root)?,
         counters,
         providers,
     })
+}
+
+/// The engines' health: one line, then one per channel out of use.
+fn render_health(o: &mut String, h: &Health) {
+    let out = h.out().count();
+    let state = if h.paused {
+        "PAUSED: no DMA channel is in use, the CPU copies until a probe passes".to_string()
+    } else if out == 0 {
+        "ok".to_string()
+    } else {
+        format!(
+            "{out} of {} channels out of use, waiting for a probe",
+            h.channels.len()
+        )
+    };
+    let _ = writeln!(o, "engine health:   {state}");
+    for c in h.out() {
+        let _ = writeln!(
+            o,
+            "  {:<14} {} (last cause: {}), {} in a row, out {} times, probes {} ({} failed)",
+            c.name, c.state, c.cause, c.strikes, c.outs, c.probes, c.probe_failures
+        );
+    }
 }
 
 fn human_bytes(b: f64) -> String {
@@ -134,6 +163,9 @@ pub fn render_status(s: &Status) -> String {
                         ch.join(" ")
                     }
                 );
+            }
+            if let Some(h) = &s.health {
+                render_health(&mut o, h);
             }
             o += "counters:\n";
             for c in &s.counters {
@@ -305,6 +337,36 @@ pub fn metrics(root: &Root) -> Result<String> {
                 help,
                 "counter",
                 vec![(String::new(), l.get(a))],
+            );
+        }
+        if let Some(h) = Health::read(root)? {
+            gauge(
+                "dcbm_offloading_paused",
+                "Whether offloading is paused because no DMA channel is healthy (1) or not (0).",
+                "gauge",
+                vec![(String::new(), h.paused as u64)],
+            );
+            let ch = |c: &crate::health::ChannelHealth| format!("{{channel=\"{}\"}}", esc(&c.name));
+            gauge(
+                "dcbm_channel_in_pool",
+                "Whether dcbm uses the channel (1), or took it out after a timeout or an error (0).",
+                "gauge",
+                h.channels.iter().map(|c| (ch(c), (c.state == "in-pool") as u64)).collect(),
+            );
+            gauge(
+                "dcbm_channel_outs_total",
+                "Times the channel was taken out of use.",
+                "counter",
+                h.channels.iter().map(|c| (ch(c), c.outs)).collect(),
+            );
+            gauge(
+                "dcbm_channel_probe_failures_total",
+                "Probe copies of the channel that failed.",
+                "counter",
+                h.channels
+                    .iter()
+                    .map(|c| (ch(c), c.probe_failures))
+                    .collect(),
             );
         }
     }

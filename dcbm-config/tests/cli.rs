@@ -779,6 +779,71 @@ fn policy_not_owned_by_root_is_refused_on_request() {
 }
 
 #[test]
+fn status_and_metrics_show_engine_health() {
+    let t = swdma_tree();
+    // A module without the health files (older dcbm, upstream driver):
+    // no health line, no error.
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("engine health:"), "{o:?}");
+    t.put(
+        "sys/module/dcbm/engine/health",
+        "dma0chan0 in-pool cause=none strikes=0 outs=0 probes=0 probe_failures=0 rate_mbps=900\n\
+         dma0chan1 out cause=timeout strikes=3 outs=2 probes=2 probe_failures=2 rate_mbps=0\n",
+    );
+    t.put("sys/module/dcbm/engine/paused", "0\n");
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout
+            .contains("engine health:   1 of 2 channels out of use, waiting for a probe\n"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout.contains("dma0chan1      out (last cause: timeout), 3 in a row, out 2 times, probes 2 (2 failed)"),
+        "{o:?}"
+    );
+    t.put("sys/module/dcbm/engine/paused", "1\n");
+    let o = t.run(&["status", "--interval", "0"]);
+    assert!(
+        o.stdout
+            .contains("engine health:   PAUSED: no DMA channel is in use"),
+        "{o:?}"
+    );
+    let o = t.run(&["status", "--json", "--interval", "0"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["health"]["paused"], true);
+    assert_eq!(v["health"]["channels"][1]["cause"], "timeout");
+    assert_eq!(v["health"]["channels"][0]["rate_mbps"], 900);
+    let o = t.run(&["metrics"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("dcbm_offloading_paused 1\n"), "{o:?}");
+    assert!(
+        o.stdout
+            .contains("dcbm_channel_in_pool{channel=\"dma0chan0\"} 1\n"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout
+            .contains("dcbm_channel_in_pool{channel=\"dma0chan1\"} 0\n"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout
+            .contains("dcbm_channel_probe_failures_total{channel=\"dma0chan1\"} 2\n"),
+        "{o:?}"
+    );
+    // A malformed health file is an error that names it, not a silent gap.
+    t.put(
+        "sys/module/dcbm/engine/health",
+        "dma0chan0 out strikes=many\n",
+    );
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("engine/health"), "{o:?}");
+}
+
+#[test]
 fn status_metrics_and_json() {
     let t = swdma_tree();
     t.set_attr("folios_migrated", "7");

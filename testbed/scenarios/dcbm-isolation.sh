@@ -11,6 +11,12 @@ D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
 timeout_ms=6000
 offload_on $timeout_ms "$@"
+# What is tested here is that one batch's failure never touches another
+# batch on the engine (leases, aborts). With the health model on, the
+# faulty process's first failure would take the channels out of the pool
+# and the healthy process would be declined to the CPU, which dcbm-health
+# tests: off here.
+echo 0 > $D/health_strikes
 
 # isolate NAME PAGE KNOB=VALUE...: the faulty process sets fault_pid to its
 # own pid and the knobs, then migrates (and loops, so its failing batches

@@ -1,7 +1,7 @@
 # The KUnit suites: the copy offload registration rules (kernel series)
 # and dcbm's own (a DCBM_KUNIT=1 build of the module, /modules/dcbm-kunit.ko).
 . ./lib.sh
-plan 3
+plan 4
 # suite NAME COUNT: the suite ran COUNT cases and all passed
 suite() {
   summary=$(dmesg | grep -E "# $1: pass:" | tail -1 | sed 's/.*# /# /')
@@ -16,6 +16,7 @@ if [ -f /modules/dcbm-kunit.ko ]; then
   insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
   suite dcbm_segments 8
   suite dcbm_coverage 4
+  suite dcbm_health 3
   rmmod dcbm
 else
   fail "dcbm-kunit.ko missing"

@@ -81,7 +81,7 @@ personality_plan() {
   for kv in "$@"; do
     case $kv in
       pool=*|iommu=1) pp=$((pp + 2)) ;;
-      max_xfer=*|copy_align=*) pp=$((pp + 1)) ;;
+      max_xfer=*|copy_align=*|max_seg=*) pp=$((pp + 1)) ;;
     esac
   done
   echo $pp
@@ -106,6 +106,16 @@ personality_checks() {
         check "copies cut to the engine's limit" dmesg_has "refuses longer copies" ;;
       copy_align=*)
         check "no copy broke the engine's alignment" test "$(cat $P/align_rejects)" = 0 ;;
+      max_seg=*)
+        # The mapping limit is not a copy limit: a THP batch over its two
+        # leased channels is two descriptors per THP, not one per
+        # max_seg bytes (32 per THP at 64 KiB).
+        echo 0 > /sys/module/dcbm/offloading; echo 1 > /sys/module/dcbm/offloading
+        echo 0 > $E/descriptors; echo 0 > /sys/module/dcbm/folios_migrated
+        migrate run --size-mib 8 --page thp --rounds 1
+        n=$(cat $E/descriptors) m=$(cat /sys/module/dcbm/folios_migrated)
+        check "THP copies not cut at the ${kv#max_seg=}-byte mapping limit: $n descriptors for $m THPs" \
+          sh -c "test $m -gt 0 && test $n -le $((2 * m))" ;;
       iommu=1)
         check "mapped through the IOMMU (segments merged)" test "$(cat $E/merged_maps)" -gt 0
         check "the engine translated IOVAs" test "$(cat $P/iova_translations)" -gt 0 ;;

@@ -115,6 +115,17 @@ module_param(max_xfer, ulong, 0644);
 MODULE_PARM_DESC(max_xfer, "Longest copy in bytes (default 0: no limit)");
 
 /*
+ * max_seg=BYTES: the device's mapping limit, dma_set_max_seg_size().  The
+ *   PCI core gives every PCI device 64 KiB and ptdma, idxd and ioat keep
+ *   it; it bounds how an IOMMU merges segments, not how long a copy the
+ *   engine takes (swdma's default, UINT_MAX, hid that difference).
+ *   0: UINT_MAX.
+ */
+static unsigned int max_seg;
+module_param(max_seg, uint, 0444);
+MODULE_PARM_DESC(max_seg, "dma_set_max_seg_size() of the device (default 0: UINT_MAX; PCI devices get 65536)");
+
+/*
  * copy_align=K: dma_device.copy_align = K (log2 of bytes, the
  *   DMAENGINE_ALIGN_* values, 0..8); prep returns NULL when the source, the
  *   destination or the length is not a multiple of 2^K, and counts it in
@@ -1143,7 +1154,7 @@ static int swdma_setup(struct device *dev)
 	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
-	dma_set_max_seg_size(dev, UINT_MAX);
+	dma_set_max_seg_size(dev, max_seg ? max_seg : UINT_MAX);
 	if (dev->dma_range_map || (!use_iommu && device_iommu_mapped(dev))) {
 		dev_err(dev, "DMA addresses are not physical addresses\n");
 		return -ENODEV;
