@@ -137,6 +137,9 @@ attrs! {
     MIN_BATCH_BYTES = c"min_batch_bytes";
     MIN_FOLIO_BYTES = c"min_folio_bytes";
     HEALTH_STRIKES = c"health_strikes";
+    VERIFY = c"verify";
+    VERIFIED_BATCHES = c"verified_batches";
+    VERIFY_MISMATCHES = c"verify_mismatches";
     FOLIOS_MIGRATED = c"folios_migrated";
     FOLIOS_FAILURES = c"folios_failures";
     FOLIOS_DECLINED = c"folios_declined";
@@ -174,13 +177,14 @@ struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<16> = AttrList([
+static ATTRS: AttrList<17> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
     MIN_BATCH_BYTES.attr(),
     MIN_FOLIO_BYTES.attr(),
     HEALTH_STRIKES.attr(),
+    VERIFY.attr(),
     FOLIOS_MIGRATED.attr(),
     FOLIOS_FAILURES.attr(),
     FOLIOS_DECLINED.attr(),
@@ -224,7 +228,7 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 }
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<17> = AttrList([
+static ENGINE_ATTRS: AttrList<19> = AttrList([
     DESCRIPTORS.attr(),
     POOL_WAITS.attr(),
     UNEVEN_MAPS.attr(),
@@ -241,6 +245,8 @@ static ENGINE_ATTRS: AttrList<17> = AttrList([
     HEALTH_DECLINES.attr(),
     PROBES.attr(),
     PROBE_FAILURES.attr(),
+    VERIFIED_BATCHES.attr(),
+    VERIFY_MISMATCHES.attr(),
     ptr::null_mut(),
 ]);
 

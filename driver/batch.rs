@@ -26,6 +26,7 @@ use crate::reasons;
 use crate::segments::{Copy, CopyWalk};
 use crate::sgtable::MappedTable;
 use crate::stats;
+use crate::verify;
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::Flags;
@@ -57,6 +58,12 @@ impl AsRef<Span> for Pair {
 impl AsMut<Span> for Pair {
     fn as_mut(&mut self) -> &mut Span {
         &mut self.span
+    }
+}
+
+impl verify::Checked for Pair {
+    fn folios(&self) -> (*mut Folio, *mut Folio) {
+        (self.src, self.dst)
     }
 }
 
@@ -418,13 +425,26 @@ fn copy(
         }
     }
     let OnEngine {
-        tracker, shares, ..
-    } = &mut b;
+        mut tracker,
+        shares,
+        lease,
+    } = b;
     for d in tracker.completed() {
         let share = &shares[d.share];
         coverage::credit(&mut pairs[share.folios.clone()], d.off, d.len);
     }
-    drop(b);
+    // The lifetime rule's order: no descriptor runs, then the tables are
+    // unmapped (which makes what the engine wrote visible to the CPU),
+    // then the bytes may be checked, then the channels go back.
+    drop(tracker);
+    drop(shares);
+    if verify::this_batch() && verify::check(pairs) > 0 {
+        result = Err(EIO);
+        for c in lease.iter() {
+            set.report(c, Cause::Mismatch);
+        }
+    }
+    drop(lease);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
     result.map(Ok)

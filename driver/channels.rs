@@ -56,6 +56,8 @@ pub(crate) struct Chan {
     /// Batches that went through whole since the limit was last cut; after
     /// [`RECOVER_AFTER`] the limit doubles again.
     since_cut: AtomicU32,
+    /// The provider reports a residue (else only the result counts).
+    reports_residue: bool,
     health: Health,
 }
 
@@ -98,6 +100,8 @@ impl Chan {
             max_len: AtomicUsize::new(NO_LIMIT),
             cut_to: AtomicUsize::new(0),
             since_cut: AtomicU32::new(0),
+            // SAFETY: `ptr` is a channel we hold (the function's contract).
+            reports_residue: unsafe { ffi::dcbm_chan_reports_residue(ptr.as_ptr()) },
             health: Health::new(),
         }
     }
@@ -218,6 +222,10 @@ impl Chan {
         }
     }
 
+    pub(crate) fn reports_residue(&self) -> bool {
+        self.reports_residue
+    }
+
     pub(crate) fn health(&self) -> &Health {
         &self.health
     }
@@ -319,6 +327,9 @@ impl ChannelSet {
         stats::CHANNELS_OUT.add(1);
         chan.log_health(match cause {
             Cause::Timeout => "timed out: out of the pool until a probe passes",
+            Cause::Mismatch => {
+                "copied wrong bytes and said done: out of the pool until a probe passes"
+            }
             _ => "engine error: out of the pool until a probe passes",
         });
         if let Some(group) = self

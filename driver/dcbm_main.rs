@@ -26,6 +26,7 @@ mod reasons;
 mod segments;
 mod sgtable;
 mod stats;
+mod verify;
 
 module! {
     type: Dcbm,

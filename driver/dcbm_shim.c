@@ -9,6 +9,7 @@
 #include <linux/dmaengine.h>
 #include <linux/migrate.h>
 #include <linux/migrate_copy_offload.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -157,6 +158,7 @@ DCBM_PARAM(timeout_ms, "Time a batch may take before it falls back to the CPU, 1
 DCBM_PARAM(min_batch_bytes, "Batches smaller than this are left to the CPU, 0..1 GiB (default 2 MiB)");
 DCBM_PARAM(min_folio_bytes, "Batches whose largest folio is smaller are left to the CPU, 0..1 GiB (default 2 MiB)");
 DCBM_PARAM(health_strikes, "Troubles in a row (timeout, error) that take a DMA channel out of use until a probe copy passes, 0..1000 (default 1; 0: never)");
+DCBM_PARAM(verify, "Compare each destination with its source after the engine says done: off (default), sampled (1 batch in 16) or all");
 DCBM_PARAM(folios_migrated, "Folios copied by DMA (a write resets it)");
 DCBM_PARAM(folios_failures, "Folios whose DMA copy failed and went to the CPU (a write resets it)");
 
@@ -216,8 +218,36 @@ const char *dcbm_chan_name(struct dma_chan *chan)
  */
 static void dcbm_dma_done(void *param, const struct dmaengine_result *result)
 {
-	dcbm_on_complete(param, result && result->result == DMA_TRANS_NOERROR &&
-				result->residue == 0);
+	dcbm_on_complete(param, result && result->result == DMA_TRANS_NOERROR,
+			 result ? result->residue : 0);
+}
+
+/*
+ * Whether the channel's provider reports a residue: with
+ * DMA_RESIDUE_GRANULARITY_DESCRIPTOR it does not (idxd never sets the
+ * field, which then holds whatever its stack did), and only the result
+ * counts.
+ */
+bool dcbm_chan_reports_residue(struct dma_chan *chan)
+{
+	return chan->device->residue_granularity != DMA_RESIDUE_GRANULARITY_DESCRIPTOR;
+}
+
+/* Whether @a and @b, folios of the same size, hold the same bytes. */
+bool dcbm_folio_same(struct folio *a, struct folio *b)
+{
+	size_t off, size = folio_size(a);
+	bool same = true;
+
+	for (off = 0; same && off < size; off += PAGE_SIZE) {
+		void *va = kmap_local_folio(a, off);
+		void *vb = kmap_local_folio(b, off);
+
+		same = !memcmp(va, vb, PAGE_SIZE);
+		kunmap_local(vb);
+		kunmap_local(va);
+	}
+	return same;
 }
 
 /*

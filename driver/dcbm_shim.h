@@ -13,7 +13,7 @@ struct scatterlist;
 /* Implemented in Rust (batch.rs, inflight.rs). */
 int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
 		      unsigned int folio_cnt);
-void dcbm_on_complete(void *param, bool ok);
+void dcbm_on_complete(void *param, bool ok, u32 residue);
 int dcbm_knob_store(const char *name, const char *val);
 int dcbm_knob_show(const char *name, char *buf);
 
@@ -41,6 +41,8 @@ int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len, void *param);
 void dcbm_issue_pending(struct dma_chan *chan);
 bool dcbm_chan_can_terminate(struct dma_chan *chan);
+bool dcbm_chan_reports_residue(struct dma_chan *chan);
+bool dcbm_folio_same(struct folio *a, struct folio *b);
 int dcbm_terminate_async(struct dma_chan *chan);
 void dcbm_synchronize(struct dma_chan *chan);
 bool dcbm_caller_rule_in_kernel(void);

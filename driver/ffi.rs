@@ -60,6 +60,8 @@ unsafe extern "C" {
     ) -> c_int;
     pub(crate) fn dcbm_issue_pending(chan: *mut DmaChan);
     pub(crate) fn dcbm_chan_can_terminate(chan: *mut DmaChan) -> bool;
+    pub(crate) fn dcbm_chan_reports_residue(chan: *mut DmaChan) -> bool;
+    pub(crate) fn dcbm_folio_same(a: *mut Folio, b: *mut Folio) -> bool;
     pub(crate) fn dcbm_terminate_async(chan: *mut DmaChan) -> c_int;
     pub(crate) fn dcbm_synchronize(chan: *mut DmaChan);
     pub(crate) fn dcbm_caller_rule_in_kernel() -> bool;

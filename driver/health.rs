@@ -69,6 +69,9 @@ pub(crate) enum Cause {
     /// Another channel of its device was in trouble too: the device is
     /// benched.
     Device = 4,
+    /// The engine said done, but a destination differs from its source
+    /// (verify.rs).
+    Mismatch = 5,
 }
 
 impl Cause {
@@ -78,6 +81,7 @@ impl Cause {
             2 => Self::Error,
             3 => Self::Probe,
             4 => Self::Device,
+            5 => Self::Mismatch,
             _ => Self::None,
         }
     }
@@ -89,6 +93,7 @@ impl Cause {
             Self::Error => "error",
             Self::Probe => "probe-failed",
             Self::Device => "device-benched",
+            Self::Mismatch => "mismatch",
         }
     }
 }

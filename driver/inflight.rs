@@ -118,12 +118,14 @@ pub(crate) struct Desc {
 /// `param` is the [`Desc`] of the descriptor, whose tracker has not
 /// consumed this descriptor's event yet.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn dcbm_on_complete(param: *mut c_void, ok: bool) {
+pub(crate) unsafe extern "C" fn dcbm_on_complete(param: *mut c_void, ok: bool, residue: u32) {
     // SAFETY: per the contract, the record, its lane and tracker are alive.
     let (desc, lane) = unsafe {
         let desc = &*param.cast::<Desc>();
         (desc, &*desc.lane)
     };
+    // A residue counts only from a provider that reports one.
+    let ok = ok && (residue == 0 || !lane.chan.reports_residue());
     desc.ok.store(ok, Ordering::Release);
     lane.outstanding.fetch_sub(1, Ordering::AcqRel);
     // SAFETY: the lane's invariant; this is the last access to any of them.

@@ -15,6 +15,7 @@ use crate::control;
 use crate::health;
 use crate::reasons;
 use crate::stats::{self, Counter};
+use crate::verify;
 use core::fmt::{self, Write};
 use kernel::ffi::{c_char, c_int};
 use kernel::page::PAGE_SIZE;
@@ -78,7 +79,7 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 36] = [
+static KNOBS: [Knob; 39] = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -109,6 +110,9 @@ static KNOBS: [Knob; 36] = [
         |f| write!(f, "{}", control::health_strikes()),
         |buf| parse(buf).and_then(control::set_health_strikes)
     ),
+    tunable!(c"verify", |f| f.write_str(verify::mode().name()), |buf| {
+        verify::Verify::parse(buf).and_then(verify::set_mode)
+    }),
     tunable!(
         c"reason_mask",
         |f| write!(f, "{}", reasons::Names(reasons::mask())),
@@ -147,6 +151,8 @@ static KNOBS: [Knob; 36] = [
     counter!(c"health_declines", stats::HEALTH_DECLINES),
     counter!(c"probes", stats::PROBES),
     counter!(c"probe_failures", stats::PROBE_FAILURES),
+    counter!(c"verified_batches", stats::VERIFIED_BATCHES),
+    counter!(c"verify_mismatches", stats::VERIFY_MISMATCHES),
 ];
 
 /// One line per held channel: its name and health (health.rs). (`show`

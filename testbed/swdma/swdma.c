@@ -175,6 +175,31 @@ module_param(fail_result, int, 0644);
 MODULE_PARM_DESC(fail_result,
 		 "Result of an injected transfer failure: 1 read failed (default), 2 write failed, 3 aborted");
 
+/*
+ * corrupt=N: the next N transfers write one wrong byte (the first byte of
+ *   the destination, inverted) and report success, as an engine or
+ *   firmware that corrupts silently: only a check of the bytes finds it.
+ */
+static int corrupt;
+module_param(corrupt, int, 0644);
+MODULE_PARM_DESC(corrupt, "Corrupt the next N transfers silently (report success), -1: all");
+
+/*
+ * How completion is reported, like the real providers:
+ * null_result=1: the callback gets a NULL result, as ptdma calls it;
+ *   dmaengine then hands the client DMA_TRANS_NOERROR, also after a
+ *   failed transfer (fail_transfer is invisible to the client).
+ * junk_residue=1: the residue of a successful transfer is not set (idxd
+ *   never sets it: the client reads what its stack held), and the device
+ *   says so: residue_granularity DMA_RESIDUE_GRANULARITY_DESCRIPTOR.
+ */
+static bool null_result;
+module_param(null_result, bool, 0444);
+MODULE_PARM_DESC(null_result, "Call back with a NULL result, as ptdma (errors look like success)");
+static bool junk_residue;
+module_param(junk_residue, bool, 0444);
+MODULE_PARM_DESC(junk_residue, "Leave the residue unset (junk), granularity DESCRIPTOR, as idxd");
+
 /* Level knobs. */
 static int hang;
 module_param(hang, int, 0644);
@@ -308,6 +333,7 @@ struct swdma_desc {
 	size_t len;
 	size_t done;			/* bytes copied, for the residue */
 	bool copied;			/* engine finished with it */
+	bool corrupt;			/* write one wrong byte (corrupt=N) */
 	pid_t tgid;			/* thread group that prepared it */
 	ktime_t issued;			/* when issue_pending gave it the engine */
 };
@@ -499,7 +525,7 @@ static void swdma_tasklet(struct tasklet_struct *t)
 		list_del(&d->node);
 		if (d->tx.flags & DMA_PREP_INTERRUPT) {
 			dmaengine_desc_get_callback(&d->tx, &cb);
-			dmaengine_desc_callback_invoke(&cb, &d->res);
+			dmaengine_desc_callback_invoke(&cb, null_result ? NULL : &d->res);
 		}
 		swdma_desc_put(sc, d);
 	}
@@ -620,6 +646,8 @@ static enum dmaengine_tx_result swdma_copy(struct swdma_chan *sc,
 		} else {
 			memcpy(vt + toff, vs + soff, chunk);
 		}
+		if (d->corrupt && !done)
+			((u8 *)vt)[toff] ^= 0xff;
 		kunmap_local(vt);
 		kunmap_local(vs);
 
@@ -685,6 +713,7 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 		len /= 2;
 	}
 
+	d->corrupt = target && !fail && swdma_inject(&corrupt);
 	result = swdma_copy(sc, d, len, gen);
 	if (result == DMA_TRANS_ABORTED || !swdma_pace(sc, d, len, gen))
 		return false;
@@ -712,6 +741,8 @@ static bool swdma_run_desc(struct swdma_chan *sc, struct swdma_desc *d,
 
 	d->res.result = result;
 	d->res.residue = d->len - READ_ONCE(d->done);
+	if (junk_residue && result == DMA_TRANS_NOERROR)
+		d->res.residue = 0x5a5a5a5a;	/* what a stack may hold */
 	return !swdma_terminated(sc, gen);
 }
 
@@ -1175,7 +1206,8 @@ static int swdma_setup(struct device *dev)
 		dma_cap_set(DMA_PRIVATE, dd->cap_mask);
 	dd->copy_align = copy_align;
 	dd->directions = BIT(DMA_MEM_TO_MEM);
-	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_BURST;
+	dd->residue_granularity = junk_residue ? DMA_RESIDUE_GRANULARITY_DESCRIPTOR :
+						 DMA_RESIDUE_GRANULARITY_BURST;
 	dd->descriptor_reuse = true;
 	dd->device_alloc_chan_resources = swdma_alloc_chan_resources;
 	dd->device_free_chan_resources = swdma_free_chan_resources;
