@@ -11,7 +11,7 @@ D=/sys/module/dcbm
 E=$D/engine
 P=/sys/module/swdma/parameters
 # (each line below that prints PASS or FAIL, and offload_off's)
-plan $((29 + OFFLOAD_OFF_CHECKS))
+plan $((30 + OFFLOAD_OFF_CHECKS))
 # The default timeout_ms: the fitted limit must find a hang long before it.
 offload_on 10000
 
@@ -116,6 +116,23 @@ check "transfer error: one channel out, the device not benched (channels_out=$(c
   test "$(cat $E/channels_out)" = 1
 check "transfer error: not paused" test "$(cat $E/paused)" = 0
 check "transfer error: back in the pool after its probe" until_ok 10 all_in_pool
+
+# --- A large move_pages on a hung engine ----------------------------------
+# 256 MiB of THPs there and back: with the engine hung, within twice the
+# time the CPU alone takes (one batch waits out the fitted limit, the
+# rest are declined while offloading is paused).
+echo 0 > $D/offloading
+migrate run --size-mib 256 --page thp --rounds 1 >/dev/null
+cpu=$(json_num seconds)
+echo 1 > $D/offloading
+echo 1 > $P/hang
+migrate run --size-mib 256 --page thp --rounds 1 >/dev/null
+hrc=$?
+hung=$(json_num seconds)
+echo 0 > $P/hang
+check "256 MiB of THPs on a hung engine: ${hung}s against ${cpu}s by the CPU alone (at most twice), bytes intact" \
+  awk -v h="${hung:-999}" -v c="${cpu:-0}" -v rc=$hrc 'BEGIN { exit !(rc == 0 && c > 0 && h <= 2 * c) }'
+echo 0 > $D/offloading; echo 1 > $D/offloading
 
 # --- health_strikes --------------------------------------------------------
 for bad in 1001 -1 abc ""; do
