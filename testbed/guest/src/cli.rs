@@ -48,6 +48,12 @@ pub enum Cmd {
     /// Latency: the time of single move_pages calls of N folios each, there and back.
     #[command(after_help = EXIT_HELP)]
     Latency(LatencyArgs),
+    /// Stalls: place a region on --from-node, then touch (write back) the
+    /// first word of each 4 KiB page, pass after pass, for --seconds, while
+    /// NUMA balancing moves it to the node this task runs on (--to-node);
+    /// reports the longest gap between two touches, the stalls, and where
+    /// the pages ended.
+    Stall(StallArgs),
     /// Print the NUMA nodes with CPUs and memory sizes (from sysfs).
     Nodes,
 }
@@ -165,6 +171,21 @@ pub struct LoopArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct StallArgs {
+    /// Run time in seconds
+    #[arg(long)]
+    pub seconds: f64,
+    /// Region size in MiB (even for --page thp)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub size_mib: u64,
+    /// A gap between two page touches of at least this many ms is a stall
+    #[arg(long, default_value_t = 10.0)]
+    pub stall_ms: f64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Comma-separated region sizes in MiB
     #[arg(long, value_delimiter = ',', required = true,
@@ -207,6 +228,18 @@ pub fn validate(cli: &Cli) -> Result<(), String> {
             }
             (&a.common, vec![], None)
         }
+        Cmd::Stall(a) => {
+            if a.common.writer || a.common.chunk_pages.is_some() {
+                return Err("stall moves nothing itself: no --writer, no --chunk-pages".into());
+            }
+            if !a.stall_ms.is_finite() || a.stall_ms <= 0.0 {
+                return Err(format!(
+                    "--stall-ms must be a positive number, got {}",
+                    a.stall_ms
+                ));
+            }
+            (&a.common, vec![a.size_mib], Some(a.seconds))
+        }
         Cmd::Nodes => return Ok(()),
     };
     if let Some(s) = seconds {
@@ -234,6 +267,61 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("migrate-check").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn stall_takes_its_options_and_checks_them() {
+        let ok = parse(&[
+            "stall",
+            "--seconds",
+            "5",
+            "--size-mib",
+            "32",
+            "--page",
+            "thp",
+            "--from-node",
+            "1",
+            "--to-node",
+            "0",
+        ])
+        .unwrap();
+        assert!(validate(&ok).is_ok());
+        for bad in [
+            &[
+                "stall",
+                "--seconds",
+                "5",
+                "--size-mib",
+                "3",
+                "--page",
+                "thp",
+            ][..],
+            &["stall", "--seconds=-1", "--size-mib", "2", "--page", "thp"][..],
+            &[
+                "stall",
+                "--seconds",
+                "5",
+                "--size-mib",
+                "2",
+                "--page",
+                "thp",
+                "--stall-ms",
+                "0",
+            ][..],
+            &[
+                "stall",
+                "--seconds",
+                "5",
+                "--size-mib",
+                "2",
+                "--page",
+                "thp",
+                "--writer",
+            ][..],
+        ] {
+            let cli = parse(bad).unwrap();
+            assert!(validate(&cli).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{
-    BenchArgs, Common, LatencyArgs, LoopArgs, PageKind, RunArgs, EXIT_CORRUPT, EXIT_NOT_MIGRATED,
-    EXIT_OK, EXIT_SYSCALL,
+    BenchArgs, Common, LatencyArgs, LoopArgs, PageKind, RunArgs, StallArgs, EXIT_CORRUPT,
+    EXIT_NOT_MIGRATED, EXIT_OK, EXIT_SYSCALL,
 };
 use crate::mapping::{HUGE_SIZE, PAGE_SIZE};
 use crate::numa;
@@ -291,6 +291,56 @@ fn workload_cmd(cmd: &str, c: &Common, size_mib: u64, until: Until) -> i32 {
         );
     }
     finish(j, code, res.as_ref().err())
+}
+
+/// `stall`: see the command's help. The figures are of the touching loop
+/// alone: a gap is the time between two consecutive page touches.
+pub fn stall(a: &StallArgs) -> i32 {
+    let c = &a.common;
+    let j = head("stall", c, a.size_mib).u64("seed", c.seed);
+    let mut w = match Workload::new(c, a.size_mib) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return finish(j, EXIT_SYSCALL, Some(&e));
+        }
+    };
+    w.fill(0);
+    let limit = std::time::Duration::from_secs_f64(a.seconds.max(0.0));
+    let stall = std::time::Duration::from_secs_f64(a.stall_ms.max(0.0) / 1000.0);
+    let start = std::time::Instant::now();
+    let mut last = start;
+    let (mut longest, mut lost) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let (mut passes, mut stalls) = (0u64, 0u64);
+    while start.elapsed() < limit {
+        w.touch_pages(|| {
+            let now = std::time::Instant::now();
+            let gap = now - last;
+            last = now;
+            longest = longest.max(gap);
+            if gap >= stall {
+                lost += gap;
+                stalls += 1;
+            }
+        });
+        passes += 1;
+    }
+    let v = w.verify(0);
+    let on = w.placement(c.to_node);
+    let j = j
+        .f64("seconds", start.elapsed().as_secs_f64())
+        .u64("passes", passes)
+        .f64("longest_gap_ms", longest.as_secs_f64() * 1000.0)
+        .u64("stalls", stalls)
+        .f64("stall_ms", lost.as_secs_f64() * 1000.0)
+        .u64("pages", w.pages())
+        .opt_u64("pages_on_to_node", on.as_ref().ok().map(|p| p.on_node))
+        .u64("corrupt_words", v.corrupt_words);
+    if let Err(e) = &on {
+        eprintln!("error: {e}");
+        return finish(j, EXIT_SYSCALL, Some(e));
+    }
+    finish(j, if v.ok() { EXIT_OK } else { EXIT_CORRUPT }, None)
 }
 
 pub fn run(a: &RunArgs) -> i32 {

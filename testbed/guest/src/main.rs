@@ -40,6 +40,7 @@ fn main() {
         Cmd::Loop(a) => commands::run_loop(a),
         Cmd::Bench(a) => commands::bench(a),
         Cmd::Latency(a) => commands::latency(a),
+        Cmd::Stall(a) => commands::stall(a),
         Cmd::Nodes => commands::nodes(),
     };
     std::process::exit(code);

@@ -183,6 +183,19 @@ impl Workload {
         mapping::thp_huge_bytes(&self.region)
     }
 
+    /// Reads and writes back the first word of every 4 KiB page, calling
+    /// `after` after each (the contents do not change; the write makes a
+    /// NUMA hinting fault a write fault, as a working task's would be).
+    pub fn touch_pages(&mut self, mut after: impl FnMut()) {
+        let words = self.region.words_mut();
+        for i in (0..words.len()).step_by(4096 / 8) {
+            let p: *mut u64 = &mut words[i];
+            // SAFETY: `p` points into the region, which we own and map.
+            unsafe { std::ptr::write_volatile(p, std::ptr::read_volatile(p)) };
+            after();
+        }
+    }
+
     pub fn fill(&mut self, round: u64) {
         Pattern::new(self.seed, round).fill(self.region.words_mut());
     }
