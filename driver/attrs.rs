@@ -136,6 +136,7 @@ attrs! {
     TIMEOUT_MS = c"timeout_ms";
     MIN_BATCH_BYTES = c"min_batch_bytes";
     MIN_FOLIO_BYTES = c"min_folio_bytes";
+    MIN_TIMEOUT_MS = c"min_timeout_ms";
     HEALTH_STRIKES = c"health_strikes";
     VERIFY = c"verify";
     VERIFIED_BATCHES = c"verified_batches";
@@ -177,12 +178,13 @@ struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<17> = AttrList([
+static ATTRS: AttrList<18> = AttrList([
     OFFLOADING.attr(),
     NR_DMA_CHAN.attr(),
     TIMEOUT_MS.attr(),
     MIN_BATCH_BYTES.attr(),
     MIN_FOLIO_BYTES.attr(),
+    MIN_TIMEOUT_MS.attr(),
     HEALTH_STRIKES.attr(),
     VERIFY.attr(),
     FOLIOS_MIGRATED.attr(),

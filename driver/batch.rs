@@ -386,7 +386,13 @@ fn copy(
     // About a descriptor per folio, spread over the lanes (a THP is cut
     // over all of them, contiguous 4 KiB folios are joined: fewer).
     let descs = (pairs.len() as u64).div_ceil(lanes);
-    let limit_ms = health::fitted_timeout_ms(bytes, descs, b.lease.pace(), ctx.timeout_ms);
+    let limit_ms = health::fitted_timeout_ms(
+        bytes,
+        descs,
+        b.lease.pace(),
+        control::min_timeout_ms(),
+        ctx.timeout_ms,
+    );
     let deadline = start + Delta::from_millis(i64::from(limit_ms));
 
     let mut result = submit(&mut b, pairs, ctx, deadline);
@@ -438,7 +444,7 @@ fn copy(
     // then the bytes may be checked, then the channels go back.
     drop(tracker);
     drop(shares);
-    if verify::this_batch() && verify::check(pairs) > 0 {
+    if verify::this_batch(lease.any_silent_errors()) && verify::check(pairs) > 0 {
         result = Err(EIO);
         for c in lease.iter() {
             set.report(c, Cause::Mismatch);

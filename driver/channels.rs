@@ -19,6 +19,7 @@
 use crate::ffi::{self, DmaChan};
 use crate::health::{Cause, Health, Pace};
 use crate::prober;
+use crate::providers::{self, Behaviour};
 use crate::stats;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -58,6 +59,8 @@ pub(crate) struct Chan {
     since_cut: AtomicU32,
     /// The provider reports a residue (else only the result counts).
     reports_residue: bool,
+    /// What its provider's driver is known to do (providers.rs).
+    behaviour: Behaviour,
     health: Health,
 }
 
@@ -102,6 +105,10 @@ impl Chan {
             since_cut: AtomicU32::new(0),
             // SAFETY: `ptr` is a channel we hold (the function's contract).
             reports_residue: unsafe { ffi::dcbm_chan_reports_residue(ptr.as_ptr()) },
+            // SAFETY: as above; the name is a static string of the driver.
+            behaviour: providers::lookup(unsafe {
+                CStr::from_char_ptr(ffi::dcbm_chan_driver(ptr.as_ptr())).to_bytes()
+            }),
             health: Health::new(),
         }
     }
@@ -147,12 +154,20 @@ impl Chan {
     }
 
     /// Whether [`Chan::terminate_async`] may be used: a private channel
-    /// (nobody else's descriptors on it) of a provider that can abort and
-    /// synchronize. Public channels are never terminated: other clients'
-    /// transactions (async_tx, raid) share them.
+    /// (nobody else's descriptors on it) of a provider that has the hooks
+    /// to abort and synchronize and whose abort is known to stop the copy
+    /// (providers.rs). Public channels are never terminated: other
+    /// clients' transactions (async_tx, raid) share them.
     pub(crate) fn can_terminate(&self) -> bool {
-        // SAFETY: `self.ptr` is a channel we hold.
-        !self.public && unsafe { ffi::dcbm_chan_can_terminate(self.as_ptr()) }
+        self.behaviour.abort_stops
+            && !self.public
+            // SAFETY: `self.ptr` is a channel we hold.
+            && unsafe { ffi::dcbm_chan_can_terminate(self.as_ptr()) }
+    }
+
+    /// Whether a failed copy on this channel completes with an error.
+    pub(crate) fn reports_errors(&self) -> bool {
+        self.behaviour.reports_errors
     }
 
     /// Aborts every descriptor of the channel; after
@@ -425,6 +440,11 @@ impl Lease {
             }
         }
         Ok(())
+    }
+
+    /// Whether a leased channel's provider cannot report a failed copy.
+    pub(crate) fn any_silent_errors(&self) -> bool {
+        self.iter().any(|c| !c.reports_errors())
     }
 
     /// Whether every leased channel can be aborted.

@@ -26,6 +26,9 @@ pub(crate) const MAX_CHANNELS: u32 = 16;
 pub(crate) const DEFAULT_NR_CHAN: u32 = 4;
 pub(crate) const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub(crate) const MAX_TIMEOUT_MS: u32 = 600_000;
+/// The floor of a batch's fitted time limit: scheduling, interrupts, the
+/// path's own work. Raise it on a host whose engine or CPUs are shared.
+pub(crate) const DEFAULT_MIN_TIMEOUT_MS: u32 = 100;
 /// Batches below this are declined; see README "Performance" for the
 /// measurements behind the default (a full migration batch is 2 MiB).
 pub(crate) const DEFAULT_MIN_BATCH_BYTES: u64 = 2 << 20;
@@ -82,6 +85,7 @@ static TIMEOUT_MS: AtomicU32 = AtomicU32::new(DEFAULT_TIMEOUT_MS);
 static MIN_BATCH_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_BATCH_BYTES);
 static MIN_FOLIO_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MIN_FOLIO_BYTES);
 static HEALTH_STRIKES: AtomicU32 = AtomicU32::new(DEFAULT_HEALTH_STRIKES);
+static MIN_TIMEOUT_MS: AtomicU32 = AtomicU32::new(DEFAULT_MIN_TIMEOUT_MS);
 
 /// Makes the knobs live, from module init: sets up the locks, then
 /// applies a load-time `offloading=1`. Holds the module's parameter lock
@@ -148,6 +152,19 @@ pub(crate) fn set_timeout_ms(v: u32) -> Result {
         return Err(EINVAL);
     }
     TIMEOUT_MS.store(v, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The least time a batch gets: the floor of its fitted limit (health.rs).
+pub(crate) fn min_timeout_ms() -> u32 {
+    MIN_TIMEOUT_MS.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_min_timeout_ms(v: u32) -> Result {
+    if !(1..=MAX_TIMEOUT_MS).contains(&v) {
+        return Err(EINVAL);
+    }
+    MIN_TIMEOUT_MS.store(v, Ordering::Relaxed);
     Ok(())
 }
 

@@ -22,6 +22,7 @@ mod health;
 mod inflight;
 mod knobs;
 mod prober;
+mod providers;
 mod reasons;
 mod segments;
 mod sgtable;

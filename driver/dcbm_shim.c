@@ -157,6 +157,7 @@ DCBM_PARAM(reason_mask, "Migration reasons to offload: names (compaction,demotio
 DCBM_PARAM(timeout_ms, "Time a batch may take before it falls back to the CPU, 1..600000 ms (default 10000)");
 DCBM_PARAM(min_batch_bytes, "Batches smaller than this are left to the CPU, 0..1 GiB (default 2 MiB)");
 DCBM_PARAM(min_folio_bytes, "Batches whose largest folio is smaller are left to the CPU, 0..1 GiB (default 2 MiB)");
+DCBM_PARAM(min_timeout_ms, "The least time a batch is given before it falls back to the CPU (the floor of its limit fitted to the engine's pace), 1..600000 ms (default 100)");
 DCBM_PARAM(health_strikes, "Troubles in a row (timeout, error) that take a DMA channel out of use until a probe copy passes, 0..1000 (default 1; 0: never)");
 DCBM_PARAM(verify, "Compare each destination with its source after the engine says done: off (default), sampled (1 batch in 16) or all");
 DCBM_PARAM(folios_migrated, "Folios copied by DMA (a write resets it)");
@@ -204,6 +205,12 @@ struct dma_chan *dcbm_find_public_memcpy_chan(void)
 struct device *dcbm_chan_device(struct dma_chan *chan)
 {
 	return dmaengine_get_dma_device(chan);
+}
+
+/* The name of the DMA device's driver (providers.rs keys on it). */
+const char *dcbm_chan_driver(struct dma_chan *chan)
+{
+	return dev_driver_string(chan->device->dev);
 }
 
 const char *dcbm_chan_name(struct dma_chan *chan)

@@ -36,6 +36,7 @@ unsigned int dcbm_max_seg_size(struct device *dev);
 struct dma_chan *dcbm_request_memcpy_chan(void);
 struct dma_chan *dcbm_find_public_memcpy_chan(void);
 struct device *dcbm_chan_device(struct dma_chan *chan);
+const char *dcbm_chan_driver(struct dma_chan *chan);
 const char *dcbm_chan_name(struct dma_chan *chan);
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len, void *param);

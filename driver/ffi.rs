@@ -50,6 +50,7 @@ unsafe extern "C" {
     pub(crate) fn dcbm_request_memcpy_chan() -> *mut DmaChan;
     pub(crate) fn dcbm_find_public_memcpy_chan() -> *mut DmaChan;
     pub(crate) fn dcbm_chan_device(chan: *mut DmaChan) -> *mut bindings::device;
+    pub(crate) fn dcbm_chan_driver(chan: *mut DmaChan) -> *const c_char;
     pub(crate) fn dcbm_chan_name(chan: *mut DmaChan) -> *const c_char;
     pub(crate) fn dcbm_submit_memcpy(
         chan: *mut DmaChan,

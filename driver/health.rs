@@ -327,10 +327,9 @@ pub(crate) struct Pace {
     pub(crate) desc_ns: u64,
 }
 
-/// The margin over the expected time, and the floor (scheduling, the
-/// path's own work, an interrupt's latency, a loaded host).
+/// The margin over the expected time. The floor (scheduling, the path's
+/// own work, an interrupt's latency, a loaded host) is `min_timeout_ms`.
 const FIT_MARGIN: u64 = 8;
-const FIT_FLOOR_MS: u64 = 100;
 /// The pace assumed before one is measured: slower than any engine dcbm
 /// is meant for (memcpy engines move GB/s, a descriptor in microseconds),
 /// so it never cuts a healthy first batch short.
@@ -338,14 +337,20 @@ const ASSUMED_RATE: u64 = 100_000; // bytes per ms: 100 MB/s
 const ASSUMED_DESC_NS: u64 = 100_000; // 100 us
 
 /// How long a batch of `bytes` in about `descs` descriptors per channel
-/// may take at `pace`: `FIT_FLOOR_MS` plus `FIT_MARGIN` times the longer
+/// may take at `pace`: `floor_ms` (`min_timeout_ms`) plus `FIT_MARGIN` times the longer
 /// of the two expectations, its bytes at the measured rate and its
 /// descriptors at the measured time per descriptor (THP batches are
 /// bound by bytes, 4 KiB ones by descriptors; each measure is taken from
 /// every whole batch, so a mix of both errs long, never short); never
 /// more than `limit_ms` (`timeout_ms`). A hung engine is so found in about
 /// 100 ms for a THP batch, not in `timeout_ms`.
-pub(crate) fn fitted_timeout_ms(bytes: u64, descs: u64, pace: Pace, limit_ms: u32) -> u32 {
+pub(crate) fn fitted_timeout_ms(
+    bytes: u64,
+    descs: u64,
+    pace: Pace,
+    floor_ms: u32,
+    limit_ms: u32,
+) -> u32 {
     let rate = if pace.rate == 0 {
         ASSUMED_RATE
     } else {
@@ -359,7 +364,7 @@ pub(crate) fn fitted_timeout_ms(bytes: u64, descs: u64, pace: Pace, limit_ms: u3
     let expected = bytes
         .div_ceil(rate)
         .max(descs.saturating_mul(desc_ns).div_ceil(1_000_000));
-    let fit = FIT_FLOOR_MS.saturating_add(expected.saturating_mul(FIT_MARGIN));
+    let fit = u64::from(floor_ms).saturating_add(expected.saturating_mul(FIT_MARGIN));
     fit.min(u64::from(limit_ms)).max(1) as u32
 }
 
@@ -375,17 +380,20 @@ mod tests {
             desc_ns: 2_000,
         };
         // A 2 MiB THP at 1 GB/s: 2.1 ms expected, 100 + 8 * 3 ms.
-        assert_eq!(fitted_timeout_ms(2 << 20, 1, fast, 10_000), 124);
+        assert_eq!(fitted_timeout_ms(2 << 20, 1, fast, 100, 10_000), 124);
         // 512 descriptors of 4 KiB: bound by the descriptors, 1.1 ms.
-        assert_eq!(fitted_timeout_ms(2 << 20, 512, fast, 10_000), 124);
-        assert_eq!(fitted_timeout_ms(2 << 20, 5120, fast, 10_000), 100 + 8 * 11);
+        assert_eq!(fitted_timeout_ms(2 << 20, 512, fast, 100, 10_000), 124);
+        assert_eq!(
+            fitted_timeout_ms(2 << 20, 5120, fast, 100, 10_000),
+            100 + 8 * 11
+        );
         // Unmeasured: 100 MB/s and 100 us per descriptor assumed.
         assert_eq!(
-            fitted_timeout_ms(2 << 20, 1, Pace::default(), 10_000),
+            fitted_timeout_ms(2 << 20, 1, Pace::default(), 100, 10_000),
             100 + 8 * 21
         );
         assert_eq!(
-            fitted_timeout_ms(2 << 20, 256, Pace::default(), 10_000),
+            fitted_timeout_ms(2 << 20, 256, Pace::default(), 100, 10_000),
             100 + 8 * 26
         );
         // Never above timeout_ms, never 0.
@@ -397,11 +405,14 @@ mod tests {
                     rate: 1000,
                     desc_ns: 1
                 },
+                100,
                 10_000
             ),
             10_000
         );
-        assert_eq!(fitted_timeout_ms(0, 0, fast, 0), 1);
+        assert_eq!(fitted_timeout_ms(0, 0, fast, 0, 0), 1);
+        // The floor is min_timeout_ms.
+        assert_eq!(fitted_timeout_ms(2 << 20, 1, fast, 5000, 10_000), 5024);
     }
 
     #[test]

@@ -79,7 +79,7 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 39] = [
+static KNOBS: [Knob; 40] = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -104,6 +104,11 @@ static KNOBS: [Knob; 39] = [
         c"min_folio_bytes",
         |f| write!(f, "{}", control::min_folio_bytes()),
         |buf| parse(buf).and_then(control::set_min_folio_bytes)
+    ),
+    tunable!(
+        c"min_timeout_ms",
+        |f| write!(f, "{}", control::min_timeout_ms()),
+        |buf| parse(buf).and_then(control::set_min_timeout_ms)
     ),
     tunable!(
         c"health_strikes",

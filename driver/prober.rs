@@ -193,6 +193,7 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
         PAGE_SIZE as u64,
         1,
         c.health().pace(),
+        control::min_timeout_ms(),
         control::timeout_ms(),
     )
     .max(PROBE_MIN_MS);

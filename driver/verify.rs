@@ -7,8 +7,10 @@
 //! batch), counts in `verify_mismatches`, and takes the batch's channels
 //! out of the pool (health.rs, cause `mismatch`).
 //!
-//! `verify`: `off` (default), `sampled` (one batch in [`SAMPLE_EVERY`],
-//! all its folios) or `all`. The comparison reads both folios: with `all`
+//! `verify`: `auto` (default: every batch on a provider whose failed
+//! copies do not reach dcbm as errors, ptdma's; none elsewhere; see
+//! providers.rs), `off`, `sampled` (one batch in [`SAMPLE_EVERY`], all
+//! its folios) or `all`. The comparison reads both folios: with `all`
 //! the CPU reads twice what the engine copied, which costs more than the
 //! copy it saved; it is a qualification tool, not a mode to run in.
 
@@ -25,6 +27,7 @@ pub(crate) enum Verify {
     Off = 0,
     Sampled = 1,
     All = 2,
+    Auto = 3,
 }
 
 impl Verify {
@@ -33,6 +36,7 @@ impl Verify {
             Self::Off => "off",
             Self::Sampled => "sampled",
             Self::All => "all",
+            Self::Auto => "auto",
         }
     }
 
@@ -43,6 +47,7 @@ impl Verify {
             b"off" => Ok(Self::Off),
             b"sampled" => Ok(Self::Sampled),
             b"all" => Ok(Self::All),
+            b"auto" => Ok(Self::Auto),
             _ => Err(EINVAL),
         }
     }
@@ -51,13 +56,14 @@ impl Verify {
 /// With `sampled`, the batches checked: one in this many.
 pub(crate) const SAMPLE_EVERY: u64 = 16;
 
-static MODE: AtomicU8 = AtomicU8::new(Verify::Off as u8);
+static MODE: AtomicU8 = AtomicU8::new(Verify::Auto as u8);
 static BATCH: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn mode() -> Verify {
     match MODE.load(Ordering::Relaxed) {
         1 => Verify::Sampled,
         2 => Verify::All,
+        3 => Verify::Auto,
         _ => Verify::Off,
     }
 }
@@ -67,11 +73,13 @@ pub(crate) fn set_mode(v: Verify) -> Result {
     Ok(())
 }
 
-/// Whether the batch that just completed is to be checked.
-pub(crate) fn this_batch() -> bool {
+/// Whether the batch that just completed is to be checked; `silent`: a
+/// channel it used cannot report a failed copy.
+pub(crate) fn this_batch(silent: bool) -> bool {
     match mode() {
         Verify::Off => false,
         Verify::All => true,
+        Verify::Auto => silent,
         Verify::Sampled => BATCH.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0,
     }
 }
@@ -121,7 +129,7 @@ mod tests {
 
     #[test]
     fn what_is_shown_parses_back() {
-        for v in [Verify::Off, Verify::Sampled, Verify::All] {
+        for v in [Verify::Off, Verify::Sampled, Verify::All, Verify::Auto] {
             let mut buf = [0u8; 16];
             let name = v.name().as_bytes();
             buf[..name.len()].copy_from_slice(name);

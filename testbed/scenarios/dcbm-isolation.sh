@@ -17,6 +17,10 @@ offload_on $timeout_ms "$@"
 # and the healthy process would be declined to the CPU, which dcbm-health
 # tests: off here.
 echo 0 > $D/health_strikes
+# And the healthy process's batches are not cut short by a limit fitted
+# to the engine's pace while the faulty one loads the host: at least a
+# second each (a quarter of timeout_ms is the bound checked).
+echo 1000 > $D/min_timeout_ms
 
 # isolate NAME PAGE KNOB=VALUE...: the faulty process sets fault_pid to its
 # own pid and the knobs, then migrates (and loops, so its failing batches
