@@ -148,10 +148,16 @@ pub(crate) fn timeout_ms() -> u32 {
 }
 
 pub(crate) fn set_timeout_ms(v: u32) -> Result {
-    if !(1..=MAX_TIMEOUT_MS).contains(&v) {
+    store_in(&TIMEOUT_MS, v, 1..=MAX_TIMEOUT_MS)
+}
+
+/// Stores `v` in `knob` if it lies in `range`; EINVAL (and no change)
+/// otherwise.
+fn store_in(knob: &AtomicU32, v: u32, range: core::ops::RangeInclusive<u32>) -> Result {
+    if !range.contains(&v) {
         return Err(EINVAL);
     }
-    TIMEOUT_MS.store(v, Ordering::Relaxed);
+    knob.store(v, Ordering::Relaxed);
     Ok(())
 }
 
@@ -161,11 +167,7 @@ pub(crate) fn min_timeout_ms() -> u32 {
 }
 
 pub(crate) fn set_min_timeout_ms(v: u32) -> Result {
-    if !(1..=MAX_TIMEOUT_MS).contains(&v) {
-        return Err(EINVAL);
-    }
-    MIN_TIMEOUT_MS.store(v, Ordering::Relaxed);
-    Ok(())
+    store_in(&MIN_TIMEOUT_MS, v, 1..=MAX_TIMEOUT_MS)
 }
 
 /// Troubles in a row that take a channel out of the pool (health.rs).
@@ -174,11 +176,7 @@ pub(crate) fn health_strikes() -> u32 {
 }
 
 pub(crate) fn set_health_strikes(v: u32) -> Result {
-    if v > MAX_HEALTH_STRIKES {
-        return Err(EINVAL);
-    }
-    HEALTH_STRIKES.store(v, Ordering::Relaxed);
-    Ok(())
+    store_in(&HEALTH_STRIKES, v, 0..=MAX_HEALTH_STRIKES)
 }
 
 pub(crate) fn min_batch_bytes() -> u64 {

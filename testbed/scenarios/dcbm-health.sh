@@ -11,7 +11,7 @@ D=/sys/module/dcbm
 E=$D/engine
 P=/sys/module/swdma/parameters
 # (each line below that prints PASS or FAIL, and offload_off's)
-plan $((29 + OFFLOAD_OFF_CHECKS))
+plan $((32 + OFFLOAD_OFF_CHECKS))
 # The default timeout_ms: the fitted limit must find a hang long before it.
 offload_on 10000
 
@@ -145,15 +145,22 @@ echo "figure: 256 MiB of THPs there and back: ${hung}s with the engine hung, ${c
 echo 0 > $D/offloading; echo 1 > $D/offloading
 
 # --- health_strikes --------------------------------------------------------
-for bad in 1001 -1 abc ""; do
-  if echo "$bad" > $D/health_strikes 2>/dev/null; then
-    fail "health_strikes <- '$bad' accepted"
-  elif [ "$(cat $D/health_strikes)" != 1 ]; then
-    fail "health_strikes <- '$bad' changed it to $(cat $D/health_strikes)"
-  else
-    pass "health_strikes <- '$bad' rejected, unchanged"
-  fi
-done
+# bad_writes KNOB VALUE...: each write fails and leaves KNOB as it was
+bad_writes() {
+  knob=$1; shift
+  was=$(cat $D/$knob)
+  for bad in "$@"; do
+    if echo "$bad" > $D/$knob 2>/dev/null; then
+      fail "$knob <- '$bad' accepted"
+    elif [ "$(cat $D/$knob)" != "$was" ]; then
+      fail "$knob <- '$bad' changed it to $(cat $D/$knob)"
+    else
+      pass "$knob <- '$bad' rejected, unchanged"
+    fi
+  done
+}
+bad_writes health_strikes 1001 -1 abc ""
+bad_writes min_timeout_ms 0 600001 abc
 echo 0 > $D/health_strikes
 reset_counters
 echo 1 > $P/fail_transfer
