@@ -347,24 +347,27 @@ enum Declined {
     Unhealthy,
 }
 
-/// Copies the batch with DMA and credits each pair's span with the bytes
-/// confirmed copied. `Ok(Err(_))`: declined before anything was submitted.
+/// Copies the batch (`bytes` in all) with DMA and credits each pair's span
+/// with the bytes confirmed copied. `Ok(Err(_))`: declined before anything was submitted.
 /// An error means the batch did not go through whole (some folios may
 /// still have been copied: see the spans).
 fn copy(
     set: &ChannelSet,
     pairs: &mut [Pair],
+    bytes: u64,
     ctx: CallCtx,
     start: Instant<Monotonic>,
 ) -> Result<core::result::Result<(), Declined>> {
-    let healthy = set.any_in_pool();
-    health::set_paused(!healthy);
-    if !healthy {
-        return Ok(Err(Declined::Unhealthy));
-    }
     let Some(lease) = set.lease(ctx.gfp)? else {
-        return Ok(Err(Declined::Busy));
+        // Why none: all busy, or none in the pool (offloading paused).
+        // (The second walk of the set only when the first found nothing.)
+        if set.any_in_pool() {
+            return Ok(Err(Declined::Busy));
+        }
+        health::set_paused(true);
+        return Ok(Err(Declined::Unhealthy));
     };
+    health::set_paused(false);
     if ctx.nowait && !lease.all_abortable() {
         return Ok(Err(Declined::NotAbortable));
     }
@@ -381,7 +384,6 @@ fn copy(
     };
     // The time limit fits the batch: a hung engine is found in about the
     // time a healthy one would have taken (health.rs).
-    let bytes: u64 = pairs.iter().map(|p| p.span.len).sum();
     let lanes = b.lease.iter().count().max(1) as u64;
     // About a descriptor per folio, spread over the lanes (a THP is cut
     // over all of them, contiguous 4 KiB folios are joined: fewer).
@@ -512,7 +514,7 @@ unsafe fn offload_copy(
         }
     };
     let result = match control::channels() {
-        Some(set) => copy(&set, &mut pairs, ctx, start),
+        Some(set) => copy(&set, &mut pairs, bytes, ctx, start),
         None => Err(ENODEV),
     };
     let why = match result {

@@ -232,8 +232,8 @@ impl Health {
         }
     }
 
-    /// A probe could not start (its channel is still leased): out again,
-    /// with the same back-off.
+    /// A probe could not start (its channel is still leased, or no memory
+    /// for it): out again, retried after the shortest back-off.
     pub(crate) fn defer_probe(&self) {
         self.retry_at
             .store(now_ns() + BACKOFF_MIN_MS * 1_000_000, Ordering::Release);
