@@ -17,6 +17,7 @@ mod module;
 mod plan;
 mod policy;
 mod policy_file;
+mod policy_messages;
 mod providers;
 mod reasons;
 mod report;
@@ -312,7 +313,7 @@ fn main() -> ExitCode {
     if let Ok(p) = manpage::Packager::try_parse() {
         return ExitCode::from(lost_output_code(false, p.run()));
     }
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| manpage::usage_error(e).exit());
     let acts = cli.cmd.acts();
     let json = cli.cmd.json_report();
     if json.is_some() {

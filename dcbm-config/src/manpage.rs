@@ -48,6 +48,26 @@ impl Packager {
     }
 }
 
+/// The error to show for a command line that `Cli` refused: a packager
+/// command with a bad argument (`completions nushell`) is not known to
+/// `Cli`, whose "unrecognized subcommand" would hide what is wrong; the
+/// packagers' parser says it (the shells there are, the pages).
+pub fn usage_error(cli_error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let packager = Packager::command();
+    let named = match cli_error.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(s)) => packager.find_subcommand(s).is_some(),
+        _ => false,
+    };
+    if cli_error.kind() != ErrorKind::InvalidSubcommand || !named {
+        return cli_error;
+    }
+    match Packager::try_parse() {
+        Err(e) => e,
+        Ok(_) => cli_error,
+    }
+}
+
 /// dcbm.toml(5), written by hand.
 pub const DCBM_TOML_5: &str = include_str!("../man/dcbm.toml.5");
 
@@ -159,6 +179,7 @@ pub fn dcbm_config_8() -> Vec<u8> {
         }
     }
     let _ = writeln!(w, ".SH FILES\n{}", FILES);
+    let _ = writeln!(w, ".SH ENVIRONMENT\n{}", ENVIRONMENT);
     let _ = writeln!(w, ".SH EXIT STATUS");
     for line in exit::TABLE.lines().skip(1) {
         let line = line.trim();
@@ -185,6 +206,18 @@ offloading=1 last. The files are used in /sys/module/dcbm, or in \
 A failed write, or SIGINT, SIGTERM or SIGHUP during an apply, restores what \
 was already changed. Only one dcbm-config changes the module at a time; a \
 second one waits for the lock.";
+
+/// The variables not tied to an option (those are listed with theirs).
+const ENVIRONMENT: &str = "\
+.TP
+\\fBDCBM_ENFORCE_POLICY_OWNER\\fR
+When 1, the policy files are checked as when running as root (owned by \
+root, not writable by group or others, nor their directories) even when \
+not running as root: to see whether root would accept a policy, and for \
+the tests. It never relaxes the checks.
+.PP
+DCBM_CONFIG, DCBM_DROPIN_DIRS, DCBM_SYSFS_ROOT, DCBM_STATE_DIR and \
+DCBM_MODPROBE stand for the options they are listed with under OPTIONS.";
 
 const FILES: &str = "\
 .TP

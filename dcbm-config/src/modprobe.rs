@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use crate::apply::Ctx;
 use crate::exit::{self, coded};
 use crate::interrupt;
-use crate::module::Attr;
+use crate::module::{self, Layout};
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -148,25 +148,31 @@ fn run(ctx: &Ctx, cmd: &str) -> Result<()> {
         ));
     }
     loop {
-        // All attributes, not just `offloading`: sysfs files appear one by one.
-        if Attr::all().all(|a| a.path(&ctx.root).exists()) {
+        // A whole layout, not just `offloading`: sysfs files appear one by
+        // one. Either layout will do (a v6 driver never has the other).
+        if module::ready(&ctx.root) {
             return Ok(());
         }
         if let Some(sig) = interrupt::received() {
             return Err(interrupted(sig));
         }
         if Instant::now() >= deadline {
-            let missing: Vec<&str> = Attr::all()
-                .filter(|a| !a.path(&ctx.root).exists())
-                .map(|a| a.name())
+            // parameters/ may be complete while the top level, which is
+            // then the layout in use, is not.
+            let missing: Vec<String> = Layout::BOTH
+                .into_iter()
+                .map(|l| match l.missing(&ctx.root) {
+                    m if m.is_empty() => format!("{} complete", l.describe()),
+                    m => format!("{} lacks {}", l.describe(), m.join(", ")),
+                })
                 .collect();
             return Err(coded(
                 exit::MODULE_MISSING,
                 format!(
-                    "`{cmd}` succeeded but {} did not show up within {} ms (missing: {})",
+                    "`{cmd}` succeeded but {} did not show up within {} ms ({})",
                     ctx.root.module_dir().display(),
                     ctx.load_timeout.as_millis(),
-                    missing.join(", ")
+                    missing.join("; ")
                 ),
             ));
         }

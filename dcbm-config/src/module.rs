@@ -90,6 +90,76 @@ pub fn attr_path(root: &Root, name: &str) -> PathBuf {
 /// The module parameters directory (v6).
 pub const PARAMETERS: &str = "parameters";
 
+/// The two ways the module shows its attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// dcbm's own: every attribute in `/sys/module/dcbm/`.
+    TopLevel,
+    /// The upstream v6 driver's: only `/sys/module/dcbm/parameters/`.
+    Parameters,
+}
+
+impl Layout {
+    pub const BOTH: [Layout; 2] = [Layout::TopLevel, Layout::Parameters];
+
+    /// The files that `Live::read` needs in this layout (the others are
+    /// optional there): every attribute at the top level, the four the
+    /// upstream v6 driver always has in `parameters/`.
+    fn required(self) -> Vec<Attr> {
+        match self {
+            Layout::TopLevel => Attr::all().collect(),
+            Layout::Parameters => vec![
+                Attr::Offloading,
+                Attr::NrDmaChan,
+                Attr::FoliosMigrated,
+                Attr::FoliosFailures,
+            ],
+        }
+    }
+
+    fn dir(self, root: &Root) -> PathBuf {
+        match self {
+            Layout::TopLevel => root.module_dir(),
+            Layout::Parameters => root.module_dir().join(PARAMETERS),
+        }
+    }
+
+    /// Where the files are, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::TopLevel => "top level",
+            Layout::Parameters => "parameters/",
+        }
+    }
+
+    /// The required files not (yet) present in this layout.
+    pub fn missing(self, root: &Root) -> Vec<&'static str> {
+        let dir = self.dir(root);
+        self.required()
+            .into_iter()
+            .map(Attr::name)
+            .filter(|n| !dir.join(n).exists())
+            .collect()
+    }
+
+    /// The layout `Live::read` will use: the top level as soon as
+    /// `offloading` is there (then all of it is required), else parameters/.
+    fn in_use(root: &Root) -> Layout {
+        if top_level(root) {
+            Layout::TopLevel
+        } else {
+            Layout::Parameters
+        }
+    }
+}
+
+/// Is one layout complete, the one `Live::read` will use? A module that is
+/// still creating its top-level files is not ready even when its
+/// `parameters/` (created by the kernel before the module's init) is.
+pub fn ready(root: &Root) -> bool {
+    Layout::in_use(root).missing(root).is_empty()
+}
+
 /// Is the module loaded (its live interface present, in either layout)?
 pub fn loaded(root: &Root) -> bool {
     Attr::Offloading.path(root).exists()
@@ -283,5 +353,35 @@ impl Live {
             Attr::ReasonMask => self.reason_mask.is_some(),
             _ => self.get_opt(a).is_some(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_once_the_layout_in_use_is_complete() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let put = |rel: &str| {
+            let p = root.module_dir().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "0\n").unwrap();
+        };
+        assert!(!ready(&root));
+        for a in Layout::Parameters.required() {
+            put(&format!("{PARAMETERS}/{}", a.name()));
+        }
+        assert!(ready(&root), "parameters/ alone is the v6 driver's layout");
+        // dcbm's own module half way through creating its top-level files:
+        // reading it now would fail on the missing ones.
+        put(Attr::Offloading.name());
+        assert!(!ready(&root));
+        assert_eq!(Layout::TopLevel.missing(&root).len(), 8);
+        for a in Attr::all() {
+            put(a.name());
+        }
+        assert!(ready(&root));
     }
 }

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::policy_messages::{explain, quoted};
 pub use crate::sources::Sources;
 
 /// Range of `nr_dma_chan` accepted by the module.
@@ -105,7 +106,7 @@ pub struct Counters {
     pub reset: ResetMode,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetMode {
     #[default]
@@ -124,6 +125,72 @@ impl fmt::Display for ResetMode {
     }
 }
 
+impl<'de> Deserialize<'de> for ResetMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const CHOICES: &str = "\"never\", \"on-apply\" or \"once-per-boot\"";
+        match d.deserialize_any(Text(CHOICES))?.as_str() {
+            "never" => Ok(ResetMode::Never),
+            "on-apply" => Ok(ResetMode::OnApply),
+            "once-per-boot" => Ok(ResetMode::OncePerBoot),
+            other => Err(de::Error::custom(format!(
+                "reset = {}: expected {CHOICES}",
+                quoted(other)
+            ))),
+        }
+    }
+}
+
+/// A string, any other type being refused as not `self.0` (what is
+/// expected, in the policy's words).
+struct Text(&'static str);
+
+impl<'de> Visitor<'de> for Text {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// A whole number of any size TOML reads (beyond `i64` too, so that a huge
+/// one is out of range rather than of a type named by serde).
+struct Whole(String);
+
+impl<'de> Visitor<'de> for Whole {
+    type Value = i128;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i128, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i128, E> {
+        Ok(v.into())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<i128, E> {
+        Ok(v)
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<i128, E> {
+        Ok(i128::try_from(v).unwrap_or(i128::MAX))
+    }
+}
+
+/// `key = v`, a whole number in `min..=max`.
+fn whole_in_range<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(Whole(format!("a whole number {min}..={max}")))?;
+    u64::try_from(v)
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| de::Error::custom(format!("{key} = {v} is out of range {min}..={max}")))
+}
+
 /// Defines a `u64` newtype whose deserializer enforces an inclusive range.
 macro_rules! bounded {
     ($name:ident, $key:literal, $min:expr, $max:expr) => {
@@ -132,15 +199,7 @@ macro_rules! bounded {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let v = i64::deserialize(d)?;
-                let (min, max): (u64, u64) = ($min, $max);
-                if v < 0 || (v as u64) < min || (v as u64) > max {
-                    return Err(de::Error::custom(format!(
-                        "{} = {} is out of range {}..={}",
-                        $key, v, min, max
-                    )));
-                }
-                Ok($name(v as u64))
+                whole_in_range(d, $key, $min, $max).map($name)
             }
         }
     };
@@ -175,25 +234,35 @@ impl<'de> Deserialize<'de> for Channels {
         impl<'de> Visitor<'de> for V {
             type Value = Channels;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "an integer {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\"")
+                write!(
+                    f,
+                    "a whole number {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\""
+                )
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Channels, E> {
+                match u64::try_from(v) {
+                    Ok(n) if (CHANNELS_MIN..=CHANNELS_MAX).contains(&n) => Ok(Channels::Fixed(n)),
+                    _ => Err(E::custom(format!(
+                        "channels = {v} is out of range {CHANNELS_MIN}..={CHANNELS_MAX} (or \"auto\")"
+                    ))),
+                }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Channels, E> {
-                if v < CHANNELS_MIN as i64 || v > CHANNELS_MAX as i64 {
-                    return Err(E::custom(format!(
-                        "channels = {v} is out of range {CHANNELS_MIN}..={CHANNELS_MAX} (or \"auto\")"
-                    )));
-                }
-                Ok(Channels::Fixed(v as u64))
+                self.visit_i128(v.into())
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Channels, E> {
-                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+                self.visit_i128(v.into())
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Channels, E> {
+                self.visit_i128(i128::try_from(v).unwrap_or(i128::MAX))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Channels, E> {
                 if v == "auto" {
                     Ok(Channels::Auto)
                 } else {
                     Err(E::custom(format!(
-                        "channels = \"{v}\": expected an integer {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\""
+                        "channels = {}: expected a whole number {CHANNELS_MIN}..={CHANNELS_MAX} or \"auto\"",
+                        quoted(v)
                     )))
                 }
             }
@@ -227,7 +296,7 @@ struct ReasonName(String);
 
 impl<'de> Deserialize<'de> for ReasonName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = d.deserialize_any(Text("a migrate reason name in quotes"))?;
         if s == "all" || s == "none" {
             return Err(de::Error::custom(format!(
                 "reasons: write `reasons = \"{s}\"`, not \"{s}\" in a list"
@@ -239,7 +308,8 @@ impl<'de> Deserialize<'de> for ReasonName {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
             return Err(de::Error::custom(format!(
-                "reasons: \"{s}\" is not a migrate reason name (lower case, digits, `_`)"
+                "reasons: {} is not a migrate reason name (lower case, digits, `_`)",
+                quoted(&s)
             )));
         }
         Ok(ReasonName(s))
@@ -259,8 +329,9 @@ impl<'de> Deserialize<'de> for Reasons {
                     "all" => Ok(Reasons::All),
                     "none" => Ok(Reasons::None),
                     _ => Err(E::custom(format!(
-                        "reasons = \"{v}\": expected \"all\", \"none\" or a list of \
-                         reason names such as [\"compaction\", \"demotion\"]"
+                        "reasons = {}: expected \"all\", \"none\" or a list of \
+                         reason names such as [\"compaction\", \"demotion\"]",
+                        quoted(v)
                     ))),
                 }
             }
@@ -287,14 +358,15 @@ pub struct DriverName(pub String);
 
 impl<'de> Deserialize<'de> for DriverName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = d.deserialize_any(Text("a driver name in quotes"))?;
         let ok = !s.is_empty()
             && s.len() <= 64
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !ok {
             return Err(de::Error::custom(format!(
-                "driver name \"{s}\" is not a valid kernel driver name"
+                "drivers: driver name {} is not a valid kernel driver name",
+                quoted(&s)
             )));
         }
         Ok(DriverName(s))
@@ -340,10 +412,11 @@ impl fmt::Display for KernelVersion {
 
 impl<'de> Deserialize<'de> for KernelVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = d.deserialize_any(Text("a kernel version in quotes, like \"6.8\""))?;
         KernelVersion::parse_policy(&s).ok_or_else(|| {
             de::Error::custom(format!(
-                "min_kernel = \"{s}\" is not a kernel version like \"6.8\" or \"6.8.12\""
+                "min_kernel = {} is not a kernel version like \"6.8\" or \"6.8.12\"",
+                quoted(&s)
             ))
         })
     }
@@ -394,45 +467,6 @@ impl FloorCharBoundary for str {
         }
         i
     }
-}
-
-/// Longest quoted name echoed in a message (a 10 MB key is not).
-const MAX_QUOTED: usize = 64;
-
-/// Shorten every `quoted` name longer than `MAX_QUOTED` characters.
-fn shorten_quoted(msg: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in msg.split('`').enumerate() {
-        if i > 0 {
-            out.push('`');
-        }
-        let n = part.chars().count();
-        if i % 2 == 1 && n > MAX_QUOTED {
-            let head: String = part.chars().take(MAX_QUOTED / 2).collect();
-            out += &format!("{head}... ({n} characters)");
-        } else {
-            out += part;
-        }
-    }
-    out
-}
-
-/// The message for a `toml` error at `span`, made clearer where serde's
-/// wording misleads.
-fn explain(src: &str, span: std::ops::Range<usize>, msg: &str) -> String {
-    let at = src.get(span).unwrap_or("");
-    if msg.starts_with("invalid type") && at.starts_with("[[") {
-        let name = at
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim();
-        return format!(
-            "`[[{name}]]` is an array of tables; `{name}` is a single table: write `[{name}]`"
-        );
-    }
-    shorten_quoted(msg)
 }
 
 impl Policy {
@@ -544,7 +578,14 @@ pub fn load(path: &Path, dropin_dirs: &[PathBuf], enforce_owner: bool) -> anyhow
     let (files, masked) = crate::sources::find_dropins(dropin_dirs)?;
     policy.sources.masked = masked;
     for f in files {
-        policy.overlay(load_file(&f, enforce_owner)?);
+        let src = crate::policy_file::read(&f, enforce_owner)?;
+        // Empty masks, as in systemd; known only once read, so that an
+        // empty drop-in passes the same ownership checks as any other.
+        if src.is_empty() {
+            policy.sources.masked.push(crate::sources::Masked::empty(f));
+            continue;
+        }
+        policy.overlay(Policy::parse(&src, &f)?);
     }
     policy.check_merged()?;
     Ok(policy)
@@ -615,7 +656,7 @@ reset = "once-per-boot"
     #[test]
     fn located_errors() {
         err_at("[offload]\nenabeld = true\n", 2, 1, "unknown field");
-        err_at("[offload]\nenabled = \"yes\"\n", 2, 11, "bool");
+        err_at("[offload]\nenabled = \"yes\"\n", 2, 11, "true or false");
         err_at("[offload]\nchannels = 0\n", 2, 12, "out of range");
         err_at("[offload]\nchannels = 17\n", 2, 12, "out of range");
         err_at("[offload]\nchannels = \"many\"\n", 2, 12, "auto");
@@ -642,7 +683,7 @@ reset = "once-per-boot"
             "[offload]\nmin_folio_bytes = \"2M\"\n",
             2,
             19,
-            "expected i64",
+            "min_folio_bytes = \"2M\": expected a whole number 0..=1073741824",
         );
         err_at("[offload]\nmin_folio_byte = 0\n", 2, 1, "unknown field");
         err_at("[counters]\nreset = \"daily\"\n", 2, 9, "daily");

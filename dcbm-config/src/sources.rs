@@ -17,6 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::exit::{self, coded};
 use crate::policy::{line_col, Channels, Policy, PolicyError};
+use crate::policy_messages::shorten;
 
 /// The default drop-in directories, highest priority first.
 pub const DROPIN_DIRS: [&str; 2] = ["/etc/dcbm.d", "/usr/lib/dcbm.d"];
@@ -49,13 +50,45 @@ impl Origin {
     }
 }
 
-/// A drop-in not read because another file of the same name masks it.
+/// A drop-in not read because it masks (systemd's rule: it resolves to
+/// `/dev/null` or is empty) or another file of the same name masks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Masked {
     pub file: PathBuf,
-    /// The file that masks it (`/dev/null` for a drop-in linked there, which
-    /// masks and is not read itself).
+    /// The file that masks it: `/dev/null` for a drop-in linked there, the
+    /// file itself for an empty drop-in.
     pub by: PathBuf,
+}
+
+impl Masked {
+    /// An empty drop-in: masks the same name, sets nothing.
+    pub fn empty(file: PathBuf) -> Masked {
+        Masked {
+            by: file.clone(),
+            file,
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.by == self.file {
+            "empty file".to_string()
+        } else {
+            format!("by {}", self.by.display())
+        }
+    }
+}
+
+/// Does `path` resolve to `/dev/null` (systemd's `null_or_empty_path()`:
+/// any link text, relative or with `..`, and links to links)? Only
+/// `/dev/null` itself counts, by device number: systemd takes any
+/// character device as empty, but a link to `/dev/zero` or a tty is more
+/// likely a mistake than a mask, and is refused when read instead.
+fn resolves_to_dev_null(path: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    match (fs::metadata(path), fs::metadata("/dev/null")) {
+        (Ok(m), Ok(null)) => m.file_type().is_char_device() && m.rdev() == null.rdev(),
+        _ => false,
+    }
 }
 
 /// The files of a policy, in the order they were merged, and where each
@@ -69,16 +102,6 @@ pub struct Sources {
     pub keys: BTreeMap<String, Origin>,
 }
 
-fn shown(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 64 {
-        let head: String = one_line.chars().take(60).collect();
-        format!("{head}...")
-    } else {
-        one_line
-    }
-}
-
 impl Sources {
     /// The keys set in `src` (a policy already parsed without error).
     pub fn of_file(src: &str, file: &Path) -> Sources {
@@ -89,7 +112,7 @@ impl Sources {
                 file: file.to_path_buf(),
                 line,
                 column,
-                value: shown(value),
+                value: shorten(value),
             }
         };
         if let Ok(doc) = DeTable::parse(src) {
@@ -135,7 +158,7 @@ impl Sources {
             o += &format!("  {}\n", f.display());
         }
         for m in &self.masked {
-            o += &format!("  masked: {} (by {})\n", m.file.display(), m.by.display());
+            o += &format!("  masked: {} ({})\n", m.file.display(), m.describe());
         }
         o += "values set (every other key has its default):\n";
         let width = self
@@ -189,8 +212,9 @@ impl From<&Sources> for SourcesJson {
 /// The drop-ins of `dirs` (highest priority first): `*.toml` files not
 /// starting with a dot, sorted by file name across the directories; a name
 /// in an earlier directory masks the same name in later ones. A drop-in that
-/// is a symlink to `/dev/null` masks and is skipped. A directory that does
-/// not exist is skipped.
+/// resolves to `/dev/null` masks and is skipped (an empty one masks too, found
+/// when it is read: see `policy::load`). A directory that does not exist is
+/// skipped.
 pub fn find_dropins(dirs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Masked>)> {
     let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut masked = Vec::new();
@@ -236,7 +260,7 @@ pub fn find_dropins(dirs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Masked>)> {
     }
     let mut files = Vec::new();
     for path in chosen.into_values() {
-        if fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null")) {
+        if resolves_to_dev_null(&path) {
             masked.push(Masked {
                 file: path,
                 by: PathBuf::from("/dev/null"),

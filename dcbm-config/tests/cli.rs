@@ -650,7 +650,11 @@ fn malformed_policies_are_located_and_write_nothing() {
             "3:1",
             "unknown field `chanels`",
         ),
-        ("[offload]\nenabled = \"yes\"\n", "2:11", "bool"),
+        (
+            "[offload]\nenabled = \"yes\"\n",
+            "2:11",
+            "expected true or false",
+        ),
         (
             "[offload]\nenabled = true\nchannels = 0\n",
             "3:12",
@@ -679,8 +683,16 @@ fn malformed_policies_are_located_and_write_nothing() {
         ),
         ("[counters]\nreset = \"sometimes\"\n", "2:9", "sometimes"),
         ("[conditions]\nmin_kernel = \"six\"\n", "2:14", "min_kernel"),
-        ("[conditions]\nmin_kernel = 6\n", "2:14", "string"),
-        ("[conditions]\ndrivers = \"ptdma\"\n", "2:11", "sequence"),
+        (
+            "[conditions]\nmin_kernel = 6\n",
+            "2:14",
+            "expected a kernel version in quotes",
+        ),
+        (
+            "[conditions]\ndrivers = \"ptdma\"\n",
+            "2:11",
+            "expected a list",
+        ),
         ("[offload\nenabled = true\n", "1:9", ""),
     ];
     for (body, at, needle) in cases {

@@ -292,3 +292,121 @@ fn validate_dry_run_and_json_show_where_each_value_came_from() {
     assert_eq!(timeout["file"], site.to_str().unwrap());
     assert_eq!(timeout["line"], 2);
 }
+
+/// A drop-in in /etc/dcbm.d masking the vendor file of the same name, which
+/// would be refused if it were read.
+fn masking_tree() -> (Tree, std::path::PathBuf, std::path::PathBuf) {
+    let t = swdma_tree();
+    t.policy(MAIN);
+    let vendor = t.dropin(
+        "usr/lib/dcbm.d/60-broken.toml",
+        "[offload]\ntimeout_ms = 0\n",
+    );
+    let site = t.path("etc/dcbm.d/60-broken.toml");
+    fs::create_dir_all(site.parent().unwrap()).unwrap();
+    (t, vendor, site)
+}
+
+fn masks(t: &Tree, vendor: &std::path::Path, site: &std::path::Path, by: &str) {
+    let o = t.run(&["validate"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    for line in [
+        format!("masked: {} (by {})", vendor.display(), site.display()),
+        format!("masked: {} ({by})", site.display()),
+    ] {
+        assert!(o.stdout.contains(&line), "want {line}: {o:?}");
+    }
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("timeout_ms"), "100");
+}
+
+/// systemd's rule: a link masks when it resolves to /dev/null, whatever
+/// its text says.
+#[test]
+fn a_link_resolving_to_dev_null_masks() {
+    let (t, vendor, site) = masking_tree();
+    // From etc/dcbm.d/ up to / through every component of the tree's path.
+    let depth = site.parent().unwrap().components().count() - 1;
+    let relative = format!("{}dev/null", "../".repeat(depth));
+    for target in ["/dev/null", "/dev/../dev/null", relative.as_str()] {
+        let _ = fs::remove_file(&site);
+        symlink(target, &site).unwrap();
+        assert!(fs::metadata(&site).is_ok(), "{target} resolves");
+        masks(&t, &vendor, &site, "by /dev/null");
+    }
+    // A link to a link to /dev/null.
+    let _ = fs::remove_file(&site);
+    let hop = t.path("null-link");
+    symlink("/dev/null", &hop).unwrap();
+    symlink(&hop, &site).unwrap();
+    masks(&t, &vendor, &site, "by /dev/null");
+}
+
+#[test]
+fn an_empty_dropin_masks() {
+    let (t, vendor, site) = masking_tree();
+    t.dropin("etc/dcbm.d/60-broken.toml", "");
+    // It still passes the checks of any drop-in: an empty file that others
+    // may write is refused, not taken as a mask.
+    fs::set_permissions(&site, fs::Permissions::from_mode(0o666)).unwrap();
+    refused_with_nothing_written(&t, true, "refusing a policy whose file");
+    fs::set_permissions(&site, fs::Permissions::from_mode(0o644)).unwrap();
+    masks(&t, &vendor, &site, "empty file");
+    let o = t.run(&["validate"]);
+    assert!(
+        !o.stdout.contains(&format!("  {}\n", site.display())),
+        "an empty file is masked, not read: {o:?}"
+    );
+    // Not empty (a blank line): read, and it sets nothing.
+    fs::write(&site, "\n").unwrap();
+    let o = t.run(&["validate"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.contains(&format!("  {}\n", site.display())),
+        "{o:?}"
+    );
+    assert!(
+        !o.stdout.contains(&format!("masked: {} (", site.display())),
+        "{o:?}"
+    );
+}
+
+/// What does not mask. A link to another character device is refused like
+/// any device, not taken as a mask: systemd masks with any character
+/// device, but only /dev/null says "nothing here" unambiguously, so a link
+/// to /dev/zero or a tty is a mistake to report. A link to a file with
+/// content is that file, read as a drop-in.
+#[test]
+fn a_link_to_another_device_or_to_content_does_not_mask() {
+    let (t, vendor, site) = masking_tree();
+    symlink("/dev/zero", &site).unwrap();
+    let snap = t.snapshot();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("{}: policy is not a regular file", site.display())),
+        "{o:?}"
+    );
+    t.unchanged_since(&snap);
+    fs::remove_file(&site).unwrap();
+    let real = t.dropin("srv/60-site.toml", "[offload]\ntimeout_ms = 700\n");
+    symlink(&real, &site).unwrap();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("timeout_ms"), "700");
+    let o = t.run(&["validate"]);
+    assert!(
+        o.stdout.contains(&format!(
+            "masked: {} (by {})",
+            vendor.display(),
+            site.display()
+        )),
+        "{o:?}"
+    );
+    assert!(
+        !o.stdout.contains(&format!("masked: {} (", site.display())),
+        "{o:?}"
+    );
+}

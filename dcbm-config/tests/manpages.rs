@@ -143,3 +143,58 @@ fn completions_leave_out_the_packager_commands() {
         }
     }
 }
+
+/// A shell without a generator is a usage error that lists the shells there
+/// are, not "unrecognized subcommand".
+#[test]
+fn completions_for_an_unsupported_shell_list_the_supported_ones() {
+    let t = Tree::new();
+    let o = t.run(&["completions", "nushell"]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(!o.stderr.contains("unrecognized subcommand"), "{o:?}");
+    assert!(o.stderr.contains("'nushell'"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("[possible values: bash, elvish, fish, powershell, zsh]"),
+        "{o:?}"
+    );
+    assert!(o.stdout.is_empty(), "{o:?}");
+    // The other packager command likewise.
+    let o = t.run(&["man", "dcbm"]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("[possible values: dcbm-config, dcbm.toml]"),
+        "{o:?}"
+    );
+    // A mistyped ordinary command is still reported as such.
+    let o = t.run(&["aply"]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("unrecognized subcommand 'aply'"), "{o:?}");
+}
+
+/// Every `DCBM_*` environment variable the tool reads is documented in
+/// dcbm-config(8) and in the README.
+#[test]
+fn every_environment_variable_is_documented() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut vars = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(src).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for part in text.split("\"DCBM_").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            vars.insert(format!("DCBM_{name}"));
+        }
+    }
+    assert!(vars.contains("DCBM_CONFIG"), "{vars:?}");
+    let page = rendered("dcbm-config");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for v in &vars {
+        assert!(page.contains(v.as_str()), "dcbm-config(8) lacks {v}");
+        assert!(readme.contains(v.as_str()), "README.md lacks {v}");
+    }
+}

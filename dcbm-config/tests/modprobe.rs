@@ -115,3 +115,88 @@ fn loading_marks_the_module_as_loaded_by_apply() {
     assert_eq!(t.run(&["apply"]).code, 6);
     assert!(!marker.exists());
 }
+
+/// A `--modprobe` script that returns at once and leaves a background job
+/// creating `files` (`(name, value)`, relative to sys/module/dcbm) one by
+/// one, 100 ms apart, as sysfs does after a module is loaded.
+fn late_module_script(t: &Tree, files: &[(&str, &str)]) -> String {
+    let m = t.path("sys/module/dcbm");
+    let mut job = String::new();
+    for (name, value) in files {
+        let p = m.join(name);
+        job += &format!(
+            "sleep 0.1; mkdir -p '{}'; echo {value} > '{}'; ",
+            p.parent().unwrap().display(),
+            p.display()
+        );
+    }
+    format!("({job}) </dev/null >/dev/null 2>&1 &")
+}
+
+/// The upstream v6 driver's layout (only `parameters/`): the wait ends once
+/// its files are all there, instead of waiting for the top-level files that
+/// this layout never has.
+#[test]
+fn a_v6_module_whose_parameters_appear_late_is_applied() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(
+        SWDMA
+            .replace(
+                "timeout_ms = 20000\nmin_batch_bytes = 262144\nmin_folio_bytes = 0\n",
+                "",
+            )
+            .as_str(),
+    );
+    let script = late_module_script(
+        &t,
+        &[
+            ("parameters/offloading", "N"),
+            ("parameters/nr_dma_chan", "1"),
+            ("parameters/reason_mask", "compaction,demotion"),
+            ("parameters/folios_migrated", "0"),
+            ("parameters/folios_failures", "0"),
+        ],
+    );
+    let o = t.run(&["apply", "--modprobe", &script, "--load-timeout-ms", "5000"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("loading the dcbm module"), "{o:?}");
+    let param = |k: &str| t.get(&format!("sys/module/dcbm/parameters/{k}"));
+    assert_eq!(param("nr_dma_chan"), "4\n");
+    assert_eq!(param("offloading"), "1\n");
+    assert!(t.path("run/dcbm/loaded-by-apply").exists());
+    // Nothing created beside parameters/.
+    let top: Vec<_> = fs::read_dir(t.path("sys/module/dcbm"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(top, ["parameters"]);
+}
+
+/// Neither layout complete by the deadline: exit 6, each layout's missing
+/// files named, nothing written, no marker left.
+#[test]
+fn a_module_with_no_complete_layout_names_what_is_missing() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let script = late_module_script(
+        &t,
+        &[
+            ("parameters/offloading", "N"),
+            ("parameters/nr_dma_chan", "1"),
+        ],
+    );
+    let o = t.run(&["apply", "--modprobe", &script, "--load-timeout-ms", "1000"]);
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(o.stderr.contains("did not show up within 1000 ms"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("parameters/ lacks folios_migrated, folios_failures"),
+        "{o:?}"
+    );
+    assert!(
+        o.stderr.contains("top level lacks offloading, nr_dma_chan"),
+        "{o:?}"
+    );
+    assert_eq!(t.get("sys/module/dcbm/parameters/offloading"), "N\n");
+    assert!(!t.path("run/dcbm/loaded-by-apply").exists());
+}

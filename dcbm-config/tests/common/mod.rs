@@ -327,17 +327,20 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 pub enum FifoEvent {
     /// The tool read the attribute (the value the `FifoAttr` was made with).
     Read,
-    /// The tool stored this ("value\n"; several stores if they came while
-    /// the previous one was being read).
+    /// What the tool stored once let through: every store in order,
+    /// concatenated ("4\n1\n": stored, then rolled back).
     Stored(String),
 }
 
 /// A fake attribute whose store blocks: a FIFO served by a thread. The tool
 /// reads it once (the thread writes `value`); a store then blocks in open()
-/// until the test calls `unblock`, and is reported as `Stored`. `finish`
-/// ends the thread once the tool has exited.
+/// until the test calls `unblock`. From then on the thread holds the FIFO
+/// open for reading and writing, so every later store goes through at once
+/// and none is lost: closing the last reader of a FIFO discards what is in
+/// its buffer, and a reader that closed after each store lost a store that
+/// opened in the instant between its end of file and its close (a rollback
+/// right after the store it undoes). `finish` returns what was stored.
 pub struct FifoAttr {
-    path: PathBuf,
     events: std::sync::mpsc::Receiver<FifoEvent>,
     gate: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -345,7 +348,8 @@ pub struct FifoAttr {
 
 impl FifoAttr {
     pub fn new(t: &Tree, name: &str, value: &str) -> FifoAttr {
-        use std::io::{Read, Write};
+        use std::io::{ErrorKind, Read, Write};
+        use std::os::unix::fs::OpenOptionsExt;
         let path = t.path(&format!("sys/module/dcbm/{name}"));
         fs::remove_file(&path).unwrap();
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -361,20 +365,34 @@ impl FifoAttr {
                 .write_all(value.as_bytes())
                 .unwrap();
             let _ = tx.send(FifoEvent::Read);
-            while go.recv().is_ok() {
-                let mut got = String::new();
-                fs::File::open(&p)
-                    .unwrap()
-                    .read_to_string(&mut got)
-                    .unwrap();
-                if got.is_empty() {
-                    return; // `finish`
+            if go.recv().is_err() {
+                return; // finished without `unblock`: nothing was stored
+            }
+            // A reader (O_RDWR never waits for a partner) lets the store
+            // that waits in open() through, and keeps the buffer alive.
+            let mut fifo = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(&p)
+                .unwrap();
+            // `finish`: the tool has exited, everything it stored is here.
+            while go.recv().is_ok() {}
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match fifo.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("reading the FIFO attribute: {e}"),
                 }
-                let _ = tx.send(FifoEvent::Stored(got));
+            }
+            if !got.is_empty() {
+                let _ = tx.send(FifoEvent::Stored(String::from_utf8(got).unwrap()));
             }
         });
         FifoAttr {
-            path,
             events,
             gate: Some(gate),
             thread: Some(thread),
@@ -389,26 +407,14 @@ impl FifoAttr {
 
     /// Let the tool's stores through from now on.
     pub fn unblock(&self) {
-        for _ in 0..16 {
-            self.gate.as_ref().unwrap().send(()).unwrap();
-        }
+        self.gate.as_ref().unwrap().send(()).unwrap();
     }
 
-    /// End the thread (the tool must have exited); the events not yet taken.
+    /// End the thread (the tool must have exited); the events not yet
+    /// taken: every store, in order, as one `Stored`.
     pub fn finish(mut self) -> Vec<FifoEvent> {
-        use nix::fcntl::OFlag;
         drop(self.gate.take());
-        let th = self.thread.take().unwrap();
-        while !th.is_finished() {
-            // Succeeds when the thread waits in open(); closing it is EOF.
-            let _ = nix::fcntl::open(
-                &self.path,
-                OFlag::O_WRONLY | OFlag::O_NONBLOCK,
-                nix::sys::stat::Mode::empty(),
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        th.join().unwrap();
+        self.thread.take().unwrap().join().unwrap();
         self.events.try_iter().collect()
     }
 }
