@@ -136,14 +136,24 @@ personality_checks "$@"
 # per page size; the health model declines the rest of the run's batches):
 # THPs only with "quick", and late completion on THPs only when the
 # provider cannot terminate.
+#
+# On an idxd-style provider (pool_block=1) a 4 KiB batch on a stalled
+# engine sleeps in the provider's prep with the pool full; the batch finds
+# its deadline passed when that prep returns (the hang cleared, or the late
+# descriptor done), and by then its other descriptors may have completed
+# too: nothing is left to abort or wait out, and neither counter moves.
+# Only the THP batches (fewer descriptors than the pool) are sure to meet
+# their deadline while their descriptors run.
 timeouts=4
 [ $quick = 1 ] && timeouts=2
 [ $quick = 0 ] && [ $noterm = 1 ] && timeouts=3
+case " $* " in *" pool_block=1 "*) timeouts=2 ;; esac
 if [ $noterm = 1 ]; then
   check "timeouts waited out ($(cat $D/engine/waited_out) >= $timeouts), none aborted (provider cannot terminate)" \
     sh -c "test \$(cat $D/engine/waited_out) -ge $timeouts && test \$(cat $D/engine/aborted) = 0"
 else
-  check "timeouts aborted ($(cat $D/engine/aborted) >= $timeouts; provider can terminate)" test "$(cat $D/engine/aborted)" -ge $timeouts
+  check "timeouts aborted ($(cat $D/engine/aborted) >= $timeouts), none waited out (provider can terminate)" \
+    sh -c "test \$(cat $D/engine/aborted) -ge $timeouts && test \$(cat $D/engine/waited_out) = 0"
 fi
 offload_off
 finish
