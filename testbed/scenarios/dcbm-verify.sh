@@ -37,11 +37,17 @@ for bad in sometimes ALL ""; do
   fi
 done
 
-# corrupt_run KNOB=N: one migration with the engine misbehaving N times
+# corrupt_run KNOB=N: one migration with the engine misbehaving N times.
+# Each run writes its own pattern (--seed): a failed transfer leaves part
+# of the destination as it was, and a THP freed by an earlier run of the
+# same pattern, reused as this run's destination, already held the right
+# bytes there (nothing for verify to find; seen once in a cold run).
+seed=100
 corrupt_run() {
   fresh
+  seed=$((seed + 1))
   echo "${1#*=}" > $P/${1%%=*}
-  migrate run --size-mib 8 --page thp --rounds 1
+  migrate run --size-mib 8 --page thp --rounds 1 --seed $seed
   rc=$?
   echo 0 > $P/${1%%=*}
 }
