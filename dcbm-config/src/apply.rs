@@ -2,16 +2,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
 
 use crate::conditions::{self, Verdict};
+use crate::ctx::Ctx;
 use crate::exit::{self, coded};
 use crate::interrupt;
 use crate::journal;
-use crate::lock;
 use crate::modprobe;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
 use crate::plan::{self, Desired, Step, Val};
@@ -21,26 +20,6 @@ use crate::root::Root;
 use crate::saved;
 use crate::sysfs;
 use crate::system;
-
-/// Where and how the commands act.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub root: Root,
-    pub state_dir: PathBuf,
-    /// Shell command that loads the module (run with `sh -c`); `None`: do not
-    /// load it (a fake root without `--modprobe`).
-    pub modprobe: Option<String>,
-    pub load_timeout: Duration,
-    /// How long a writer waits for another one to finish.
-    pub lock_timeout: Duration,
-}
-
-impl Ctx {
-    /// The writers' lock (see `lock`), held until the value is dropped.
-    pub fn lock(&self) -> Result<lock::WriterLock> {
-        lock::acquire(&self.state_dir, self.lock_timeout)
-    }
-}
 
 /// State file recording the boot whose counters were already reset.
 pub const RESET_STATE: &str = "counters-reset.boot-id";
@@ -349,6 +328,8 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     report_conditions(policy, &verdict);
     let mut want = desired(policy, &verdict);
 
+    // Again (`main` noted it before the policy was read): another apply may
+    // have loaded the module while this one waited for the lock.
     journal::note(|j| j.module_loaded = module::loaded(&ctx.root));
     if !module::loaded(&ctx.root) {
         let code = strict_code(policy, &verdict, strict);

@@ -27,18 +27,18 @@ pub const BUSY: u8 = 10;
 /// Table used for `--help` and the man page.
 pub const TABLE: &str = "\
 EXIT STATUS:
-  0  success / in sync (also: offload held off because a condition failed, unless --strict)
-  1  unexpected error (I/O, unreadable or malformed sysfs value, in every command)
+  0  success / in sync (also: offload held off by a failed condition, without --strict)
+  1  unexpected error (I/O, unreadable or malformed sysfs value in any command, lost output of a command whose product is its output)
   2  command-line usage error
-  3  bad policy (syntax, unknown key, wrong type, out of range, unsafe file ownership/mode)
-  4  drift: live state differs from the policy (check)
-  5  provider missing: no usable DMA memcpy channel while the policy needs one
-  6  module missing: dcbm not loaded, failed to load, or an attribute is missing
-  7  a write failed; earlier writes were rolled back
-  8  a write failed and the rollback failed too
-  9  a condition failed (only with --strict)
+  3  bad policy: unreadable, syntax, unknown key, wrong type, out of range, unsafe owner/mode
+  4  drift (check): live state differs from the policy
+  5  provider missing: no usable DMA memcpy channel while the policy needs one (check; apply --strict)
+  6  module missing: not loaded, modprobe failed or timed out, sysfs files did not appear, or an attribute is missing
+  7  a write failed; the earlier writes were rolled back
+  8  a write failed or a signal came, and the rollback failed too
+  9  a condition other than the provider failed (--strict only)
  10  another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written
-128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): the writes already made were rolled back";
+128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); the writes made were rolled back";
 
 /// An error carrying the process exit code it maps to.
 #[derive(Debug)]
@@ -62,15 +62,9 @@ pub fn coded(code: u8, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
-/// Exit code for an error: the first `Coded` (or policy error) in its chain.
+/// Exit code for an error: that of the first `Coded` in its chain.
 pub fn code_of(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<Coded>() {
-            return c.code;
-        }
-        if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
-            return BAD_POLICY;
-        }
-    }
-    ERROR
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Coded>())
+        .map_or(ERROR, |c| c.code)
 }

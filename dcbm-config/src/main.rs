@@ -5,7 +5,9 @@ mod out;
 
 mod apply;
 mod atomic_file;
+mod cli;
 mod conditions;
+mod ctx;
 mod exit;
 mod health;
 mod interrupt;
@@ -16,7 +18,9 @@ mod modprobe;
 mod module;
 mod plan;
 mod policy;
+mod policy_error;
 mod policy_file;
+mod policy_load;
 mod policy_messages;
 mod providers;
 mod reasons;
@@ -24,143 +28,22 @@ mod report;
 mod revert;
 mod root;
 mod saved;
+#[cfg(test)]
+mod schema_keys;
 mod sources;
 mod sysfs;
 mod system;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use crate::apply::Ctx;
+use crate::cli::{Cli, Cmd};
+use crate::ctx::Ctx;
 use crate::root::Root;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "dcbm-config",
-    version,
-    about = "Apply a TOML offload policy to the dcbm kernel module through sysfs",
-    after_help = exit::TABLE
-)]
-pub struct Cli {
-    #[command(flatten)]
-    g: Globals,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-/// Options of every command (the packagers' commands accept and ignore them).
-#[derive(Debug, Clone, clap::Args)]
-pub struct Globals {
-    /// Policy file.
-    #[arg(
-        long,
-        global = true,
-        env = "DCBM_CONFIG",
-        default_value = "/etc/dcbm.toml"
-    )]
-    pub config: PathBuf,
-    /// Drop-in directory, repeatable, highest priority first: its `*.toml`
-    /// files are merged after the policy file, sorted by file name across
-    /// the directories; a name in an earlier directory masks the same name
-    /// in a later one.
-    #[arg(
-        long = "dropin-dir",
-        global = true,
-        env = "DCBM_DROPIN_DIRS",
-        value_delimiter = ':',
-        value_name = "DIR",
-        default_values = sources::DROPIN_DIRS
-    )]
-    pub dropin_dirs: Vec<PathBuf>,
-    /// Read the policy file alone, without drop-ins.
-    #[arg(long, global = true)]
-    pub no_dropins: bool,
-    /// Root under which /sys, /proc and /run are looked up (tests use a fake tree).
-    #[arg(long, global = true, env = "DCBM_SYSFS_ROOT", default_value = "/")]
-    pub sysfs_root: PathBuf,
-    /// Where state is kept across runs [default: <sysfs-root>/run/dcbm].
-    #[arg(long, global = true, env = "DCBM_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Shell command that loads the module (run with `sh -c`)
-    /// [default: `modprobe dcbm`, only when --sysfs-root is /].
-    #[arg(long, global = true, env = "DCBM_MODPROBE", value_name = "CMD")]
-    pub modprobe: Option<String>,
-    /// How long to wait for the module's sysfs files after loading it.
-    #[arg(long, global = true, default_value_t = 10000, value_name = "MS")]
-    pub load_timeout_ms: u64,
-    /// How long `apply`, `reset-counters`, `off` and `revert` wait for
-    /// another dcbm-config that is changing the module.
-    #[arg(long, global = true, default_value_t = 30000, value_name = "MS")]
-    pub lock_timeout_ms: u64,
-}
-
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Bring the module in line with the policy (writes only what differs).
-    Apply {
-        /// Print the plan and write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Exit 5/9 instead of 0 when a condition holds offload off.
-        #[arg(long)]
-        strict: bool,
-        /// Print one JSON object (plan, writes, result) instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Compare the live state with the policy, per attribute (exit code tells).
-    #[command(visible_alias = "verify")]
-    Check {
-        /// Exit 9 when in sync only because a condition holds offload off.
-        #[arg(long)]
-        strict: bool,
-        /// Print one JSON object (attributes, conditions, result) instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Offloading, knobs, counters with rates, providers and their channels.
-    Status {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Sampling interval for counter rates, in seconds (0: no rates).
-        #[arg(long, default_value_t = 1.0)]
-        interval: f64,
-    },
-    /// DMA engines under /sys/class/dma, their drivers, devices and channels
-    /// (marked when held by dcbm or in use by another client).
-    Providers {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Reset the module's counters to 0.
-    ResetCounters,
-    /// Switch offload off now (the module releases its channels); the policy
-    /// is not changed, the next `apply` follows it again.
-    Off,
-    /// Restore the settings the module had before the last `apply` or `off`
-    /// that changed something.
-    Revert,
-    /// Check the policy file alone.
-    Validate,
-    /// Prometheus text format, for node_exporter's textfile collector.
-    Metrics {
-        /// Write atomically to this file instead of stdout.
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
-    /// Print the /etc/modprobe.d/dcbm.conf options matching the policy.
-    ModprobeConf {
-        /// Write atomically to this file instead of stdout.
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
-}
 
 fn emit(output: Option<&Path>, content: &str) -> Result<()> {
     match output {
@@ -172,42 +55,6 @@ fn emit(output: Option<&Path>, content: &str) -> Result<()> {
     }
 }
 
-impl Cmd {
-    /// Does the command act on the module (its exit code says how that
-    /// went), rather than only produce output?
-    fn acts(&self) -> bool {
-        self.writes() || matches!(self, Cmd::Check { .. })
-    }
-
-    /// For `apply --json` and `check --json`: the command and whether it is
-    /// a dry run.
-    fn json_report(&self) -> Option<(&'static str, bool)> {
-        match self {
-            Cmd::Apply {
-                json: true,
-                dry_run,
-                ..
-            } => Some(("apply", *dry_run)),
-            Cmd::Check { json: true, .. } => Some(("check", false)),
-            _ => None,
-        }
-    }
-
-    /// Does the command look at /sys (so that --sysfs-root must hold one)?
-    fn reads_sysfs(&self) -> bool {
-        !matches!(self, Cmd::Validate | Cmd::ModprobeConf { .. })
-    }
-
-    /// Does the command change the module (and so take the lock and catch
-    /// SIGINT/SIGTERM/SIGHUP)?
-    fn writes(&self) -> bool {
-        matches!(
-            self,
-            Cmd::Apply { dry_run: false, .. } | Cmd::ResetCounters | Cmd::Off | Cmd::Revert
-        )
-    }
-}
-
 fn load_policy(cli: &Cli) -> Result<policy::Policy> {
     let enforce = std::env::var_os("DCBM_ENFORCE_POLICY_OWNER").is_some_and(|v| v == "1");
     let dirs = if cli.g.no_dropins {
@@ -215,9 +62,16 @@ fn load_policy(cli: &Cli) -> Result<policy::Policy> {
     } else {
         &cli.g.dropin_dirs[..]
     };
-    let p = policy::load(&cli.g.config, dirs, enforce)?;
+    let p = policy_load::load(&cli.g.config, dirs, enforce)?;
     journal::note(|j| j.policy = Some((&p.sources).into()));
     Ok(p)
+}
+
+/// Whether the module is loaded, for `--json`: noted before the policy is
+/// read, so that the report tells it even when the policy is refused.
+fn note_module_state(ctx: &Ctx) {
+    let loaded = module::loaded(&ctx.root);
+    journal::note(|j| j.module_loaded = loaded);
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -252,10 +106,12 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Apply {
             dry_run, strict, ..
         } => {
+            note_module_state(&ctx);
             let p = load_policy(&cli)?;
             apply::apply(&ctx, &p, *dry_run, *strict)
         }
         Cmd::Check { strict, .. } => {
+            note_module_state(&ctx);
             let p = load_policy(&cli)?;
             apply::check(&ctx, &p, *strict)
         }
@@ -354,16 +210,5 @@ fn lost_output_code(acts: bool, code: u8) -> u8 {
         exit::ERROR
     } else {
         code
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
     }
 }

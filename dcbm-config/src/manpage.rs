@@ -7,16 +7,16 @@ use std::io::Write;
 
 use clap::{Arg, CommandFactory, Parser, Subcommand};
 
+use crate::cli::{Cli, Globals};
 use crate::exit;
 use crate::out;
-use crate::Cli;
 
 /// The packagers' commands.
 #[derive(Debug, Parser)]
 #[command(name = "dcbm-config", disable_help_subcommand = true)]
 pub struct Packager {
     #[command(flatten)]
-    _g: crate::Globals,
+    _g: Globals,
     #[command(subcommand)]
     cmd: Generate,
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::apply::Ctx;
+use crate::ctx::Ctx;
 use crate::exit::{self, coded};
 use crate::interrupt;
 use crate::module::{self, Layout};

@@ -1,18 +1,20 @@
-//! The policy file (`/etc/dcbm.toml`): schema and validation.
+//! The policy (`/etc/dcbm.toml` and its drop-ins): schema and validation.
 //!
-//! Every check that can be made on the file alone happens while it is
+//! Every check that can be made on a file alone happens while it is
 //! deserialized, so that `toml` attaches the span of the offending key or
 //! value and the error can be reported as `file:line:column: message`.
+//! Reading the files and merging them is `policy_load`.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::policy_error::PolicyError;
 use crate::policy_messages::{explain, quoted};
-pub use crate::sources::Sources;
+use crate::sources::{Origin, Sources};
 
 /// Range of `nr_dma_chan` accepted by the module.
 pub const CHANNELS_MIN: u64 = 1;
@@ -422,65 +424,10 @@ impl<'de> Deserialize<'de> for KernelVersion {
     }
 }
 
-/// A policy error located in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for PolicyError {}
-
-/// 1-based line and column (in characters) of byte offset `pos` in `src`.
-pub fn line_col(src: &str, pos: usize) -> (usize, usize) {
-    let pos = pos.min(src.len());
-    let before = &src[..src.floor_char_boundary_compat(pos)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, i: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
-        while i > 0 && !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
-}
-
 impl Policy {
     /// Parse and validate `src`, read from `file` (used in messages).
     pub fn parse(src: &str, file: &Path) -> Result<Policy, PolicyError> {
-        let located = |pos: usize, message: String| {
-            let (line, column) = line_col(src, pos);
-            PolicyError {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
+        let located = |pos: usize, message: String| PolicyError::at(src, file, pos, message);
         let mut policy: Policy = toml::from_str(src).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             located(span.start, explain(src, span, e.message().trim()))
@@ -502,6 +449,33 @@ impl Policy {
             }
         }
         Ok(policy)
+    }
+
+    /// Checks across keys that may come from different files; the error is
+    /// located at whichever of the two keys was read last.
+    pub fn check_merged(&self) -> Result<(), PolicyError> {
+        if let (Some(minc), Some(ch)) = (&self.conditions.min_channels, &self.offload.channels) {
+            if let Channels::Fixed(n) = ch.get_ref() {
+                let min = minc.get_ref().0;
+                if min > *n {
+                    let (a, b) = (
+                        self.sources.get("conditions.min_channels"),
+                        self.sources.get("offload.channels"),
+                    );
+                    if let (Some(a), Some(b)) = (a, b) {
+                        let order =
+                            |o: &Origin| self.sources.files.iter().position(|f| *f == o.file);
+                        let at = if order(b) > order(a) { b } else { a };
+                        return Err(at.error(format!(
+                            "min_channels = {min} ({}) exceeds offload.channels = {n} ({})",
+                            a.at(),
+                            b.at()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn channels(&self) -> Option<Channels> {
@@ -562,33 +536,6 @@ impl Policy {
         s += &format!(" counters.reset={}", self.counters.reset);
         s
     }
-}
-
-/// Read and validate the policy file at `path`.
-pub fn load_file(path: &Path, enforce_owner: bool) -> anyhow::Result<Policy> {
-    let src = crate::policy_file::read(path, enforce_owner)?;
-    Ok(Policy::parse(&src, path)?)
-}
-
-/// The policy: the main file `path`, then the drop-ins of `dropin_dirs`
-/// (highest priority first; see `sources`), each read and validated on its
-/// own, merged key by key.
-pub fn load(path: &Path, dropin_dirs: &[PathBuf], enforce_owner: bool) -> anyhow::Result<Policy> {
-    let mut policy = load_file(path, enforce_owner)?;
-    let (files, masked) = crate::sources::find_dropins(dropin_dirs)?;
-    policy.sources.masked = masked;
-    for f in files {
-        let src = crate::policy_file::read(&f, enforce_owner)?;
-        // Empty masks, as in systemd; known only once read, so that an
-        // empty drop-in passes the same ownership checks as any other.
-        if src.is_empty() {
-            policy.sources.masked.push(crate::sources::Masked::empty(f));
-            continue;
-        }
-        policy.overlay(Policy::parse(&src, &f)?);
-    }
-    policy.check_merged()?;
-    Ok(policy)
 }
 
 #[cfg(test)]
@@ -736,11 +683,5 @@ reset = "once-per-boot"
         assert!(KernelVersion::parse_policy("6.8.1.2").is_none());
         assert!(KernelVersion::parse_policy("").is_none());
         assert!(KernelVersion([6, 10, 0]) > KernelVersion([6, 9, 5]));
-    }
-
-    #[test]
-    fn line_col_counts_characters() {
-        assert_eq!(line_col("ab\ncé=x", 6), (2, 3));
-        assert_eq!(line_col("", 0), (1, 1));
     }
 }

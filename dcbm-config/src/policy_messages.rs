@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::policy::line_col;
+use crate::policy_error::line_col;
 
 /// Longest value or name echoed whole: a 300,000-character value in a
 /// message would bury the message itself.

@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 
-use crate::apply::{execute, Ctx};
+use crate::apply::execute;
+use crate::ctx::Ctx;
 use crate::exit::{self, coded};
 use crate::module::{self, Attr, Live};
 use crate::plan::{self, Step};

@@ -16,7 +16,7 @@ use serde::Serialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::exit::{self, coded};
-use crate::policy::{line_col, Channels, Policy, PolicyError};
+use crate::policy_error::{line_col, PolicyError};
 use crate::policy_messages::shorten;
 
 /// The default drop-in directories, highest priority first.
@@ -140,6 +140,17 @@ impl Sources {
         }
     }
 
+    /// Take from `later` (the sources of a drop-in read after these) every
+    /// key it sets, with its array elements, and its file.
+    pub fn overlay(&mut self, later: Sources) {
+        for (key, _) in later.set_keys() {
+            let prefix = format!("{key}[");
+            self.keys.retain(|k, _| k != key && !k.starts_with(&prefix));
+        }
+        self.keys.extend(later.keys);
+        self.files.extend(later.files);
+    }
+
     /// Origin of `key` (`offload.channels`), if a file set it.
     pub fn get(&self, key: &str) -> Option<&Origin> {
         self.keys.get(key)
@@ -213,7 +224,7 @@ impl From<&Sources> for SourcesJson {
 /// starting with a dot, sorted by file name across the directories; a name
 /// in an earlier directory masks the same name in later ones. A drop-in that
 /// resolves to `/dev/null` masks and is skipped (an empty one masks too, found
-/// when it is read: see `policy::load`). A directory that does not exist is
+/// when it is read: see `policy_load`). A directory that does not exist is
 /// skipped.
 pub fn find_dropins(dirs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Masked>)> {
     let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -270,73 +281,4 @@ pub fn find_dropins(dirs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Masked>)> {
         }
     }
     Ok((files, masked))
-}
-
-impl Policy {
-    /// Take from `later` (a drop-in read after this policy) every key it
-    /// sets, with its origin.
-    pub fn overlay(&mut self, later: Policy) {
-        let set: Vec<String> = later.sources.set_keys().map(|(k, _)| k.clone()).collect();
-        for key in &set {
-            let (o, c, n) = (&mut self.offload, &mut self.conditions, &mut self.counters);
-            let (lo, lc, ln) = (&later.offload, &later.conditions, &later.counters);
-            match key.as_str() {
-                "offload.enabled" => o.enabled = lo.enabled,
-                "offload.channels" => o.channels = lo.channels.clone(),
-                "offload.timeout_ms" => o.timeout_ms = lo.timeout_ms,
-                "offload.min_batch_bytes" => o.min_batch_bytes = lo.min_batch_bytes,
-                "offload.min_folio_bytes" => o.min_folio_bytes = lo.min_folio_bytes,
-                "offload.reasons" => o.reasons = lo.reasons.clone(),
-                "conditions.require_provider" => c.require_provider = lc.require_provider,
-                "conditions.drivers" => c.drivers = lc.drivers.clone(),
-                "conditions.min_channels" => c.min_channels = lc.min_channels.clone(),
-                "conditions.min_numa_nodes" => c.min_numa_nodes = lc.min_numa_nodes,
-                "conditions.min_cpuless_memory_nodes" => {
-                    c.min_cpuless_memory_nodes = lc.min_cpuless_memory_nodes
-                }
-                "conditions.require_demotion" => c.require_demotion = lc.require_demotion,
-                "conditions.min_kernel" => c.min_kernel = lc.min_kernel,
-                "counters.reset" => n.reset = ln.reset,
-                _ => {}
-            }
-            // The key and its array elements now come from `later`.
-            let prefix = format!("{key}[");
-            self.sources
-                .keys
-                .retain(|k, _| k != key && !k.starts_with(&prefix));
-            for (k, origin) in &later.sources.keys {
-                if k == key || k.starts_with(&prefix) {
-                    self.sources.keys.insert(k.clone(), origin.clone());
-                }
-            }
-        }
-        self.sources.files.extend(later.sources.files);
-    }
-
-    /// Checks across keys that may come from different files; the error is
-    /// located at whichever of the two keys was read last.
-    pub fn check_merged(&self) -> Result<(), PolicyError> {
-        if let (Some(minc), Some(ch)) = (&self.conditions.min_channels, &self.offload.channels) {
-            if let Channels::Fixed(n) = ch.get_ref() {
-                let min = minc.get_ref().0;
-                if min > *n {
-                    let (a, b) = (
-                        self.sources.get("conditions.min_channels"),
-                        self.sources.get("offload.channels"),
-                    );
-                    if let (Some(a), Some(b)) = (a, b) {
-                        let order =
-                            |o: &Origin| self.sources.files.iter().position(|f| *f == o.file);
-                        let at = if order(b) > order(a) { b } else { a };
-                        return Err(at.error(format!(
-                            "min_channels = {min} ({}) exceeds offload.channels = {n} ({})",
-                            a.at(),
-                            b.at()
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }

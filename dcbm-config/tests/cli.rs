@@ -788,6 +788,11 @@ fn policy_not_owned_by_root_is_refused_on_request() {
     let (_, o) = apply(false);
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(t.attr("offloading"), "1");
+    // Not root and not asked: no ownership check, even of a policy others
+    // may write (the user can do no more than by hand).
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).unwrap();
+    let (_, o) = apply(false);
+    assert_eq!(o.code, 0, "{o:?}");
 }
 
 #[test]

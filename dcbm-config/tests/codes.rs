@@ -1,7 +1,11 @@
-//! Exit codes that agree across commands: `check` says what `apply` did,
-//! a malformed sysfs value is one code everywhere.
+//! Exit codes that agree across commands (`check` says what `apply` did,
+//! a malformed sysfs value is one code everywhere) and across the documents
+//! (the man page and every README table list every code, in the same words).
 
 mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use common::*;
 
@@ -79,5 +83,97 @@ fn sysfs_root_without_sys_is_a_usage_error() {
         let o = t.run(&[args, &["--sysfs-root", &typo][..]].concat());
         assert_eq!(o.code, 2, "{args:?}: {o:?}");
         assert!(o.stderr.contains("no sys directory there"), "{o:?}");
+    }
+}
+
+/// A file of the repository, by its path from the workspace root.
+fn repo_file(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every exit code the tool uses: the `u8` constants of exit.rs, and 128+N
+/// after a signal (interrupt.rs).
+fn codes_in_source() -> BTreeSet<String> {
+    let mut codes: BTreeSet<String> = repo_file("dcbm-config/src/exit.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub const ")?.split_once(": u8 = "))
+        .map(|(_, v)| v.trim_end_matches(';').to_string())
+        .collect();
+    assert!(codes.contains("10"), "exit.rs not parsed: {codes:?}");
+    assert!(
+        repo_file("dcbm-config/src/interrupt.rs").contains("(128 + sig)"),
+        "interrupt.rs no longer exits 128 + the signal: update this test"
+    );
+    codes.insert("128+N".to_string());
+    codes
+}
+
+/// The (code, meaning) rows of dcbm-config(8)'s EXIT STATUS section.
+fn man_page_rows() -> Vec<(String, String)> {
+    let o: Out = std::process::Command::new(BIN)
+        .arg("man")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let section = o
+        .stdout
+        .split_once(".SH EXIT STATUS\n")
+        .map(|(_, rest)| rest.split("\n.SH ").next().unwrap())
+        .unwrap_or_else(|| panic!("no EXIT STATUS section: {o:?}"));
+    section
+        .split(".TP\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let unroff = |s: &str| s.replace("\\-", "-").replace("\\&", "");
+            let (code, meaning) = e.split_once('\n').unwrap();
+            let code = code.trim_start_matches("\\fB").trim_end_matches("\\fR");
+            (unroff(code), unroff(meaning.trim()))
+        })
+        .collect()
+}
+
+/// The rows of the table under the `Exit codes` heading of `readme`, the
+/// code markup (backticks) dropped.
+fn readme_rows(readme: &str) -> Vec<(String, String)> {
+    let text = repo_file(readme);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !(l.starts_with('#') && l.contains("Exit codes")));
+    assert!(lines.next().is_some(), "{readme}: no Exit codes heading");
+    lines
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().replace('`', ""))
+                .collect();
+            assert_eq!(cells.len(), 2, "{readme}: {l}");
+            (cells[0].clone(), cells[1].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn every_exit_code_is_in_the_man_page() {
+    let man: BTreeSet<String> = man_page_rows().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(man, codes_in_source(), "dcbm-config(8) EXIT STATUS");
+}
+
+/// The README tables say what the man page says (which is `--help`'s table).
+#[test]
+fn every_exit_code_table_matches_the_man_page() {
+    let man = man_page_rows();
+    for readme in ["README.md", "packaging/README.md", "dcbm-config/README.md"] {
+        let rows = readme_rows(readme);
+        let codes: BTreeSet<String> = rows.iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(codes, codes_in_source(), "{readme}: codes");
+        for (row, want) in rows.iter().zip(&man) {
+            assert_eq!(row, want, "{readme}: row of code {}", row.0);
+        }
     }
 }

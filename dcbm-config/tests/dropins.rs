@@ -410,3 +410,53 @@ fn a_link_to_another_device_or_to_content_does_not_mask() {
         "{o:?}"
     );
 }
+
+/// As root, a drop-in directory that others may write is refused even when
+/// no file in it is read: whoever can write it could mask a vendor drop-in
+/// (a link to /dev/null) or link in another root-owned file.
+#[test]
+#[ignore = "needs root: only root can give the directory to another uid, and a \
+            non-root tool checks ownership only with DCBM_ENFORCE_POLICY_OWNER=1, \
+            which refuses its own main file first; run with --include-ignored as root"]
+fn a_dropin_directory_others_may_write_is_refused() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root: see the ignore reason"
+    );
+    let t = swdma_tree();
+    t.policy(MAIN);
+    t.dropin(
+        "usr/lib/dcbm.d/50-vendor.toml",
+        "[offload]\ntimeout_ms = 200\n",
+    );
+    let dir = t.path("etc/dcbm.d");
+    fs::create_dir_all(&dir).unwrap();
+    symlink("/dev/null", dir.join("50-vendor.toml")).unwrap();
+    for mode in [0o777, 0o775, 0o1777] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+        refused_with_nothing_written(
+            &t,
+            false,
+            &format!(
+                "refusing a policy whose directory {} is group- or world-writable (mode {:o})",
+                dir.display(),
+                mode
+            ),
+        );
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    nix::unistd::chown(&dir, Some(nix::unistd::Uid::from_raw(1)), None).unwrap();
+    refused_with_nothing_written(
+        &t,
+        false,
+        &format!(
+            "refusing a policy whose directory {} is owned by uid 1",
+            dir.display()
+        ),
+    );
+    // Root's again: the mask holds.
+    nix::unistd::chown(&dir, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("timeout_ms"), "100");
+}

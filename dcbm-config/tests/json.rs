@@ -103,3 +103,23 @@ fn check_json_reports_attributes_and_verdict() {
         .unwrap()
         .contains("unknown field"));
 }
+
+/// A refused policy writes nothing, yet the JSON still tells the module's
+/// real state: loaded or not.
+#[test]
+fn json_of_a_refused_policy_tells_whether_the_module_is_loaded() {
+    for loaded in [true, false] {
+        let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+        let t = if loaded { t.with_module(&[]) } else { t };
+        t.policy("[offload]\nenabled = true\nchannels = 0\n");
+        let snap = t.snapshot();
+        for cmd in ["apply", "check"] {
+            let o = t.run(&[cmd, "--json"]);
+            assert_eq!(o.code, 3, "{cmd}: {o:?}");
+            let v = json_of(&o);
+            assert_eq!(v["result"], "failed", "{cmd}: {v}");
+            assert_eq!(v["module_loaded"], loaded, "{cmd}: {v}");
+        }
+        t.unchanged_since(&snap);
+    }
+}
