@@ -157,6 +157,11 @@ impl Health {
         self.state() == State::InPool
     }
 
+    /// Why the channel was last taken out.
+    pub(crate) fn cause(&self) -> Cause {
+        Cause::from_u8(self.cause.load(Ordering::Relaxed))
+    }
+
     /// Counts a trouble a batch met on the channel; takes it out of the
     /// pool once `needed` troubles came in a row (0: never). True when
     /// this call took it out.
@@ -282,7 +287,7 @@ impl Health {
             f,
             "{} cause={} strikes={} outs={} probes={} probe_failures={} rate_mbps={} desc_us={}",
             self.state().name(),
-            Cause::from_u8(self.cause.load(Ordering::Relaxed)).name(),
+            self.cause().name(),
             self.strikes.load(Ordering::Relaxed),
             self.outs.load(Ordering::Relaxed),
             self.probes.load(Ordering::Relaxed),

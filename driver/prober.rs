@@ -160,12 +160,17 @@ fn probe_one(set: &ChannelSet, c: &Arc<Chan>) {
     if !ok {
         stats::PROBE_FAILURES.add(1);
     }
+    // A failed probe is no transition (the channel stays out): only the
+    // first of an outage is logged, so that a long one does not spend the
+    // log's rate limit and hide the transitions after it (engine/ counts
+    // every probe).
+    let first_failure = !ok && c.health().cause() != health::Cause::Probe;
     c.health().end_probe(ok);
-    c.log_health(if ok {
-        "probe passed, back in the pool"
-    } else {
-        "probe failed, kept out"
-    });
+    if ok {
+        c.log_health("probe passed, back in the pool");
+    } else if first_failure {
+        c.log_health("probe failed, kept out (later failed probes are counted in engine/probe_failures, not logged)");
+    }
 }
 
 /// Distinct patterns for successive probes: a stale page cannot pass.
