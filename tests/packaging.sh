@@ -4,7 +4,11 @@
 # test-bed kernel, for a second test-bed kernel through the kernel postinst
 # hook, and that it skips kernels without Rust or without the offload
 # interface (without failing); removes and purges the packages and checks
-# that nothing is left.
+# that nothing is left. Also checks what the packages declare and what
+# their maintainer scripts do: the unit enabled but never started by the
+# package manager, offload switched off on removal, the drop-in
+# directories owned, a generated /etc/modprobe.d/dcbm.conf purged, cargo
+# run --locked --offline, the RPM's %check run, no preset, no doc lost.
 #
 #   sudo tests/packaging.sh [install|kernels]   (needs root: apt, dkms, /lib/modules)
 #
@@ -137,11 +141,12 @@ if ((first)); then
 # --- build and lint ------------------------------------------------------
 debdir=$work/deb
 rm -rf "$debdir"
-if "$repo/packaging/deb/build.sh" "$debdir" >"$work/deb-build.out" 2>>"$log"; then
+if "$repo/packaging/deb/build.sh" "$debdir" >"$work/deb-build.out" 2>"$work/deb-build.err"; then
   ok "deb: dpkg-buildpackage builds dcbm-dkms and dcbm-config"
 else
-  ko "deb: dpkg-buildpackage (see $log)"
+  ko "deb: dpkg-buildpackage (see $work/deb-build.err)"
 fi
+cat "$work/deb-build.err" >>"$log"
 deb_dkms=$debdir/dcbm-dkms_${version}_all.deb
 deb_cfg=$(ls "$debdir"/dcbm-config_"${version}"_*.deb 2>/dev/null | head -1)
 check "deb: dcbm-dkms is Architecture: all" test "$(dpkg-deb -f "$deb_dkms" Architecture 2>/dev/null)" = all
@@ -149,6 +154,43 @@ if lintian --fail-on error,warning "$debdir"/dcbm_"${version}"_*.changes >"$work
   ok "deb: lintian --fail-on error,warning ($(grep -c '^[EW]:' "$work/lintian.out") errors/warnings)"
 else
   ko "deb: lintian: $(grep '^[EW]:' "$work/lintian.out" | head -5 | tr '\n' ' ')"
+fi
+# What the packages declare, and what their maintainer scripts run.
+check "deb: cargo built and tested with --locked --offline (crates exactly as Cargo.lock pins, no network)" \
+  grep -Eq '^cargo build .*--locked --offline' "$work/deb-build.err"
+check "deb: dcbm-config is Section: admin, dcbm-dkms Section: kernel" sh -c "
+  [ \"\$(dpkg-deb -f '$deb_cfg' Section)\" = admin ] && [ \"\$(dpkg-deb -f '$deb_dkms' Section)\" = kernel ]"
+check "deb: dcbm-dkms neither needs nor suggests bindgen or libclang (a module build needs neither: packaging/README.md)" \
+  sh -c "dpkg-deb -f '$deb_dkms' Suggests | grep -q rustc && ! dpkg-deb -f '$deb_dkms' Depends Recommends Suggests | grep -Eiq 'bindgen|clang'"
+ctl=$work/deb-control
+rm -rf "$ctl" && dpkg-deb -e "$deb_cfg" "$ctl" 2>>"$log"
+check "deb: apt enables dcbm-config.service and never starts, restarts or stops it (dh_installsystemd --no-start --no-stop-on-upgrade)" \
+  sh -c "grep -q 'deb-systemd-helper enable' '$ctl/postinst' && ! grep -q deb-systemd-invoke '$ctl/postinst' &&
+         ! grep -qs deb-systemd-invoke '$ctl/preinst'"
+# run_prerm ARG: dcbm-config's prerm, run as dpkg runs it with $1 = ARG,
+# with a fake dcbm-config and deb-systemd-invoke first on PATH that record
+# each call as "NAME ARGS"; prints those lines. Fails if the prerm does.
+run_prerm() {
+  local dir=$work/prerm-$1 f
+  rm -rf "$dir" && mkdir -p "$dir/bin" && : >"$dir/calls" || return 1
+  for f in dcbm-config deb-systemd-invoke; do
+    printf '#!/bin/sh\nprintf "%%s %%s\\n" %s "$*" >>"%s/calls"\n' "$f" "$dir" >"$dir/bin/$f"
+    chmod +x "$dir/bin/$f" || return 1
+  done
+  PATH="$dir/bin:$PATH" sh "$ctl/prerm" "$1" >>"$log" 2>&1 || return 1
+  cat "$dir/calls"
+}
+calls=$(run_prerm remove); rc=$?
+if [ "$rc" = 0 ] && grep -qx 'dcbm-config off' <<<"$calls"; then
+  ok "deb: dcbm-config's prerm remove runs dcbm-config off (offload does not outlive the package)"
+else
+  ko "deb: dcbm-config's prerm remove should run dcbm-config off; exit status $rc, calls: $(paste -sd ';' <<<"$calls")"
+fi
+calls=$(run_prerm upgrade); rc=$?
+if [ "$rc" = 0 ] && [ -z "$calls" ]; then
+  ok "deb: dcbm-config's prerm upgrade leaves the unit and offload alone"
+else
+  ko "deb: dcbm-config's prerm upgrade should call nothing; exit status $rc, calls: $(paste -sd ';' <<<"$calls")"
 fi
 check "deb: dkms.conf carries version $version" \
   sh -c "dpkg-deb --fsys-tarfile '$deb_dkms' | tar -xO ./usr/src/dcbm-$version/dkms.conf | grep -qx 'PACKAGE_VERSION=\"$version\"'"
@@ -197,6 +239,13 @@ check "dcbm-config: /usr/bin/dcbm-config runs" /usr/bin/dcbm-config --version
 check "dcbm-config: /etc/dcbm.toml is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' dcbm-config | grep -q '/etc/dcbm.toml'"
 check "dcbm-config: default policy validates" /usr/bin/dcbm-config --config /etc/dcbm.toml validate
 check "dcbm-config: unit enabled (multi-user.target.wants)" test -L /etc/systemd/system/multi-user.target.wants/dcbm-config.service
+check "dcbm-config: owns the drop-in directories /etc/dcbm.d and /usr/lib/dcbm.d" sh -c "
+  test -d /etc/dcbm.d -a -d /usr/lib/dcbm.d &&
+  [ \"\$(dpkg-query -S /etc/dcbm.d)\" = 'dcbm-config: /etc/dcbm.d' ] &&
+  [ \"\$(dpkg-query -S /usr/lib/dcbm.d)\" = 'dcbm-config: /usr/lib/dcbm.d' ]"
+check "dcbm-config: both READMEs in /usr/share/doc/dcbm-config (the tool's README.md, the packages' README.packaging.md)" sh -c "
+  zcat -f /usr/share/doc/dcbm-config/README.md* | head -1 | grep -qx '# dcbm-config' &&
+  zcat -f /usr/share/doc/dcbm-config/README.packaging.md* | head -1 | grep -qx '# dcbm packages'"
 check "dcbm-config: udev rule, man page, completions installed" \
   test -f /lib/udev/rules.d/90-dcbm.rules -a -f /usr/share/man/man8/dcbm-config.8.gz \
   -a -f /usr/share/bash-completion/completions/dcbm-config -a -f /usr/share/zsh/vendor-completions/_dcbm-config
@@ -276,16 +325,36 @@ if autoinstall_kernel v6 --series v6; then
 fi
 
 # --- remove, then purge -------------------------------------------------------
-check "apt remove dcbm-dkms dcbm-config" apt-get remove -y dcbm-dkms dcbm-config
+# Load-time parameters as the README has the administrator write them:
+# the package's tool generated the file, so purge removes it.
+modconf=/etc/modprobe.d/dcbm.conf
+if [ -e "$modconf" ]; then
+  ko "$modconf exists before the test (not ours: left alone, its purge not checked)"
+  modconf=""
+else
+  check "dcbm-config modprobe-conf --output $modconf" /usr/bin/dcbm-config modprobe-conf --output "$modconf"
+fi
+if apt-get remove -y dcbm-dkms dcbm-config >"$work/apt-remove.out" 2>&1; then
+  ok "apt remove dcbm-dkms dcbm-config"
+else
+  ko "apt remove dcbm-dkms dcbm-config (see $work/apt-remove.out)"
+fi
+cat "$work/apt-remove.out" >>"$log"
+check "removed: the prerm switched offload off (dcbm-config off ran)" \
+  grep -Eq 'dcbm module not loaded: offload is off|offload is already off|^offload off' "$work/apt-remove.out"
+check "removed: no /run/dcbm (the unit's runtime state)" test ! -e /run/dcbm
 check "removed: no /var/lib/dkms/dcbm" test ! -e /var/lib/dkms/dcbm
 check "removed: no /usr/src/dcbm-*" sh -c '! ls -d /usr/src/dcbm-* 2>/dev/null'
 check "removed: no dcbm.ko for $rel1${rel2:+ and $rel2}" \
   sh -c "! find /lib/modules -name 'dcbm.ko*' 2>/dev/null | grep -q ."
 check "removed: binary and unit gone, /etc/dcbm.toml kept until purge" \
   test ! -e /usr/bin/dcbm-config -a ! -e /lib/systemd/system/dcbm-config.service -a -f /etc/dcbm.toml
+[ -z "$modconf" ] || check "removed: $modconf kept until purge" test -f "$modconf"
 check "apt purge dcbm-config dcbm-dkms" apt-get purge -y dcbm-dkms dcbm-config
 check "purged: /etc/dcbm.toml and the unit's enable link gone" \
   test ! -e /etc/dcbm.toml -a ! -e /etc/systemd/system/multi-user.target.wants/dcbm-config.service
+[ -z "$modconf" ] || check "purged: the generated $modconf gone" test ! -e "$modconf"
+check "purged: /etc/dcbm.d and /usr/lib/dcbm.d gone" test ! -e /etc/dcbm.d -a ! -e /usr/lib/dcbm.d
 check "purged: dpkg knows neither package" \
   sh -c "! dpkg-query -W -f='\${db:Status-Status}\n' dcbm-dkms dcbm-config 2>/dev/null | grep -qv not-installed"
 
@@ -299,17 +368,39 @@ else
 fi
 rpm_dkms=$(ls "$rpmdir"/dkms-dcbm-"$version"-*.noarch.rpm 2>/dev/null | head -1)
 rpm_cfg=$(ls "$rpmdir"/dcbm-config-"$version"-*.rpm 2>/dev/null | head -1)
+check "rpm: %check ran the tool's tests, all passed" sh -c "
+  grep -q 'Executing(%check)' '$work/rpm-build.err' && grep -q '^test result: ok' '$work/rpm-build.err' &&
+  ! grep -q '^test result: FAILED' '$work/rpm-build.err'"
+check "rpm: cargo built and tested with --locked --offline" sh -c "
+  grep -Eq '^\+ cargo build .*--locked --offline' '$work/rpm-build.err' &&
+  grep -Eq '^\+ cargo test .*--locked --offline' '$work/rpm-build.err'"
+check "rpm: no file listed twice; dcbm-config has both READMEs (README.md, README.packaging.md)" sh -c "
+  ! grep -q 'File listed twice' '$work/rpm-build.err' &&
+  rpm -qpl '$rpm_cfg' | grep -q '/dcbm-config[^/]*/README\.md\$' &&
+  rpm -qpl '$rpm_cfg' | grep -q '/dcbm-config[^/]*/README\.packaging\.md\$'"
+check "rpm: dcbm-config ships no systemd preset (the system's presets decide: Fedora policy)" \
+  sh -c "! rpm -qpl '$rpm_cfg' | grep -q system-preset"
+check "rpm: dcbm-config owns /etc/dcbm.d and /usr/lib/dcbm.d (directories)" sh -c "
+  rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' '$rpm_cfg' | grep -qx 'drwxr-xr-x /etc/dcbm.d' &&
+  rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' '$rpm_cfg' | grep -qx 'drwxr-xr-x /usr/lib/dcbm.d'"
+check "rpm: dkms-dcbm suggests neither bindgen nor clang (a module build needs neither)" \
+  sh -c "! rpm -qp --suggests --requires '$rpm_dkms' | grep -Eiq 'bindgen|clang'"
+check "rpm: no dcbm-config scriptlet starts or restarts the unit" \
+  sh -c "! rpm -qp --scripts '$rpm_cfg' | grep -Eq 'systemctl.* (start|restart|try-restart|reload-or-restart) '"
 check "rpm: dkms-dcbm is noarch and ships /usr/src/dcbm-$version/dkms.conf" sh -c "
   [ \"\$(rpm -qp --qf '%{ARCH}' '$rpm_dkms')\" = noarch ] &&
   rpm -qpl '$rpm_dkms' | grep -qx /usr/src/dcbm-$version/dkms.conf"
-# dkms-dcbm's scriptlets, run as rpm runs them, against a fake dkms.
-# run_scriptlet RPM TAG ARG: runs RPM's TAG scriptlet (POSTIN, PREUN) with
-# its interpreter and $1 = ARG (1: an install, 0: an erase), with a fake
-# dkms first on PATH that records each call's arguments as one line and
-# exits 0; prints those lines. Fails if there is no such shell scriptlet or
-# it exits non-zero.
+# The scriptlets, run as rpm runs them, against fake commands.
+# run_scriptlet RPM TAG ARG [FAKE...]: runs RPM's TAG scriptlet (POSTIN,
+# PREUN, POSTUN) with its interpreter and $1 = ARG (1: an install or
+# upgrade, 0: an erase), with fake commands FAKE (default: dkms) first on
+# PATH that record each call's arguments as one line and exit 0; prints
+# those lines, each prefixed with the command's name when FAKEs are
+# given. Fails if there is no such shell scriptlet or it exits non-zero.
 run_scriptlet() {
-  local rpm=$1 tag=$2 arg=$3 dir=$work/scriptlet-$2 prog rc
+  local rpm=$1 tag=$2 arg=$3 dir=$work/scriptlet-$2-$3 prog rc f named=1
+  shift 3
+  (($#)) || { set -- dkms; named=0; }
   rm -rf "$dir" && mkdir -p "$dir/bin" || return 1
   prog=$(rpm -qp --qf "%{${tag}PROG}" "$rpm" 2>>"$log") || return 1
   case $prog in
@@ -317,13 +408,20 @@ run_scriptlet() {
     *) echo "$rpm: no $tag shell scriptlet (interpreter: $prog)" >>"$log"; return 1 ;;
   esac
   rpm -qp --qf "%{$tag}" "$rpm" >"$dir/script" 2>>"$log" || return 1
-  printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/dkms.log"\n' "$dir" >"$dir/bin/dkms"
-  chmod +x "$dir/bin/dkms" && : >"$dir/dkms.log" || return 1
+  : >"$dir/calls" || return 1
+  for f; do
+    if ((named)); then
+      printf '#!/bin/sh\nprintf "%%s %%s\\n" %s "$*" >>"%s/calls"\n' "$f" "$dir" >"$dir/bin/$f"
+    else
+      printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/calls"\n' "$dir" >"$dir/bin/$f"
+    fi
+    chmod +x "$dir/bin/$f" || return 1
+  done
   { echo "--- $rpm: $tag scriptlet, \$1 = $arg:"; cat "$dir/script"; echo; } >>"$log"
   PATH="$dir/bin:$PATH" "$prog" "$dir/script" "$arg" >>"$log" 2>&1
   rc=$?
-  { echo "--- dkms calls (exit status $rc):"; cat "$dir/dkms.log"; } >>"$log"
-  cat "$dir/dkms.log"
+  { echo "--- calls of $* (exit status $rc):"; cat "$dir/calls"; } >>"$log"
+  cat "$dir/calls"
   return $rc
 }
 # dkms_calls_are CALLS EXPECTED...: CALLS (one dkms call a line) are
@@ -354,6 +452,21 @@ if [ "$rc" = 0 ] && dkms_calls_are "$calls" "remove --all"; then
   ok "rpm: dkms-dcbm's %preun (\$1 = 0) runs dkms remove -m dcbm -v $version --all"
 else
   ko "rpm: dkms-dcbm's %preun (\$1 = 0) should run dkms remove -m dcbm -v $version --all, only; exit status $rc, dkms calls: $(paste -sd ';' <<<"$calls")"
+fi
+# dcbm-config's removal: the unit disabled and stopped, then offload off;
+# an upgrade leaves both alone.
+calls=$(run_scriptlet "$rpm_cfg" PREUN 0 systemctl dcbm-config); rc=$?
+if [ "$rc" = 0 ] && grep -q '^systemctl .*disable --now dcbm-config.service' <<<"$calls" &&
+   [ "$(tail -1 <<<"$calls")" = "dcbm-config off" ]; then
+  ok "rpm: dcbm-config's %preun (\$1 = 0) disables and stops the unit, then runs dcbm-config off"
+else
+  ko "rpm: dcbm-config's %preun (\$1 = 0) should disable --now the unit, then run dcbm-config off; exit status $rc, calls: $(paste -sd ';' <<<"$calls")"
+fi
+calls=$(run_scriptlet "$rpm_cfg" PREUN 1 systemctl dcbm-config); rc=$?
+if [ "$rc" = 0 ] && [ -z "$calls" ]; then
+  ok "rpm: dcbm-config's %preun (\$1 = 1, an upgrade) leaves the unit and offload alone"
+else
+  ko "rpm: dcbm-config's %preun (\$1 = 1) should call nothing; exit status $rc, calls: $(paste -sd ';' <<<"$calls")"
 fi
 check "rpm: dcbm-config has /etc/dcbm.toml as %config(noreplace) and systemd scriptlets" sh -c "
   rpm -qp --configfiles '$rpm_cfg' | grep -qx /etc/dcbm.toml &&

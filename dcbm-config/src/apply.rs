@@ -13,6 +13,7 @@ use crate::interrupt;
 use crate::journal;
 use crate::modprobe;
 use crate::module::{self, Attr, Live, CONFIG_ATTRS};
+use crate::notify;
 use crate::plan::{self, Desired, Step, Val};
 use crate::policy::{Policy, ResetMode};
 use crate::providers;
@@ -335,6 +336,9 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         let code = strict_code(policy, &verdict, strict);
         if !want.offloading {
             say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
+            if !dry_run {
+                notify::set_status(unit_status(policy, &verdict, &want));
+            }
             return Ok(code);
         }
         if dry_run {
@@ -380,7 +384,29 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     if let (false, Some(id)) = (dry_run, boot_id) {
         record_reset(ctx, &id)?;
     }
+    if !dry_run {
+        notify::set_status(unit_status(policy, &verdict, &want));
+    }
     Ok(code)
+}
+
+/// The boot unit's status line after an `apply` that succeeded: whether
+/// offload is on, and if not, why.
+fn unit_status(policy: &Policy, verdict: &Verdict, want: &Desired) -> String {
+    if want.offloading {
+        match want.nr_dma_chan {
+            Some(n) => format!("offload on: policy applied, {n} DMA channel(s)"),
+            None => "offload on: policy applied".to_string(),
+        }
+    } else if policy.offload.enabled && !verdict.ok() {
+        let names: Vec<&str> = verdict.failed.iter().map(|f| f.condition).collect();
+        format!(
+            "offload off: held off by the policy's condition(s): {}",
+            names.join(", ")
+        )
+    } else {
+        "offload off, as the policy wants".to_string()
+    }
 }
 
 /// `check`: per-attribute comparison; the exit code sums it up.

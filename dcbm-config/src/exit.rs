@@ -23,6 +23,11 @@ pub const ROLLBACK_FAILED: u8 = 8;
 pub const CONDITIONS_UNMET: u8 = 9;
 /// Another dcbm-config held the lock for longer than `--lock-timeout-ms`.
 pub const BUSY: u8 = 10;
+/// `apply`: no dcbm module exists for the running kernel (`modprobe` did
+/// not find it: DKMS skipped the kernel or has not built for it). Not a
+/// fault of the host: dcbm-config.service counts it as success
+/// (`SuccessExitStatus=`) and says why in its status line.
+pub const MODULE_NOT_BUILT: u8 = 11;
 
 /// Table used for `--help` and the man page.
 pub const TABLE: &str = "\
@@ -38,6 +43,7 @@ EXIT STATUS:
   8  a write failed or a signal came, and the rollback failed too
   9  a condition other than the provider failed (--strict only)
  10  another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written
+ 11  no dcbm module for the running kernel: modprobe did not find it (DKMS skipped this kernel or has not built for it; apply only); dcbm-config.service counts it as success
 128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); the writes made were rolled back";
 
 /// An error carrying the process exit code it maps to.

@@ -16,6 +16,7 @@ mod lock;
 mod manpage;
 mod modprobe;
 mod module;
+mod notify;
 mod plan;
 mod policy;
 mod policy_error;
@@ -172,6 +173,7 @@ fn main() -> ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|e| manpage::usage_error(e).exit());
     let acts = cli.cmd.acts();
     let json = cli.cmd.json_report();
+    let notifies = matches!(cli.cmd, Cmd::Apply { dry_run: false, .. });
     if json.is_some() {
         out::json_only();
     }
@@ -182,11 +184,29 @@ fn main() -> ExitCode {
             (exit::code_of(&e), Some(format!("{e:#}")))
         }
     };
+    if notifies {
+        send_unit_status(code, error.as_deref());
+    }
     if let Some((command, dry_run)) = json {
         let report = report::json_result(command, dry_run, code, error, journal::take());
         out::stdout_bytes(report.as_bytes());
     }
     ExitCode::from(lost_output_code(acts, code))
+}
+
+/// Under systemd (dcbm-config.service), tell the unit's status line: what
+/// `apply` chose (offload on, held off and why, no module for this kernel),
+/// else the error it stopped with.
+fn send_unit_status(code: u8, error: Option<&str>) {
+    let text = notify::take_status()
+        .or_else(|| error.map(|e| format!("apply failed (exit {code}): {e}")))
+        .unwrap_or_else(|| format!("apply ended with exit {code}"));
+    if let Err(e) = notify::status(&text) {
+        tell!(
+            "dcbm-config: note: cannot send the unit's status to systemd (${}): {e}",
+            notify::ENV
+        );
+    }
 }
 
 /// The exit code once stdout output was lost: a command that changes or

@@ -215,6 +215,12 @@ When 1, the policy files are checked as when running as root (owned by \
 root, not writable by group or others, nor their directories) even when \
 not running as root: to see whether root would accept a policy, and for \
 the tests. It never relaxes the checks.
+.TP
+\\fBNOTIFY_SOCKET\\fR
+Set by systemd for dcbm\\-config.service (NotifyAccess=main): \\fBapply\\fR \
+(not \\fB\\-\\-dry\\-run\\fR) sends the unit one status line there \
+(sd_notify STATUS=), shown by \\fBsystemctl status\\fR: whether offload is on \
+and, if not, why.
 .PP
 DCBM_CONFIG, DCBM_DROPIN_DIRS, DCBM_SYSFS_ROOT, DCBM_STATE_DIR and \
 DCBM_MODPROBE stand for the options they are listed with under OPTIONS.";

@@ -18,8 +18,12 @@ use crate::ctx::Ctx;
 use crate::exit::{self, coded};
 use crate::interrupt;
 use crate::module::{self, Layout};
+use crate::notify;
+use crate::system;
 
 const POLL: Duration = Duration::from_millis(20);
+/// How long the stderr of a command that has exited is read on.
+const STDERR_GRACE: Duration = Duration::from_millis(500);
 
 /// Kill the command's process group (`sh` and whatever it started).
 fn kill_group(child: &mut Child) {
@@ -86,6 +90,40 @@ impl Drop for Marker {
     }
 }
 
+/// Does the modprobe command's stderr say that there is no dcbm module for
+/// the running kernel? kmod: `modprobe: FATAL: Module dcbm not found in
+/// directory /lib/modules/<release>`; busybox: `modprobe: module dcbm not
+/// found in modules.dep`. (A module that exists but fails to load says
+/// `could not insert 'dcbm': ...` instead.)
+fn says_not_found(stderr: &str) -> bool {
+    stderr
+        .to_ascii_lowercase()
+        .contains("module dcbm not found")
+}
+
+/// The error for a kernel without a dcbm module (exit 11), which is no
+/// fault: DKMS skips every kernel that lacks Rust, the offload interface or
+/// the rustc that built it. Says which kernel and where DKMS tells why, and
+/// sets the unit's status line.
+fn not_built(ctx: &Ctx, cmd: &str, stderr: &str) -> anyhow::Error {
+    let release =
+        system::kernel_release(&ctx.root).unwrap_or_else(|_| "(release unknown)".to_string());
+    let version = env!("CARGO_PKG_VERSION");
+    let said = stderr.lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    notify::set_status(format!(
+        "offload off: no dcbm module for kernel {release} (DKMS did not build it); see `dkms status dcbm`"
+    ));
+    coded(
+        exit::MODULE_NOT_BUILT,
+        format!(
+            "no dcbm module for the running kernel {release} (`{cmd}`: {said}); offload stays off. \
+             DKMS builds dcbm only for kernels that qualify: `dkms status dcbm` lists those it was built for, \
+             `dkms build dcbm/{version} -k {release}` says why this one was skipped, \
+             and a failed build's log is /var/lib/dkms/dcbm/{version}/build/make.log"
+        ),
+    )
+}
+
 /// Run `cmd`, then wait for the sysfs files, all before the deadline.
 fn run(ctx: &Ctx, cmd: &str) -> Result<()> {
     let deadline = Instant::now() + ctx.load_timeout;
@@ -127,14 +165,23 @@ fn run(ctx: &Ctx, cmd: &str) -> Result<()> {
         }
         sleep(POLL);
     };
-    // The group may live on (a daemon started by the command): do not wait
-    // for its end of the pipe.
+    // The group may live on (a daemon started by the command) and keep the
+    // pipe open: after a failure wait for its end only briefly, enough for
+    // the reader to take what the command wrote before it exited (why
+    // modprobe failed, which tells "no module" from "fails to load").
+    let drained = Instant::now() + STDERR_GRACE;
+    while !status.success() && !stderr.is_finished() && Instant::now() < drained {
+        sleep(Duration::from_millis(2));
+    }
     let stderr = if stderr.is_finished() {
         stderr.join().unwrap_or_default()
     } else {
         String::new()
     };
     if !status.success() {
+        if says_not_found(&stderr) {
+            return Err(not_built(ctx, cmd, stderr.trim()));
+        }
         return Err(coded(
             exit::MODULE_MISSING,
             format!(

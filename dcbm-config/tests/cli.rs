@@ -202,10 +202,20 @@ fn dry_run_prints_plan_and_writes_nothing() {
 fn module_absent_and_modprobe_fails() {
     let t = Tree::new().with_channels(0, 2, "swdma.0", Some("swdma"));
     t.policy(SWDMA);
+    // No module for this kernel (the tests' default modprobe): exit 11, see
+    // tests/modprobe.rs.
     let o = t.run(&["apply"]);
+    assert_eq!(o.code, 11, "{o:?}");
+    assert!(o.stderr.contains("Module dcbm not found"), "{o:?}");
+    // A module that fails to load: exit 6.
+    let o = t.run(&[
+        "apply",
+        "--modprobe",
+        "echo \"modprobe: ERROR: could not insert 'dcbm': Invalid argument\" >&2; exit 1",
+    ]);
     assert_eq!(o.code, 6, "{o:?}");
     assert!(o.stderr.contains("loading the module failed"), "{o:?}");
-    assert!(o.stderr.contains("Module dcbm not found"), "{o:?}");
+    assert!(o.stderr.contains("could not insert 'dcbm'"), "{o:?}");
     assert!(!t.path("sys/module").exists());
 
     let o = t.run(&["check"]);

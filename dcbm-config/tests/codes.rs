@@ -32,10 +32,17 @@ fn check_agrees_with_apply_when_a_condition_holds_offload_off() {
     // --strict: both say "condition failed".
     assert_eq!(t.run(&["apply", "--strict"]).code, 9);
     assert_eq!(t.run(&["check", "--strict"]).code, 9);
-    // Conditions met: the module is needed, and missing, for both.
+    // Conditions met: the module is needed, and missing, for both (`apply`
+    // tried to load it and modprobe found none for this kernel: 11; a
+    // module that fails to load is 6, as `check` says of a missing one).
     let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
     t.policy(SWDMA);
-    assert_eq!(t.run(&["apply"]).code, 6);
+    assert_eq!(t.run(&["apply"]).code, 11);
+    assert_eq!(
+        t.run(&["apply", "--modprobe", "echo 'could not insert' >&2; exit 1"])
+            .code,
+        6
+    );
     assert_eq!(t.run(&["check"]).code, 6);
 }
 
@@ -107,6 +114,36 @@ fn codes_in_source() -> BTreeSet<String> {
     );
     codes.insert("128+N".to_string());
     codes
+}
+
+/// The value of exit.rs's `pub const NAME: u8`.
+fn code_named(name: &str) -> String {
+    repo_file("dcbm-config/src/exit.rs")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("pub const {name}: u8 = ")))
+        .map(|v| v.trim_end_matches(';').to_string())
+        .unwrap_or_else(|| panic!("exit.rs has no {name}"))
+}
+
+/// dcbm-config.service counts exactly "no dcbm module for this kernel" as
+/// success (a stock kernel is no failed unit; a module that fails to load
+/// is), and takes `apply`'s status line from its main process.
+#[test]
+fn the_unit_counts_only_no_module_for_the_kernel_as_success() {
+    let unit = repo_file("dcbm-config/dist/dcbm-config.service");
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.trim().strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        values("SuccessExitStatus"),
+        [code_named("MODULE_NOT_BUILT")]
+    );
+    assert_eq!(values("NotifyAccess"), ["main"]);
+    assert_eq!(values("Type"), ["oneshot"]);
+    assert_eq!(values("ExecStart"), ["/usr/bin/dcbm-config apply"]);
 }
 
 /// The (code, meaning) rows of dcbm-config(8)'s EXIT STATUS section.

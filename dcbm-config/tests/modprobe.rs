@@ -109,10 +109,10 @@ fn loading_marks_the_module_as_loaded_by_apply() {
             .any(|l| l.contains("ACTION==\"remove\"")
                 && l.contains("rm -f /run/dcbm/loaded-by-apply"))
     );
-    // A failed load leaves no marker.
+    // A failed load leaves no marker (no module for the kernel: 11).
     fs::remove_dir_all(t.path("sys/module")).unwrap();
     fs::remove_file(&marker).unwrap();
-    assert_eq!(t.run(&["apply"]).code, 6);
+    assert_eq!(t.run(&["apply"]).code, 11);
     assert!(!marker.exists());
 }
 
@@ -199,4 +199,88 @@ fn a_module_with_no_complete_layout_names_what_is_missing() {
     );
     assert_eq!(t.get("sys/module/dcbm/parameters/offloading"), "N\n");
     assert!(!t.path("run/dcbm/loaded-by-apply").exists());
+}
+
+/// What `modprobe dcbm` prints on a kernel DKMS skipped (kmod's words).
+const NOT_FOUND: &str = "echo 'modprobe: FATAL: Module dcbm not found in directory \
+                         /lib/modules/6.8.0-45-generic' >&2; exit 1";
+/// What it prints when dcbm.ko exists but the kernel refuses it.
+const FAILS_TO_LOAD: &str = "echo \"modprobe: ERROR: could not insert 'dcbm': \
+                             Exec format error\" >&2; exit 1";
+
+/// No dcbm module for the running kernel (DKMS skipped it: the common case
+/// on a stock kernel): exit 11, not 6, one line naming the kernel and where
+/// DKMS says why; the boot unit's status line says so too.
+#[test]
+fn no_module_for_the_running_kernel_is_exit_11_saying_where_to_look() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let notify = NotifySocket::new(&t);
+    let o: Out = t
+        .cmd(&["apply", "--modprobe", NOT_FOUND])
+        .env("NOTIFY_SOCKET", &notify.path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 11, "{o:?}");
+    let err: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(err.len(), 1, "one line: {o:?}");
+    let version = env!("CARGO_PKG_VERSION");
+    for want in [
+        "dcbm-config: error: no dcbm module for the running kernel 6.8.0-45-generic",
+        "Module dcbm not found in directory /lib/modules/6.8.0-45-generic",
+        "offload stays off",
+        "`dkms status dcbm`",
+        &format!("`dkms build dcbm/{version} -k 6.8.0-45-generic`"),
+        &format!("/var/lib/dkms/dcbm/{version}/build/make.log"),
+    ] {
+        assert!(err[0].contains(want), "{want:?} not in {o:?}");
+    }
+    assert_eq!(
+        notify.messages(),
+        [
+            "STATUS=offload off: no dcbm module for kernel 6.8.0-45-generic \
+          (DKMS did not build it); see `dkms status dcbm`"
+        ]
+    );
+    assert!(!t.path("run/dcbm/loaded-by-apply").exists());
+    // busybox's modprobe says it in its own words.
+    let o = t.run(&[
+        "apply",
+        "--modprobe",
+        "echo 'modprobe: module dcbm not found in modules.dep' >&2; exit 1",
+    ]);
+    assert_eq!(o.code, 11, "{o:?}");
+}
+
+/// A dcbm module that exists but fails to load is a fault: still exit 6
+/// (a failed unit), with modprobe's words, and the status line says so.
+#[test]
+fn a_module_that_fails_to_load_is_still_exit_6() {
+    let t = Tree::new().with_channels(0, 4, "swdma.0", Some("swdma"));
+    t.policy(SWDMA);
+    let notify = NotifySocket::new(&t);
+    let o: Out = t
+        .cmd(&["apply", "--modprobe", FAILS_TO_LOAD])
+        .env("NOTIFY_SOCKET", &notify.path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(
+        o.stderr.contains("loading the module failed")
+            && o.stderr
+                .contains("could not insert 'dcbm': Exec format error"),
+        "{o:?}"
+    );
+    assert!(!o.stderr.contains("no dcbm module"), "{o:?}");
+    let m = notify.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].starts_with("STATUS=apply failed (exit 6): loading the module failed"),
+        "{m:?}"
+    );
+    // A command that is not there at all (no kmod) is a fault too.
+    let o = t.run(&["apply", "--modprobe", "/nonexistent/modprobe dcbm"]);
+    assert_eq!(o.code, 6, "{o:?}");
 }

@@ -29,7 +29,6 @@ rm -rf "$stage" "$pkgroot"/dcbm_"$version"_* "$pkgroot"/dcbm-*_"$version"_*
 mkdir -p "$stage" "$out"
 
 "$here/../stage-source.sh" "$repo" "$stage"
-[ ! -d "$repo/dcbm-config/tests" ] || cp -r "$repo/dcbm-config/tests" "$stage/dcbm-config/"
 cp -r "$here/debian" "$stage/debian"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$pkgroot/cargo-target}

@@ -4,9 +4,13 @@
 # loaded at boot. Run by dcbm-testbed-check.service after
 # dcbm-config.service: with no manual step, the policy is in effect.
 # (Booted with testbed/vm/run --initramfs; in the busybox guest it fails
-# with a message.)
+# with a message.) Then, on the booted system, the unit's two ways of not
+# switching offload on: a dcbm that fails to load (a fault: a failed unit,
+# exit 6), and no dcbm module for the running kernel (DKMS skipped it, as
+# on every stock kernel: exit 11, which the unit counts as success, with a
+# status line saying why; no failed unit).
 . ./lib.sh
-plan 9
+plan 18
 D=/sys/module/dcbm
 if [ ! -d /run/systemd/system ]; then
   fail "boot-systemd needs the systemd root of testbed/rootfs/build.sh (vm/run --initramfs)"
@@ -36,12 +40,50 @@ check "dcbm-config check: in sync" dcbm-config check
 check "journal: dcbm-config.service loaded dcbm and applied the policy" \
   sh -c "journalctl -b --no-pager -u dcbm-config.service > /tmp/unit.log &&
     grep -q 'loading the dcbm module' /tmp/unit.log && grep -q 'applied [0-9]* write' /tmp/unit.log"
+status_text() { systemctl show -p StatusText --value dcbm-config.service 2>&1; }
+check "the unit's status line says offload is on (sd_notify STATUS)" \
+  sh -c "systemctl show -p StatusText --value dcbm-config.service | grep -q '^offload on: policy applied, 4 DMA channel'"
 if migrate run --size-mib 8 --page thp --rounds 1; then
   check "pages migrate by DMA after boot" test "$(cat $D/folios_migrated 2>/dev/null || echo 0)" -gt 0
 else
   fail "migration after boot"
 fi
+
+# The unit when offload cannot come on. Offload off and dcbm unloaded first
+# (the offload interface holds the module while offloading is on).
+check "dcbm-config off; rmmod dcbm" sh -c "dcbm-config off && rmmod dcbm && udevadm settle --timeout=60"
+rel=$(uname -r)
+# A dcbm that exists but fails to load (here modprobe's install hook
+# fails): a fault, so a failed unit.
+echo "install dcbm /bin/false" > /etc/modprobe.d/dcbm-testbed-fail.conf
+systemctl restart dcbm-config.service 2>/dev/null
+check "a dcbm that fails to load fails the unit (exit 6)" \
+  sh -c "systemctl -q is-failed dcbm-config.service &&
+    test \"\$(systemctl show -p ExecMainStatus --value dcbm-config.service)\" = 6"
+rm -f /etc/modprobe.d/dcbm-testbed-fail.conf
+systemctl reset-failed dcbm-config.service
+# No dcbm module for the running kernel, as DKMS leaves a kernel it skipped.
+mkdir -p /var/tmp/dcbm-away
+mv "/lib/modules/$rel/updates/dkms/dcbm.ko" /var/tmp/dcbm-away/ && depmod "$rel"
+check "no dcbm module for $rel: systemctl restart dcbm-config succeeds" \
+  systemctl restart dcbm-config.service
+check "no dcbm module: the unit is active, its apply exited 11" \
+  sh -c "systemctl -q is-active dcbm-config.service &&
+    test \"\$(systemctl show -p ExecMainStatus --value dcbm-config.service)\" = 11"
+check "no dcbm module: the status line says why offload is off" \
+  sh -c "systemctl show -p StatusText --value dcbm-config.service |
+    grep -q '^offload off: no dcbm module for kernel $rel (DKMS did not build it)'"
+check "no dcbm module: the journal names the kernel and where DKMS says why" \
+  sh -c "journalctl -b --no-pager -u dcbm-config.service |
+    grep 'no dcbm module for the running kernel $rel' | grep -q 'dkms status dcbm'"
+check "no dcbm module: dcbm-config.service is not a failed unit" \
+  sh -c "! systemctl --failed --no-legend --plain | grep -q dcbm-config"
+check "systemctl --failed lists no unit" \
+  sh -c "test -z \"\$(systemctl --failed --no-legend --plain)\""
+mv /var/tmp/dcbm-away/dcbm.ko "/lib/modules/$rel/updates/dkms/" && depmod "$rel"
 if [ "$failures" != 0 ]; then
+  echo "  StatusText: $(status_text)"
+  systemctl --no-pager --failed 2>&1 | sed 's/^/  /'
   systemctl --no-pager status dcbm-config.service 2>&1 | sed 's/^/  /'
   journalctl -b --no-pager -u dcbm-config.service 2>&1 | sed 's/^/  /'
   journalctl -b --no-pager -t systemd-modules-load 2>&1 | sed 's/^/  /'

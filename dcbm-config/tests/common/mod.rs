@@ -176,6 +176,9 @@ impl Tree {
                 c.env_remove(k);
             }
         }
+        // Not the test runner's systemd: a test that wants the unit's
+        // status line binds a `NotifySocket`.
+        c.env_remove("NOTIFY_SOCKET");
         c.arg("--sysfs-root")
             .arg(self.root())
             .arg("--config")
@@ -246,6 +249,32 @@ pub fn swdma_tree() -> Tree {
     Tree::new()
         .with_module(&[])
         .with_channels(0, 4, "swdma.0", Some("swdma"))
+}
+
+/// A notification socket like systemd's, bound in the tree: run the tool
+/// with `NOTIFY_SOCKET` set to `path` and read what it sent.
+pub struct NotifySocket {
+    pub path: PathBuf,
+    sock: std::os::unix::net::UnixDatagram,
+}
+
+impl NotifySocket {
+    pub fn new(t: &Tree) -> NotifySocket {
+        let path = t.path("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        NotifySocket { path, sock }
+    }
+
+    /// The datagrams received so far (the tool has exited), in order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = self.sock.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
 }
 
 pub fn example_dir() -> PathBuf {
