@@ -17,12 +17,16 @@ const HEAD: usize = 60;
 /// `text` on one line (blanks collapsed); past `MAX_ECHO` characters its
 /// first `HEAD` and "… (N characters)". Every echoed value goes through here.
 pub fn shorten(text: &str) -> String {
-    let n = text.chars().count();
-    if n <= MAX_ECHO {
-        return one_line(text);
+    match cut(text) {
+        None => one_line(text),
+        Some((head, n)) => format!("{}… ({n} characters)", one_line(&head)),
     }
-    let head: String = text.chars().take(HEAD).collect();
-    format!("{}… ({n} characters)", one_line(&head))
+}
+
+/// For a text past `MAX_ECHO` characters: its first `HEAD` and its length.
+fn cut(text: &str) -> Option<(String, usize)> {
+    let n = text.chars().count();
+    (n > MAX_ECHO).then(|| (text.chars().take(HEAD).collect(), n))
 }
 
 fn one_line(text: &str) -> String {
@@ -33,12 +37,9 @@ fn one_line(text: &str) -> String {
 /// and is counted without them.
 fn shorten_written(text: &str) -> String {
     for q in ['"', '\''] {
-        if let Some(inner) = text.strip_prefix(q).and_then(|t| t.strip_suffix(q)) {
-            let n = inner.chars().count();
-            if n > MAX_ECHO {
-                let head: String = inner.chars().take(HEAD).collect();
-                return format!("{q}{}{q}… ({n} characters)", one_line(&head));
-            }
+        let inner = text.strip_prefix(q).and_then(|t| t.strip_suffix(q));
+        if let Some((head, n)) = inner.and_then(cut) {
+            return format!("{q}{}{q}… ({n} characters)", one_line(&head));
         }
     }
     shorten(text)
@@ -46,12 +47,10 @@ fn shorten_written(text: &str) -> String {
 
 /// A string value as the policy would write it, quoted, shortened.
 pub fn quoted(value: &str) -> String {
-    let n = value.chars().count();
-    if n <= MAX_ECHO {
-        return format!("{value:?}");
+    match cut(value) {
+        None => format!("{value:?}"),
+        Some((head, n)) => format!("{head:?}… ({n} characters)"),
     }
-    let head: String = value.chars().take(HEAD).collect();
-    format!("{head:?}… ({n} characters)")
 }
 
 /// Shorten every `quoted` name of a message (serde quotes field names and
@@ -75,17 +74,15 @@ fn shorten_backticked(msg: &str) -> String {
 pub fn explain(src: &str, span: Range<usize>, msg: &str) -> String {
     let at = src.get(span.clone()).unwrap_or("");
     if msg.starts_with("invalid type") && at.starts_with("[[") {
-        let name = at
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim();
+        let name = shorten(
+            at.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim(),
+        );
         return format!(
-            "`[[{}]]` is an array of tables; `{}` is a single table: write `[{}]`",
-            shorten(name),
-            shorten(name),
-            shorten(name)
+            "`[[{name}]]` is an array of tables; `{name}` is a single table: write `[{name}]`"
         );
     }
     if msg == "duplicate key" {
