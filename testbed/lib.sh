@@ -25,6 +25,21 @@ ext_module_build() {
   make -s -j"$(( $(nproc) + 1 ))" -C "$kdir" M="$(cd "$out" && pwd)" $(kernel_make_flags "$kdir") "$@" modules
 }
 
+# needs_symbol KO SYMBOL: the module links against SYMBOL; 2 if nm cannot
+# read it. (Not "nm | grep -q" under pipefail: grep stops at the match, nm
+# dies of SIGPIPE once its output outgrows the pipe, and the pipeline fails
+# on a module that has the symbol.)
+needs_symbol() {
+  local syms
+  syms=$(nm -u "$1") || return 2
+  grep -qx " *U $2" <<<"$syms"
+}
+# built_for_v5 KO: the module links against the offload interface, and not
+# against the calls only v6 has.
+built_for_v5() {
+  needs_symbol "$1" migrate_offload_register && ! needs_symbol "$1" migrate_offload_set_reason_mask
+}
+
 # guest_checks LOG: the checks of a guest's console log (testbed/vm/run),
 # one "PASS NAME" or "FAIL NAME: why" line each, NAME prefixed with its
 # part's name when the guest ran several (scenarios/series.sh). A scenario

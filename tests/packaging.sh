@@ -32,9 +32,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-export PATH="$HOME/.cargo/bin:$PATH"
+# (cargo's PATH, DCBM_CACHE's default, needs_symbol and built_for_v5)
+. "$repo/testbed/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
-cache=${DCBM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dcbm-testbed}
+cache=$DCBM_CACHE
 work=$repo/target/pkg/test
 state=/var/tmp/dcbm-packaging-test.created   # /lib/modules entries we made
 log=$work/log
@@ -319,9 +320,9 @@ if autoinstall_kernel v6 --series v6; then
   rel2=$rel
   # The v6 API is linked only by a build against a v6 header: no switch.
   check "module for $rel built for the v6 interface (uses migrate_offload_set_reason_mask)" \
-    sh -c "nm '$kmod' | grep -q ' U migrate_offload_set_reason_mask'"
+    needs_symbol "$kmod" migrate_offload_set_reason_mask
   check "module for $rel1 built for the v5 interface (from the same package)" \
-    sh -c "nm '$ko1' | grep -q ' U migrate_offload_register' && ! nm '$ko1' | grep -q migrate_offload_set_reason_mask"
+    built_for_v5 "$ko1"
 fi
 
 # --- remove, then purge -------------------------------------------------------

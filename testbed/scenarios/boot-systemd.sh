@@ -41,8 +41,9 @@ check "journal: dcbm-config.service loaded dcbm and applied the policy" \
   sh -c "journalctl -b --no-pager -u dcbm-config.service > /tmp/unit.log &&
     grep -q 'loading the dcbm module' /tmp/unit.log && grep -q 'applied [0-9]* write' /tmp/unit.log"
 status_text() { systemctl show -p StatusText --value dcbm-config.service 2>&1; }
+status_says() { status_text | grep -q "$1"; } # status_says PATTERN
 check "the unit's status line says offload is on (sd_notify STATUS)" \
-  sh -c "systemctl show -p StatusText --value dcbm-config.service | grep -q '^offload on: policy applied, 4 DMA channel'"
+  status_says '^offload on: policy applied, 4 DMA channel'
 if migrate run --size-mib 8 --page thp --rounds 1; then
   check "pages migrate by DMA after boot" test "$(cat $D/folios_migrated 2>/dev/null || echo 0)" -gt 0
 else
@@ -71,8 +72,7 @@ check "no dcbm module: the unit is active, its apply exited 11" \
   sh -c "systemctl -q is-active dcbm-config.service &&
     test \"\$(systemctl show -p ExecMainStatus --value dcbm-config.service)\" = 11"
 check "no dcbm module: the status line says why offload is off" \
-  sh -c "systemctl show -p StatusText --value dcbm-config.service |
-    grep -q '^offload off: no dcbm module for kernel $rel (DKMS did not build it)'"
+  status_says "^offload off: no dcbm module for kernel $rel (DKMS did not build it)"
 check "no dcbm module: the journal names the kernel and where DKMS says why" \
   sh -c "journalctl -b --no-pager -u dcbm-config.service |
     grep 'no dcbm module for the running kernel $rel' | grep -q 'dkms status dcbm'"
