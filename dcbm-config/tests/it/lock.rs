@@ -1,13 +1,11 @@
 //! Two writers at once: the second waits for the first (flock on
 //! `<state-dir>/lock`), so the module ends in one policy, not a mix.
 
-mod common;
-
 use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Another policy than SWDMA for every knob.
 const OTHER: &str = "[offload]\nenabled = true\nchannels = 2\ntimeout_ms = 30000\n\

@@ -1,9 +1,7 @@
 //! Lost output (`>/dev/full`, a closed pipe) never aborts a command midway
 //! and never shows as a panic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// The values SWDMA sets, as `apply` must leave them.
 fn assert_swdma_applied(t: &Tree) {

@@ -1,8 +1,6 @@
 //! `off` and `revert`: back from a policy, idempotently.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const KNOBS: [&str; 5] = [
     "offloading",

@@ -1,9 +1,7 @@
 //! `apply --json` and `check --json`: one JSON object on stdout, for fleet
 //! tooling, whatever the outcome.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn json_of(o: &Out) -> Value {

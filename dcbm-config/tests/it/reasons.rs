@@ -2,11 +2,9 @@
 //! interfaces, and both sysfs layouts: dcbm's `/sys/module/dcbm/*` and the
 //! upstream v6 driver's `/sys/module/dcbm/parameters/*` only.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const V6_REASONS: &str = "compaction,memory_failure,memory_hotplug,syscall_or_cpuset,\

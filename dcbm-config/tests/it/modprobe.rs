@@ -2,13 +2,11 @@
 //! root, and marked so that the udev rule does not restart the boot unit
 //! for the module the unit is loading itself.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn hanging_modprobe_is_killed_at_the_load_timeout() {

@@ -1,8 +1,6 @@
 //! Integration tests: the built binary against fake sysfs trees (see
 //! `common/mod.rs` for how trees are built and writes made to fail).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The unprivileged user the tool runs as in the tests that need one, when
 /// the tests themselves run as root (as in CI): nobody.

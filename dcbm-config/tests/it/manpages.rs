@@ -1,9 +1,7 @@
 //! `man dcbm-config` and `man dcbm.toml` are complete; completions offer
 //! only what users may type.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// The page as `man` shows it (roff rendered), or the roff source when groff
 /// is not installed.

@@ -4,12 +4,10 @@
 //! or without `$NOTIFY_SOCKET`. (No module for the kernel, and a module that
 //! fails to load: tests/modprobe.rs.)
 
-mod common;
-
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
-use common::*;
+use crate::common::*;
 
 fn apply_notified(t: &Tree, notify: &NotifySocket, args: &[&str]) -> (Out, Vec<String>) {
     let o: Out = t

@@ -2,13 +2,11 @@
 //! regular file in a root-owned directory nobody else can write) and
 //! `--output` (never through a planted symlink).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn output_never_follows_a_planted_symlink() {

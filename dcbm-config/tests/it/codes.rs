@@ -2,12 +2,10 @@
 //! a malformed sysfs value is one code everywhere) and across the documents
 //! (the man page and every README table list every code, in the same words).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// Offload held off by a condition other than the provider, module not
 /// loaded: `apply` has nothing to do (exit 0), and `check` agrees.

@@ -1,8 +1,6 @@
 //! What the tool says: located, naming the key, never misleading.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn invalid_utf8_is_located() {

@@ -3,11 +3,9 @@
 //! progress (the tool blocked opening an attribute that is a FIFO, see
 //! `FifoAttr`), at every step.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 

@@ -10,8 +10,6 @@
 //! "20000\n" fails with EFBIG, whoever the user is. An attribute that is a
 //! directory is used for "unreadable attribute".
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};

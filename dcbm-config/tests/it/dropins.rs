@@ -4,12 +4,10 @@
 //! earlier ones key by key), each file checked like the main one, and the
 //! origin of every value shown.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const MAIN: &str = "\
