@@ -36,7 +36,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # The build recipe's version: part of the cache key in place of this file's
 # text, so that editing the script (options, messages) keeps every cached
 # tree. Bump it when a change alters what a build produces.
-RECIPE=3
+RECIPE=4
 
 main() {
 
@@ -89,6 +89,13 @@ case $series in
   v6-posted) default_lv=$default_lv-v6-posted link=$link-v6-posted base_series=v6 ;;
 esac
 localversion=${localversion:-$default_lv}
+# The release suffix goes to make as LOCALVERSION, not into the config: the
+# .config of every series and release suffix of a variant is then the same,
+# and an incremental build recompiles what the patches touch instead of the
+# whole Rust tree (rustc's --cfg set is the config, CONFIG_LOCALVERSION
+# included). Saved with the other make flags (.dcbm-make-flags): every make
+# in the tree, bindeb-pkg's included, gets the same release.
+make_flags+=(LOCALVERSION="$localversion")
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "missing tool '$tool': run testbed/setup-host.sh"
 done
@@ -173,7 +180,6 @@ if [ -n "$base" ]; then
       patch -p1 -s --no-backup-if-mismatch < "$p" || die "patch $(basename "$p") does not apply"
     done
   fi
-  scripts/config --set-str LOCALVERSION "$localversion"
   make -s "${make_flags[@]}" olddefconfig
 else
   log "building kernel $key (a cold build takes several minutes)"
@@ -188,7 +194,7 @@ else
   # make_flags go to every make: Kconfig itself tests the compiler.
   make -s "${make_flags[@]}" tinyconfig
   ./scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null
-  scripts/config --set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
+  scripts/config --set-str LOCALVERSION "" --disable LOCALVERSION_AUTO
   make -s "${make_flags[@]}" olddefconfig
   make -s "${make_flags[@]}" rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
   # merge_config only warns; a silently dropped option would make a

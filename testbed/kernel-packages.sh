@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 # Bump when a change alters the packages built from the same tree.
-PKG_RECIPE=3
+PKG_RECIPE=4
 
 main() {
 rpm=0 args=()
@@ -88,13 +88,14 @@ kver=$(make -s kernelversion 2>/dev/null) || kver=${release%%-*}
 # The package revision is the tree's build number: the same version string
 # as the cached build, so vmlinux is not relinked for a new one.
 rev=$(cat .version 2>/dev/null || echo 1)
-# gzip rather than dpkg-deb's default xz, which is slow on one core for
-# the headers package (it carries the Rust metadata); these packages go no
-# further than the test bed's image. No -dbg package
+# Not compressed (dpkg-deb's default xz, and even gzip at its default
+# level, spend about 25 s on one core on the headers package, which carries
+# the Rust metadata); these packages go no further than the test bed's
+# cache and image. No -dbg package
 # (DEBUG_INFO is off anyway). -d: the tree is built, so the
 # source package's Build-Depends (libdw-dev, rsync, ...) are not needed.
 if [ ! -f "$out/.dcbm-packages" ]; then
-  make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm KDEB_COMPRESS=gzip \
+  make -s -j"$jobs" "${make_flags[@]}" KDEB_PKGVERSION="$kver-$rev" KDEB_CHANGELOG_DIST=bookworm KDEB_COMPRESS=none \
     DPKG_FLAGS="-d -Ppkg.linux-upstream.nokerneldbg" bindeb-pkg >"$tree/bindeb-pkg.log" 2>&1 ||
     { tail -30 "$tree/bindeb-pkg.log" >&2; die "make bindeb-pkg failed (log above)"; }
   log "bindeb-pkg took $((SECONDS - start))s"
