@@ -9,7 +9,9 @@
 //! it: a kCFI kernel checks the type of every indirect call. (The C
 //! reference driver used `kobj_attribute`s there, which only work while
 //! the callee ignores its first two arguments.) Every file has the same
-//! two callbacks, which find their knob by the attribute's name.
+//! two callbacks, which find their knob by the attribute's name. The
+//! files are made at compile time from the knob tables (knobs.rs), one
+//! directory per table.
 
 use crate::knobs;
 use core::cell::UnsafeCell;
@@ -36,7 +38,8 @@ type Store = unsafe extern "C" fn(
 /// A `module_attribute` in writable memory, as sysfs and lockdep expect.
 ///
 /// # Invariants
-/// `attr.name` is a `'static` NUL-terminated string naming a knob.
+/// `attr.name` is a `'static` NUL-terminated string naming a knob (the
+/// files are made from the knob tables).
 #[repr(transparent)]
 struct Attr(UnsafeCell<bindings::module_attribute>);
 
@@ -46,7 +49,7 @@ unsafe impl Sync for Attr {}
 
 impl Attr {
     const fn new(name: &'static CStr, mode: u16) -> Self {
-        // INVARIANT: `name` is static; `Files::create` checks it names a knob.
+        // INVARIANT: `name` is static; `files` gives a knob's.
         Self(UnsafeCell::new(bindings::module_attribute {
             attr: bindings::attribute {
                 // `as_char_ptr()` is not const; the cast is what it does.
@@ -122,97 +125,45 @@ unsafe extern "C" fn store(
     }
 }
 
-macro_rules! attrs {
-    ($($id:ident = $name:literal $(, $mode:literal)?;)*) => {
-        $(static $id: Attr = Attr::new($name, attrs!(@mode $($mode)?));)*
-    };
-    (@mode) => { 0o644 };
-    (@mode $mode:literal) => { $mode };
-}
-
-attrs! {
-    OFFLOADING = c"offloading";
-    NR_DMA_CHAN = c"nr_dma_chan";
-    TIMEOUT_MS = c"timeout_ms";
-    MIN_BATCH_BYTES = c"min_batch_bytes";
-    MIN_FOLIO_BYTES = c"min_folio_bytes";
-    MIN_TIMEOUT_MS = c"min_timeout_ms";
-    HEALTH_STRIKES = c"health_strikes";
-    VERIFY = c"verify";
-    VERIFIED_BATCHES = c"verified_batches";
-    VERIFY_MISMATCHES = c"verify_mismatches";
-    FOLIOS_MIGRATED = c"folios_migrated";
-    FOLIOS_FAILURES = c"folios_failures";
-    FOLIOS_DECLINED = c"folios_declined";
-    BYTES_MIGRATED = c"bytes_migrated";
-    CHANNELS = c"channels", 0o444;
-    INTERFACE = c"interface", 0o444;
-    CALLER_RULE = c"caller_rule", 0o444;
-    REASONS_AVAILABLE = c"reasons_available", 0o444;
-    REASON_MASK = c"reason_mask";
-    BATCHES = c"batches";
-    SETUP_NS = c"setup_ns";
-    WAIT_NS = c"wait_ns";
-    TEARDOWN_NS = c"teardown_ns";
-    SUBMIT_WAIT_NS = c"submit_wait_ns";
-    DESCRIPTORS = c"descriptors";
-    POOL_WAITS = c"pool_waits";
-    UNEVEN_MAPS = c"uneven_maps";
-    MERGED_MAPS = c"merged_maps";
-    BUSY_DECLINES = c"busy_declines";
-    ABORTED = c"aborted";
-    NOWAIT_DECLINES = c"nowait_declines";
-    WAITED_OUT = c"waited_out";
-    NOWAIT_BATCHES = c"nowait_batches";
-    NOWAIT_MAX_US = c"nowait_max_us";
-    HEALTH = c"health", 0o444;
-    PAUSED = c"paused", 0o444;
-    CHANNELS_OUT = c"channels_out";
-    HEALTH_DECLINES = c"health_declines";
-    PROBES = c"probes";
-    PROBE_FAILURES = c"probe_failures";
-}
-
+/// A NULL-terminated list of attributes, as sysfs takes them.
 #[repr(transparent)]
 struct AttrList<const N: usize>([*mut bindings::attribute; N]);
 // SAFETY: read-only after construction; sysfs only reads it.
 unsafe impl<const N: usize> Sync for AttrList<N> {}
 
-static ATTRS: AttrList<18> = AttrList([
-    OFFLOADING.attr(),
-    NR_DMA_CHAN.attr(),
-    TIMEOUT_MS.attr(),
-    MIN_BATCH_BYTES.attr(),
-    MIN_FOLIO_BYTES.attr(),
-    MIN_TIMEOUT_MS.attr(),
-    HEALTH_STRIKES.attr(),
-    VERIFY.attr(),
-    FOLIOS_MIGRATED.attr(),
-    FOLIOS_FAILURES.attr(),
-    FOLIOS_DECLINED.attr(),
-    BYTES_MIGRATED.attr(),
-    CHANNELS.attr(),
-    INTERFACE.attr(),
-    CALLER_RULE.attr(),
-    REASONS_AVAILABLE.attr(),
-    REASON_MASK.attr(),
-    ptr::null_mut(),
-]);
+/// A file per knob of `table`, in its order.
+const fn files<const N: usize>(table: &'static [knobs::Knob; N]) -> [Attr; N] {
+    let mut files = [const { Attr::new(c"", 0) }; N];
+    let mut i = 0;
+    while i < N {
+        files[i] = Attr::new(table[i].name, table[i].mode());
+        i += 1;
+    }
+    files
+}
+
+/// The list of `files` (`M` is one more than `N`, for the NULL).
+const fn list<const N: usize, const M: usize>(files: &'static [Attr; N]) -> AttrList<M> {
+    let mut list = [ptr::null_mut(); M];
+    let mut i = 0;
+    while i < N {
+        list[i] = files[i].attr();
+        i += 1;
+    }
+    AttrList(list)
+}
+
+static TOP_FILES: [Attr; knobs::TOP_LEN] = files(&knobs::TOP);
+static TOP_LIST: AttrList<{ knobs::TOP_LEN + 1 }> = list(&TOP_FILES);
+static TIMING_FILES: [Attr; knobs::TIMING_LEN] = files(&knobs::TIMING);
+static TIMING_LIST: AttrList<{ knobs::TIMING_LEN + 1 }> = list(&TIMING_FILES);
+static ENGINE_FILES: [Attr; knobs::ENGINE_LEN] = files(&knobs::ENGINE);
+static ENGINE_LIST: AttrList<{ knobs::ENGINE_LEN + 1 }> = list(&ENGINE_FILES);
 
 #[repr(transparent)]
 struct Group(UnsafeCell<bindings::attribute_group>);
 // SAFETY: as for `Attr`.
 unsafe impl Sync for Group {}
-
-/// Where a batch's time goes, under /sys/module/dcbm/timing/.
-static TIMING_ATTRS: AttrList<6> = AttrList([
-    BATCHES.attr(),
-    SETUP_NS.attr(),
-    WAIT_NS.attr(),
-    TEARDOWN_NS.attr(),
-    SUBMIT_WAIT_NS.attr(),
-    ptr::null_mut(),
-]);
 
 const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static AttrList<N>) -> Group {
     Group(UnsafeCell::new(bindings::attribute_group {
@@ -229,33 +180,10 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
     }))
 }
 
-/// How batches met the engine, under /sys/module/dcbm/engine/.
-static ENGINE_ATTRS: AttrList<19> = AttrList([
-    DESCRIPTORS.attr(),
-    POOL_WAITS.attr(),
-    UNEVEN_MAPS.attr(),
-    MERGED_MAPS.attr(),
-    BUSY_DECLINES.attr(),
-    ABORTED.attr(),
-    WAITED_OUT.attr(),
-    NOWAIT_DECLINES.attr(),
-    NOWAIT_BATCHES.attr(),
-    NOWAIT_MAX_US.attr(),
-    HEALTH.attr(),
-    PAUSED.attr(),
-    CHANNELS_OUT.attr(),
-    HEALTH_DECLINES.attr(),
-    PROBES.attr(),
-    PROBE_FAILURES.attr(),
-    VERIFIED_BATCHES.attr(),
-    VERIFY_MISMATCHES.attr(),
-    ptr::null_mut(),
-]);
-
-static GROUP: Group = group(None, &ATTRS);
-static TIMING: Group = group(Some(c"timing"), &TIMING_ATTRS);
-static ENGINE: Group = group(Some(c"engine"), &ENGINE_ATTRS);
-static GROUPS: [&Group; 3] = [&GROUP, &TIMING, &ENGINE];
+static TOP: Group = group(None, &TOP_LIST);
+static TIMING: Group = group(Some(c"timing"), &TIMING_LIST);
+static ENGINE: Group = group(Some(c"engine"), &ENGINE_LIST);
+static GROUPS: [&Group; 3] = [&TOP, &TIMING, &ENGINE];
 
 /// The attribute files, present from creation until drop.
 pub(crate) struct Files {
@@ -269,17 +197,6 @@ unsafe impl Sync for Files {}
 
 impl Files {
     pub(crate) fn create(module: &'static ThisModule) -> Result<Self> {
-        // A file whose name is not a knob would fail every access.
-        for list in [&ATTRS.0[..], &TIMING_ATTRS.0[..], &ENGINE_ATTRS.0[..]] {
-            for &a in list.iter().take_while(|a| !a.is_null()) {
-                // SAFETY: `a` is the `attr` of one of our static `Attr`s.
-                let name = unsafe { CStr::from_char_ptr((*a).name) };
-                if !knobs::exists(name) {
-                    pr_err!("no knob for file {:?}\n", name);
-                    return Err(EINVAL);
-                }
-            }
-        }
         // SAFETY: `module` is this module, whose kobject is registered
         // before init runs and removed after exit.
         let kobj = unsafe { ptr::addr_of_mut!((*module.as_ptr()).mkobj.kobj) };

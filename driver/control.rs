@@ -277,12 +277,21 @@ pub(crate) fn set_nr_chan(n: u32) -> Result {
     Ok(())
 }
 
-/// Sets the reasons offered, through `apply` (which tells the core at
-/// once when registered), under `CONTROL` once live.
-pub(crate) fn with_control<T>(apply: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+/// A write to `reason_mask`: parsed, then told to the core at once when
+/// registered (under `CONTROL` once live), and kept for the next
+/// registration.
+pub(crate) fn set_reason_mask(buf: &CStr) -> Result {
+    let m = reasons::parse_mask(buf)?;
     if life() == Life::Loading {
-        return apply(false);
+        // (a module parameter given at load: nothing is registered yet)
+        reasons::store_mask(m);
+        return Ok(());
     }
     let _g = CONTROL.lock();
-    apply(enabled())
+    if enabled() {
+        // SAFETY: registered (`ENABLED` is true under `CONTROL`).
+        kernel::error::to_result(unsafe { ffi::dcbm_set_reason_mask(m as c_ulong) })?;
+    }
+    reasons::store_mask(m);
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod coverage;
 mod ffi;
 mod health;
 mod inflight;
+mod input;
 mod knobs;
 mod prober;
 mod providers;

@@ -13,6 +13,7 @@
 use crate::context;
 use crate::control;
 use crate::health;
+use crate::input;
 use crate::reasons;
 use crate::stats::{self, Counter};
 use crate::verify;
@@ -20,8 +21,7 @@ use core::fmt::{self, Write};
 use kernel::ffi::{c_char, c_int};
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::str::parse_int::ParseInt;
-use kernel::str::{BStr, Formatter};
+use kernel::str::Formatter;
 
 /// What a knob is.
 enum Kind {
@@ -36,17 +36,19 @@ enum Kind {
     Info(fn(&mut Formatter<'_>) -> fmt::Result),
 }
 
-struct Knob {
-    name: &'static CStr,
+pub(crate) struct Knob {
+    pub(crate) name: &'static CStr,
     kind: Kind,
 }
 
-/// A number as sysfs writes it: the kernel's integer syntax (a base
-/// prefix), at most one trailing newline, nothing else.
-pub(crate) fn parse<T: ParseInt>(buf: &CStr) -> Result<T> {
-    let b = buf.to_bytes();
-    let b = b.strip_suffix(b"\n").unwrap_or(b);
-    T::from_str(BStr::from_bytes(b))
+impl Knob {
+    /// The mode of its sysfs file: read-only knobs are 0444.
+    pub(crate) const fn mode(&self) -> u16 {
+        match self.kind {
+            Kind::Info(_) => 0o444,
+            Kind::Tunable { .. } | Kind::Counter(_) => 0o644,
+        }
+    }
 }
 
 macro_rules! tunable {
@@ -79,7 +81,29 @@ macro_rules! info {
     };
 }
 
-static KNOBS: [Knob; 40] = [
+/// Counts the expressions it is given (the length of a knob table).
+macro_rules! count {
+    () => { 0 };
+    ($x:tt $($xs:tt)*) => { 1 + count!($($xs)*) };
+}
+
+/// The knob tables: one per directory of files (attrs.rs makes a file of
+/// each knob, in order), their lengths counted.
+macro_rules! tables {
+    ($($(#[$doc:meta])* $id:ident, $len:ident = [$($knob:expr),* $(,)?];)*) => {
+        $(
+            $(#[$doc])*
+            pub(crate) static $id: [Knob; $len] = [$($knob),*];
+            pub(crate) const $len: usize = count!($($knob)*);
+        )*
+    };
+}
+
+tables! {
+    /// /sys/module/dcbm/: the settings, the folio counters, what dcbm holds
+    /// and runs on. On a v6 kernel the settings and folio counters are also
+    /// module parameters (dcbm_shim.c).
+    TOP, TOP_LEN = [
     tunable!(
         c"offloading",
         |f| write!(f, "{}", u8::from(control::enabled())),
@@ -88,66 +112,72 @@ static KNOBS: [Knob; 40] = [
     tunable!(
         c"nr_dma_chan",
         |f| write!(f, "{}", control::nr_chan()),
-        |buf| parse(buf).and_then(control::set_nr_chan)
+        |buf| input::number(buf).and_then(control::set_nr_chan)
     ),
     tunable!(
         c"timeout_ms",
         |f| write!(f, "{}", control::timeout_ms()),
-        |buf| parse(buf).and_then(control::set_timeout_ms)
+        |buf| input::number(buf).and_then(control::set_timeout_ms)
     ),
     tunable!(
         c"min_batch_bytes",
         |f| write!(f, "{}", control::min_batch_bytes()),
-        |buf| parse(buf).and_then(control::set_min_batch_bytes)
+        |buf| input::number(buf).and_then(control::set_min_batch_bytes)
     ),
     tunable!(
         c"min_folio_bytes",
         |f| write!(f, "{}", control::min_folio_bytes()),
-        |buf| parse(buf).and_then(control::set_min_folio_bytes)
+        |buf| input::number(buf).and_then(control::set_min_folio_bytes)
     ),
     tunable!(
         c"min_timeout_ms",
         |f| write!(f, "{}", control::min_timeout_ms()),
-        |buf| parse(buf).and_then(control::set_min_timeout_ms)
+        |buf| input::number(buf).and_then(control::set_min_timeout_ms)
     ),
     tunable!(
         c"health_strikes",
         |f| write!(f, "{}", control::health_strikes()),
-        |buf| parse(buf).and_then(control::set_health_strikes)
+        |buf| input::number(buf).and_then(control::set_health_strikes)
     ),
     tunable!(c"verify", |f| f.write_str(verify::mode().name()), |buf| {
         verify::Verify::parse(buf).and_then(verify::set_mode)
     }),
-    tunable!(
-        c"reason_mask",
-        |f| write!(f, "{}", reasons::Names(reasons::mask())),
-        |buf| reasons::set_mask(buf)
-    ),
+    counter!(c"folios_migrated", stats::FOLIOS_MIGRATED),
+    counter!(c"folios_failures", stats::FOLIOS_FAILURES),
+    counter!(c"folios_declined", stats::FOLIOS_DECLINED),
+    counter!(c"bytes_migrated", stats::BYTES_MIGRATED),
+    info!(c"channels", |f| write_channels(f)),
+    info!(c"interface", |f| f.write_str(reasons::interface())),
+    info!(c"caller_rule", |f| f.write_str(context::caller_rule())),
     info!(c"reasons_available", |f| write!(
         f,
         "{}",
         reasons::Names(reasons::available())
     )),
-    info!(c"interface", |f| f.write_str(reasons::interface())),
-    info!(c"caller_rule", |f| f.write_str(context::caller_rule())),
-    info!(c"channels", |f| write_channels(f)),
-    counter!(c"folios_migrated", stats::FOLIOS_MIGRATED),
-    counter!(c"folios_failures", stats::FOLIOS_FAILURES),
-    counter!(c"folios_declined", stats::FOLIOS_DECLINED),
-    counter!(c"bytes_migrated", stats::BYTES_MIGRATED),
+    tunable!(
+        c"reason_mask",
+        |f| write!(f, "{}", reasons::Names(reasons::mask())),
+        |buf| control::set_reason_mask(buf)
+    ),
+    ];
+    /// /sys/module/dcbm/timing/: where a batch's time goes.
+    TIMING, TIMING_LEN = [
     counter!(c"batches", stats::BATCHES),
     counter!(c"setup_ns", stats::SETUP_NS),
     counter!(c"wait_ns", stats::WAIT_NS),
     counter!(c"teardown_ns", stats::TEARDOWN_NS),
     counter!(c"submit_wait_ns", stats::SUBMIT_WAIT_NS),
+    ];
+    /// /sys/module/dcbm/engine/: how batches met the engine, its health.
+    ENGINE, ENGINE_LEN = [
     counter!(c"descriptors", stats::DESCRIPTORS),
     counter!(c"pool_waits", stats::POOL_WAITS),
     counter!(c"uneven_maps", stats::UNEVEN_MAPS),
     counter!(c"merged_maps", stats::MERGED_MAPS),
     counter!(c"busy_declines", stats::BUSY_DECLINES),
     counter!(c"aborted", stats::ABORTED),
-    counter!(c"nowait_declines", stats::NOWAIT_DECLINES),
     counter!(c"waited_out", stats::WAITED_OUT),
+    counter!(c"nowait_declines", stats::NOWAIT_DECLINES),
     counter!(c"nowait_batches", stats::NOWAIT_BATCHES),
     counter!(c"nowait_max_us", stats::NOWAIT_MAX_US),
     info!(c"health", |f| write_health(f)),
@@ -158,7 +188,8 @@ static KNOBS: [Knob; 40] = [
     counter!(c"probe_failures", stats::PROBE_FAILURES),
     counter!(c"verified_batches", stats::VERIFIED_BATCHES),
     counter!(c"verify_mismatches", stats::VERIFY_MISMATCHES),
-];
+    ];
+}
 
 /// One line per held channel: its name and health (health.rs). (`show`
 /// ends the last line.)
@@ -183,12 +214,11 @@ fn write_channels(f: &mut Formatter<'_>) -> fmt::Result {
 }
 
 fn find(name: &CStr) -> Result<&'static Knob> {
-    KNOBS.iter().find(|k| k.name == name).ok_or(ENOENT)
-}
-
-/// Whether `name` is a knob (attrs.rs checks its files against the table).
-pub(crate) fn exists(name: &CStr) -> bool {
-    find(name).is_ok()
+    [&TOP[..], &TIMING[..], &ENGINE[..]]
+        .into_iter()
+        .flatten()
+        .find(|k| k.name == name)
+        .ok_or(ENOENT)
 }
 
 /// Formats knob `name` and a newline into `page`; returns the length.

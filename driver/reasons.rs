@@ -9,7 +9,6 @@
 //! `move_pages`/cpuset, NUMA balancing, demotion) that no migrator can
 //! change: the mask reads that set, and a write fails with EOPNOTSUPP.
 
-use crate::control;
 use crate::ffi;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
@@ -71,15 +70,15 @@ pub(crate) fn mask() -> Mask {
     MASK.load(Ordering::Relaxed) & available()
 }
 
-/// A write to `reason_mask`: the kernel's parser; applied at once when
-/// registered.
-pub(crate) fn set_mask(buf: &CStr) -> Result {
+/// A write to `reason_mask`, by the kernel's parser (control.rs applies
+/// it).
+pub(crate) fn parse_mask(buf: &CStr) -> Result<Mask> {
     if !is_v6() {
         return Err(EOPNOTSUPP);
     }
     // The kernel's parser clamps a number to the reasons it knows: refuse
     // one naming others instead, so that a typo changes nothing.
-    if let Ok(n) = crate::knobs::parse::<u64>(buf) {
+    if let Ok(n) = crate::input::number::<u64>(buf) {
         if n & !available() != 0 {
             return Err(EINVAL);
         }
@@ -87,15 +86,13 @@ pub(crate) fn set_mask(buf: &CStr) -> Result {
     let mut m: c_ulong = 0;
     // SAFETY: `buf` is NUL-terminated; `m` is a valid out-pointer.
     kernel::error::to_result(unsafe { ffi::dcbm_reason_mask_parse(buf.as_char_ptr(), &mut m) })?;
-    let m = m as u64;
-    control::with_control(|registered| {
-        if registered {
-            // SAFETY: registered (`with_control` holds `CONTROL`).
-            kernel::error::to_result(unsafe { ffi::dcbm_set_reason_mask(m as c_ulong) })?;
-        }
-        MASK.store(m, Ordering::Relaxed);
-        Ok(())
-    })
+    Ok(m as Mask)
+}
+
+/// Records `m` as the mask asked for (offered at the next registration;
+/// control.rs tells the core at once when registered).
+pub(crate) fn store_mask(m: Mask) {
+    MASK.store(m, Ordering::Relaxed);
 }
 
 /// A mask as the kernel formats it: `a,b` in enum order, or `none`.
