@@ -9,7 +9,7 @@
 //!
 //! | driver | terminate stops the copy, no callback after synchronize | an error reaches the client |
 //! | --- | --- | --- |
-//! | swdma (the test bed) | yes | yes |
+//! | swdma (the test bed; `driver=NAME` makes it pose as another) | yes | yes |
 //! | idxd | no: software only, no hardware command; it also drops the work queue's interrupt handle; synchronize drains the hardware but not the completion thread | yes |
 //! | ioatdma | (no terminate hook) | yes |
 //! | ptdma | no: it only clears the interrupt status, the command in the queue runs on, and its descriptor is freed | no: completions pass a NULL result, which dmaengine turns into success |

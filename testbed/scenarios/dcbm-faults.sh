@@ -4,8 +4,9 @@
 #
 #   dcbm-faults.sh [quick] [SWDMA_PARAM=VALUE...]   the engine's
 #   personality, e.g. terminate=0 (cannot abort, as ioatdma), pool=8,
-#   max_xfer=65536; "quick": THP migrations only (for the slow sanitizer
-#   kernel: a 4 KiB batch is 512 descriptors)
+#   max_xfer=65536, driver=ptdma terminate_stops=0 null_result=1 (as
+#   ptdma); "quick": THP migrations only (for the slow sanitizer kernel: a
+#   4 KiB batch is 512 descriptors)
 . ./lib.sh
 D=/sys/module/dcbm
 P=/sys/module/swdma/parameters
@@ -21,9 +22,12 @@ offload_on 300 "$@"
 # folios went by DMA, folios_migrated > 0), writer-fail (with --writer:
 # some failed over to the CPU, folios_failures > 0).
 extra=""
-# A provider that cannot abort (terminate=0; a bool parameter reads N).
+# A provider that cannot abort (terminate=0; a bool parameter reads N), or
+# whose abort dcbm does not trust: any driver name but swdma's
+# (driver/providers.rs; swdma driver=ptdma, as a ptdma).
 noterm=0
 case "$(cat $P/terminate 2>/dev/null)" in N|0) noterm=1 ;; esac
+[ "$(cat $P/driver 2>/dev/null || echo swdma)" = swdma ] || noterm=1
 # One line per mode and page size (12 modes; the late-completion mode on
 # THPs only on a provider that cannot abort, 4 KiB pages only without
 # "quick"), one "nothing left queued" per mode, the personality's checks,

@@ -81,7 +81,9 @@ personality_plan() {
   for kv in "$@"; do
     case $kv in
       pool=*|iommu=1) pp=$((pp + 2)) ;;
-      max_xfer=*|copy_align=*|max_seg=*) pp=$((pp + 1)) ;;
+      max_xfer=*|copy_align=*|max_seg=*|null_result=1) pp=$((pp + 1)) ;;
+      driver=swdma) ;;
+      driver=*) pp=$((pp + 1)) ;;
     esac
   done
   echo $pp
@@ -116,6 +118,17 @@ personality_checks() {
         n=$(cat $E/descriptors) m=$(cat /sys/module/dcbm/folios_migrated)
         check "THP copies not cut at the ${kv#max_seg=}-byte mapping limit: $n descriptors for $m THPs" \
           sh -c "test $m -gt 0 && test $n -le $((2 * m))" ;;
+      driver=swdma) ;;
+      driver=*)
+        # dcbm trusts no abort but swdma's: an untrusted channel is waited
+        # for, never terminated (its terminate may stop nothing).
+        check "no abort on a provider whose abort is not trusted (${kv}): terminates=$(cat $P/terminates)" \
+          test "$(cat $P/terminates)" = 0 ;;
+      null_result=1)
+        # The engine hides its errors (a NULL result reads as success): only
+        # verify-after-copy, on by default for such a provider, finds them.
+        check "the engine's hidden errors found by verify ($(cat $E/verify_mismatches) mismatches in $(cat $E/verified_batches) verified batches)" \
+          test "$(cat $E/verify_mismatches)" -gt 0 ;;
       iommu=1)
         check "mapped through the IOMMU (segments merged)" test "$(cat $E/merged_maps)" -gt 0
         check "the engine translated IOVAs" test "$(cat $P/iova_translations)" -gt 0 ;;

@@ -88,6 +88,25 @@ MODULE_PARM_DESC(terminate,
 		 "Provide device_terminate_all/device_synchronize (default 1; 0: none, as ioatdma)");
 
 /*
+ * terminate_stops=0: the hooks are there and return success, but stop
+ *   nothing: what was submitted runs on, copies and calls back later, as
+ *   ptdma's terminate_all (it clears the queue's interrupt status; the
+ *   command in the queue keeps running) and idxd's (software only).  A
+ *   client that trusts such an abort frees memory the engine still
+ *   writes.  (Releasing the channel still stops it.)
+ * driver=NAME: the driver and its device register under NAME instead of
+ *   swdma, so a client that knows providers by driver name (dcbm) takes
+ *   the engine for that provider, e.g. driver=ptdma.
+ */
+static bool terminate_stops = true;
+module_param(terminate_stops, bool, 0444);
+MODULE_PARM_DESC(terminate_stops,
+		 "terminate_all stops the channel's descriptors (default 1; 0: returns 0 and stops nothing, as ptdma)");
+static char *driver = SWDMA_NAME;
+module_param(driver, charp, 0444);
+MODULE_PARM_DESC(driver, "Name of the driver and its device (default swdma), e.g. ptdma");
+
+/*
  * pool=N: at most N descriptors allocated per channel, from prep until
  *   they are freed (completed and acked, or dmaengine_desc_free() of a
  *   reusable one), like a preallocated descriptor ring.  When the pool is
@@ -256,6 +275,7 @@ static atomic64_t swdma_max_outstanding = ATOMIC64_INIT(0);
 static atomic64_t swdma_pool_waits = ATOMIC64_INIT(0);
 static atomic64_t swdma_align_rejects = ATOMIC64_INIT(0);
 static atomic64_t swdma_iova_translations = ATOMIC64_INIT(0);
+static atomic64_t swdma_terminates = ATOMIC64_INIT(0);
 
 static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
 {
@@ -308,6 +328,8 @@ MODULE_PARM_DESC(pool_waits,
 module_param_cb(align_rejects, &swdma_counter_ops, &swdma_align_rejects,
 		0444);
 MODULE_PARM_DESC(align_rejects, "Preps refused for copy_align");
+module_param_cb(terminates, &swdma_counter_ops, &swdma_terminates, 0444);
+MODULE_PARM_DESC(terminates, "device_terminate_all calls by clients (a release's own stop not counted)");
 module_param_cb(iova_translations, &swdma_counter_ops,
 		&swdma_iova_translations, 0444);
 MODULE_PARM_DESC(iova_translations,
@@ -1042,7 +1064,8 @@ static enum dma_status swdma_tx_status(struct dma_chan *chan,
 	return ret;
 }
 
-static int swdma_terminate_all(struct dma_chan *chan)
+/* Stops the channel: its descriptors move to the terminated list. */
+static void swdma_stop(struct dma_chan *chan)
 {
 	struct swdma_chan *sc = to_swdma_chan(chan);
 	unsigned long flags;
@@ -1059,10 +1082,10 @@ static int swdma_terminate_all(struct dma_chan *chan)
 	spin_unlock_irqrestore(&sc->lock, flags);
 
 	wake_up_all(&sc->wait);
-	return 0;
 }
 
-static void swdma_synchronize(struct dma_chan *chan)
+/* Waits for a stopped channel's work and frees what it terminated. */
+static void swdma_stop_sync(struct dma_chan *chan)
 {
 	struct swdma_chan *sc = to_swdma_chan(chan);
 	struct swdma_desc *d, *n;
@@ -1080,6 +1103,20 @@ static void swdma_synchronize(struct dma_chan *chan)
 		list_del(&d->node);
 		swdma_desc_put(sc, d);
 	}
+}
+
+static int swdma_terminate_all(struct dma_chan *chan)
+{
+	atomic64_inc(&swdma_terminates);
+	if (terminate_stops)
+		swdma_stop(chan);
+	return 0;
+}
+
+static void swdma_synchronize(struct dma_chan *chan)
+{
+	if (terminate_stops)
+		swdma_stop_sync(chan);
 }
 
 static int swdma_alloc_chan_resources(struct dma_chan *chan)
@@ -1100,8 +1137,8 @@ static void swdma_free_chan_resources(struct dma_chan *chan)
 	unsigned long flags;
 	LIST_HEAD(head);
 
-	swdma_terminate_all(chan);
-	swdma_synchronize(chan);
+	swdma_stop(chan);
+	swdma_stop_sync(chan);
 
 	spin_lock_irqsave(&sc->lock, flags);
 	list_splice_tail_init(&sc->allocated, &head);
@@ -1335,7 +1372,7 @@ static int __init swdma_platform_init(void)
 	if (ret)
 		return ret;
 
-	swdma_pdev = platform_device_register_simple(SWDMA_NAME, -1, NULL, 0);
+	swdma_pdev = platform_device_register_simple(driver, -1, NULL, 0);
 	if (IS_ERR(swdma_pdev)) {
 		ret = PTR_ERR(swdma_pdev);
 		goto err_driver;
@@ -1381,6 +1418,13 @@ static int __init swdma_init(void)
 	if (!swdma_wq)
 		return -ENOMEM;
 
+	if (!driver[0]) {
+		pr_err(SWDMA_NAME ": driver= needs a name\n");
+		destroy_workqueue(swdma_wq);
+		return -EINVAL;
+	}
+	swdma_driver.driver.name = driver;
+	swdma_pci_driver.name = driver;
 	ret = use_iommu ? swdma_pci_init() : swdma_platform_init();
 	if (ret)
 		destroy_workqueue(swdma_wq);
