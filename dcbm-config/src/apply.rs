@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
 
+use crate::atomic_file;
 use crate::conditions::{self, Verdict};
 use crate::ctx::Ctx;
 use crate::exit::{self, coded};
@@ -19,6 +20,7 @@ use crate::policy::{Policy, ResetMode};
 use crate::providers;
 use crate::root::Root;
 use crate::saved;
+use crate::switched_off;
 use crate::sysfs;
 use crate::system;
 
@@ -134,15 +136,12 @@ fn counter_reset(ctx: &Ctx, mode: ResetMode) -> Result<(bool, Option<String>)> {
     }
 }
 
+/// Record the boot whose counters were reset, replacing the record whole
+/// (never through a link planted in the state directory).
 fn record_reset(ctx: &Ctx, boot_id: &str) -> Result<()> {
     fs::create_dir_all(&ctx.state_dir)
         .with_context(|| format!("creating {}", ctx.state_dir.display()))?;
-    let path = reset_state_path(ctx);
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, format!("{boot_id}\n"))
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    atomic_file::replace(&reset_state_path(ctx), &format!("{boot_id}\n"))
 }
 
 /// Message for ENODEV on a store that acquires channels.
@@ -320,10 +319,9 @@ fn show_desired(policy: &Policy, want: &Desired) -> Vec<String> {
         .collect()
 }
 
-/// `apply`.
+/// `apply`. The caller holds the writers' lock (`Ctx::lock`) unless this
+/// is a dry run. An `off` in force ends when it succeeds.
 pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<u8> {
-    // A dry run writes nothing and so waits for nobody.
-    let _lock = if dry_run { None } else { Some(ctx.lock()?) };
     let chans = providers::scan(&ctx.root)?;
     let mut verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
@@ -336,7 +334,10 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         let code = strict_code(policy, &verdict, strict);
         if !want.offloading {
             say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
-            if !dry_run {
+            if dry_run {
+                tell_off_ends(ctx)?;
+            } else {
+                switched_off::lift(&ctx.state_dir)?.end();
                 notify::set_status(unit_status(policy, &verdict, &want));
             }
             return Ok(code);
@@ -348,6 +349,7 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
             )];
             lines.extend(show_desired(policy, &want));
             show_plan(policy, &lines);
+            tell_off_ends(ctx)?;
             return Ok(code);
         }
         modprobe::load(ctx)?;
@@ -364,30 +366,48 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
     want.reset_counters = reset;
     let steps = plan::plan(&live, &want);
     journal::note(|j| j.plan = steps.clone());
+    if dry_run {
+        if steps.is_empty() {
+            say!("nothing to write: live state matches the policy");
+            say!("{}", policy.sources.render().trim_end());
+        } else {
+            let lines: Vec<String> = steps
+                .iter()
+                .map(|s| format!("{s}{}", origin_note(policy, s.attr)))
+                .collect();
+            show_plan(policy, &lines);
+        }
+        tell_off_ends(ctx)?;
+        return Ok(code);
+    }
+    // The `off` in force ends with the writes: put back if they are
+    // rolled back, as then nothing changed.
+    let off = switched_off::lift(&ctx.state_dir)?;
     if steps.is_empty() {
         say!("nothing to write: live state matches the policy");
-        if dry_run {
-            say!("{}", policy.sources.render().trim_end());
-        }
-    } else if dry_run {
-        let lines: Vec<String> = steps
-            .iter()
-            .map(|s| format!("{s}{}", origin_note(policy, s.attr)))
-            .collect();
-        show_plan(policy, &lines);
-        return Ok(code);
     } else {
         saved::save(&ctx.state_dir, &live);
         execute(&ctx.root, &steps)?;
         say!("applied {} write(s)", steps.len());
     }
-    if let (false, Some(id)) = (dry_run, boot_id) {
+    off.end();
+    if let Some(id) = boot_id {
         record_reset(ctx, &id)?;
     }
-    if !dry_run {
-        notify::set_status(unit_status(policy, &verdict, &want));
-    }
+    notify::set_status(unit_status(policy, &verdict, &want));
     Ok(code)
+}
+
+/// A dry run: say that the `off` in force, if any, would end.
+fn tell_off_ends(ctx: &Ctx) -> Result<()> {
+    if let Some(off) = switched_off::read(&ctx.state_dir)? {
+        say!(
+            "would end the `dcbm-config off` of {} (remove {})",
+            off.since,
+            off.file.display()
+        );
+    }
+    Ok(())
 }
 
 /// The boot unit's status line after an `apply` that succeeded: whether
@@ -409,8 +429,12 @@ fn unit_status(policy: &Policy, verdict: &Verdict, want: &Desired) -> String {
     }
 }
 
-/// `check`: per-attribute comparison; the exit code sums it up.
+/// `check`: per-attribute comparison; the exit code sums it up. An `off`
+/// in force is the administrator's choice, not drift: `offloading` 0 is
+/// what it wants (state `off`), and the module is not needed.
 pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
+    let off = switched_off::read(&ctx.state_dir)?;
+    journal::note(|j| j.switched_off = off.clone());
     let chans = providers::scan(&ctx.root)?;
     let mut verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
@@ -433,12 +457,16 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
     };
     if !module::loaded(&ctx.root) {
         // As `apply` sees it: the module is needed only when offload is to be on.
-        if want.offloading {
+        if want.offloading && off.is_none() {
             say!(
                 "module: MISSING ({} not found)",
                 ctx.root.module_dir().display()
             );
             return Ok(exit::MODULE_MISSING);
+        }
+        if let Some(off) = &off {
+            say!("module: not loaded (offload {})", off.describe());
+            return Ok(provider_code.unwrap_or(exit::SWITCHED_OFF));
         }
         if policy.offload.enabled {
             say!(
@@ -460,40 +488,48 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
         live.layout
     );
     let mut drift = 0;
-    let mut row = |attribute: &'static str, l: Option<Val>, w: Option<Val>, v5_fixed: bool| {
-        let state = match (&l, &w) {
-            (None, None) => return,
-            (_, None) => "unmanaged",
-            (Some(l), Some(w)) if l == w => "ok",
-            _ if v5_fixed => "fixed",
-            _ => {
+    // `known`: the state when something other than the policy decides it
+    // (`fixed` on v5, the administrator's `off`).
+    let mut row =
+        |attribute: &'static str, l: Option<Val>, w: Option<Val>, known: Option<&'static str>| {
+            let state = match (&l, &w, known) {
+                (None, None, _) => return,
+                (_, _, Some(s)) => s,
+                (_, None, _) => "unmanaged",
+                (Some(l), Some(w), _) if l == w => "ok",
+                _ => "DRIFT",
+            };
+            if state == "DRIFT" {
                 drift += 1;
-                "DRIFT"
             }
-        };
-        let show = |v: &Option<Val>| v.as_ref().map_or("-".to_string(), |v| v.to_string());
-        say!(
-            "{:<16} {:>12} {:>12}  {state}",
-            attribute,
-            show(&l),
-            show(&w)
-        );
-        journal::note(|j| {
-            j.attributes.push(journal::Row {
+            let show = |v: &Option<Val>| v.as_ref().map_or("-".to_string(), |v| v.to_string());
+            say!(
+                "{:<16} {:>12} {:>12}  {state}",
                 attribute,
-                live: l,
-                policy: w,
-                state: if state == "DRIFT" { "drift" } else { state },
-            })
-        });
-    };
+                show(&l),
+                show(&w)
+            );
+            journal::note(|j| {
+                j.attributes.push(journal::Row {
+                    attribute,
+                    live: l,
+                    policy: w,
+                    state: if state == "DRIFT" { "drift" } else { state },
+                })
+            });
+        };
     say!("{:<16} {:>12} {:>12}  state", "attribute", "live", "policy");
     for a in CONFIG_ATTRS {
+        let known = match (a, &off) {
+            (Attr::Offloading, Some(_)) if live.offloading => Some("DRIFT"),
+            (Attr::Offloading, Some(_)) if want.offloading => Some("off"),
+            _ => None,
+        };
         row(
             a.name(),
             live.get_opt(a).map(Val::Num),
             want.get(a).map(Val::Num),
-            false,
+            known,
         );
     }
     // Names in the kernel's order on both sides, so equal sets compare equal.
@@ -518,18 +554,28 @@ pub fn check(ctx: &Ctx, policy: &Policy, strict: bool) -> Result<u8> {
         (None, Some(_)) => crate::reasons::asked(policy, &live).map(|w| canon(&w)),
         (None, None) => None,
     };
-    row(
-        Attr::ReasonMask.name(),
-        live.reason_mask.as_deref().map(canon),
-        asked,
-        live.interface == "v5",
-    );
+    let live_mask = live.reason_mask.as_deref().map(canon);
+    // v5 cannot change the mask: the policy's condition fails instead.
+    let fixed =
+        (live.interface == "v5" && asked.is_some() && live_mask != asked).then_some("fixed");
+    row(Attr::ReasonMask.name(), live_mask, asked, fixed);
+    if let (Some(off), true) = (&off, live.offloading) {
+        say!(
+            "offloading is 1 although `dcbm-config off` is in force ({}): \
+             `dcbm-config off` switches it off again, `dcbm-config apply` ends the off",
+            off.file.display()
+        );
+    }
     if let Some(c) = provider_code {
         return Ok(c);
     }
     if drift > 0 {
         say!("drift: {drift} attribute(s) differ from the policy");
         return Ok(exit::DRIFT);
+    }
+    if let Some(off) = &off {
+        say!("offload {} ({})", off.describe(), off.file.display());
+        return Ok(exit::SWITCHED_OFF);
     }
     say!("in sync");
     Ok(strict_code(policy, &verdict, strict))

@@ -1,5 +1,6 @@
-//! `--output FILE`: replace a file atomically, safely in a directory others
-//! can write to (node_exporter's textfile directory often is).
+//! `--output FILE` and the state files: replace a file atomically, safely in
+//! a directory others can write to (node_exporter's textfile directory often
+//! is).
 //!
 //! The content goes to a temporary file with an unpredictable name, created
 //! exclusively (O_EXCL) in the target's directory, so a symlink planted there

@@ -7,12 +7,31 @@ use clap::{Parser, Subcommand};
 use crate::exit;
 use crate::sources;
 
+/// For `--help` and the man page's DESCRIPTION.
+const DESCRIPTION: &str = "\
+Apply a TOML offload policy to the dcbm kernel module through sysfs.
+
+dcbm-config reads the offload policy (/etc/dcbm.toml and the drop-ins in
+/etc/dcbm.d and /usr/lib/dcbm.d, see dcbm.toml(5)) and brings the dcbm
+module's live interface under /sys/module/dcbm in line with it, writing only
+the attributes whose live value differs, in a safe order: offloading=0 first
+when offload must go off, then nr_dma_chan, timeout_ms, min_batch_bytes,
+min_folio_bytes, reason_mask, counter resets, and offloading=1 last. The
+files are used in /sys/module/dcbm, or in /sys/module/dcbm/parameters when
+only that exists (the upstream v6 driver).
+
+A failed write, or SIGINT, SIGTERM or SIGHUP during an apply, restores what
+was already changed. Only one dcbm-config changes the module at a time; a
+second one waits for the lock.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dcbm-config",
     version,
     about = "Apply a TOML offload policy to the dcbm kernel module through sysfs",
-    after_help = exit::TABLE
+    long_about = DESCRIPTION,
+    subcommand_value_name = "COMMAND",
+    after_help = exit::help_table()
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -80,6 +99,12 @@ pub enum Cmd {
         /// Print one JSON object (plan, writes, result) instead of text.
         #[arg(long)]
         json: bool,
+        /// Write nothing while a `dcbm-config off` is in force (the state
+        /// directory's `off` file): for dcbm-config.service, which udev
+        /// re-runs when a DMA channel or the dcbm module is added. Without
+        /// it, `apply` ends the `off`.
+        #[arg(long)]
+        unless_off: bool,
     },
     /// Compare the live state with the policy, per attribute (exit code tells).
     #[command(visible_alias = "verify")]
@@ -109,11 +134,13 @@ pub enum Cmd {
     },
     /// Reset the module's counters to 0.
     ResetCounters,
-    /// Switch offload off now (the module releases its channels); the policy
-    /// is not changed, the next `apply` follows it again.
+    /// Switch offload off now (the module releases its channels) and keep
+    /// it off until `apply`, `revert` or a reboot: dcbm-config.service and
+    /// the udev rule (`apply --unless-off`) leave it off. The policy is not
+    /// changed.
     Off,
     /// Restore the settings the module had before the last `apply` or `off`
-    /// that changed something.
+    /// that changed something, and end an `off` in force.
     Revert,
     /// Check the policy file alone.
     Validate,

@@ -28,23 +28,61 @@ pub const BUSY: u8 = 10;
 /// fault of the host: dcbm-config.service counts it as success
 /// (`SuccessExitStatus=`) and says why in its status line.
 pub const MODULE_NOT_BUILT: u8 = 11;
+/// `check`: offload is off because the administrator ran `dcbm-config off`
+/// (`<state-dir>/off`), which dcbm-config.service and the udev rule leave
+/// in force until `dcbm-config apply`: not in sync with the policy, by
+/// choice (drift in the other knobs is still 4).
+pub const SWITCHED_OFF: u8 = 12;
 
-/// Table used for `--help` and the man page.
-pub const TABLE: &str = "\
-EXIT STATUS:
-  0  success / in sync (also: offload held off by a failed condition, without --strict)
-  1  unexpected error (I/O, unreadable or malformed sysfs value in any command, lost output of a command whose product is its output)
-  2  command-line usage error
-  3  bad policy: unreadable, syntax, unknown key, wrong type, out of range, unsafe owner/mode
-  4  drift (check): live state differs from the policy
-  5  provider missing: no usable DMA memcpy channel while the policy needs one (check; apply --strict)
-  6  module missing: not loaded, modprobe failed or timed out, sysfs files did not appear, or an attribute is missing
-  7  a write failed; the earlier writes were rolled back
-  8  a write failed or a signal came, and the rollback failed too
-  9  a condition other than the provider failed (--strict only)
- 10  another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written
- 11  no dcbm module for the running kernel: modprobe did not find it (DKMS skipped this kernel or has not built for it; apply only); dcbm-config.service counts it as success
-128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); the writes made were rolled back";
+/// Every exit status with its meaning, for `--help` and the man page.
+pub const STATUSES: [(&str, &str); 14] = [
+    ("0", "success / in sync (also: offload held off by a failed condition, without --strict)"),
+    (
+        "1",
+        "unexpected error (I/O, unreadable or malformed sysfs value in any command, lost output of a command whose product is its output)",
+    ),
+    ("2", "command-line usage error"),
+    (
+        "3",
+        "bad policy: unreadable, syntax, unknown key, wrong type, out of range, unsafe owner/mode",
+    ),
+    ("4", "drift (check): live state differs from the policy"),
+    (
+        "5",
+        "provider missing: no usable DMA memcpy channel while the policy needs one (check; apply --strict)",
+    ),
+    (
+        "6",
+        "module missing: not loaded, modprobe failed or timed out, sysfs files did not appear, or an attribute is missing",
+    ),
+    ("7", "a write failed; the earlier writes were rolled back"),
+    ("8", "a write failed or a signal came, and the rollback failed too"),
+    ("9", "a condition other than the provider failed (--strict only)"),
+    ("10", "another dcbm-config held the lock for longer than --lock-timeout-ms; nothing written"),
+    (
+        "11",
+        "no dcbm module for the running kernel: modprobe did not find it (DKMS skipped this kernel or has not built for it; apply only); dcbm-config.service counts it as success",
+    ),
+    (
+        "12",
+        "switched off by dcbm-config off, kept off until dcbm-config apply or a reboot (check): the policy is not in effect, by the administrator's choice",
+    ),
+    (
+        "128+N",
+        "interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); the writes made were rolled back",
+    ),
+];
+
+/// The table at the end of `--help`.
+pub fn help_table() -> String {
+    let rows = STATUSES
+        .iter()
+        .map(|(code, meaning)| format!("{code:>3}  {meaning}"));
+    std::iter::once("EXIT STATUS:".to_string())
+        .chain(rows)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// An error carrying the process exit code it maps to.
 #[derive(Debug)]

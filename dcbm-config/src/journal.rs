@@ -17,8 +17,9 @@ pub struct Row {
     pub live: Option<crate::plan::Val>,
     /// `None`: unmanaged (the policy leaves it to the module).
     pub policy: Option<crate::plan::Val>,
-    /// `ok`, `drift`, `unmanaged`, or `fixed` (`reason_mask` on v5, which
-    /// cannot change it: the policy's condition fails instead).
+    /// `ok`, `drift`, `unmanaged`, `fixed` (`reason_mask` on v5, which
+    /// cannot change it: the policy's condition fails instead), or `off`
+    /// (`offloading` 0 while `dcbm-config off` is in force).
     pub state: &'static str,
 }
 
@@ -33,6 +34,9 @@ pub struct Journal {
     pub module_loaded: bool,
     /// `apply` ran the modprobe command.
     pub module_loaded_now: bool,
+    /// The administrator's `dcbm-config off` in force: `apply --unless-off`
+    /// wrote nothing for it; `check` found it.
+    pub switched_off: Option<crate::switched_off::SwitchedOff>,
     /// `check`: the attributes compared.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Row>,

@@ -17,6 +17,7 @@ mod manpage;
 mod modprobe;
 mod module;
 mod notify;
+mod packager;
 mod plan;
 mod policy;
 mod policy_error;
@@ -32,6 +33,7 @@ mod saved;
 #[cfg(test)]
 mod schema_keys;
 mod sources;
+mod switched_off;
 mod sysfs;
 mod system;
 
@@ -105,9 +107,24 @@ fn run(cli: Cli) -> Result<u8> {
     }
     match &cli.cmd {
         Cmd::Apply {
-            dry_run, strict, ..
+            dry_run,
+            strict,
+            unless_off,
+            ..
         } => {
             note_module_state(&ctx);
+            // The lock before the `off` record and the policy: an `off`
+            // running now is seen done. A dry run writes nothing and so
+            // waits for nobody.
+            let _lock = if *dry_run { None } else { Some(ctx.lock()?) };
+            if *unless_off {
+                // The administrator's `off` holds whatever the policy says,
+                // which is not even read.
+                if let Some(off) = switched_off::read(&ctx.state_dir)? {
+                    switched_off::hold(&off, *dry_run);
+                    return Ok(exit::OK);
+                }
+            }
             let p = load_policy(&cli)?;
             apply::apply(&ctx, &p, *dry_run, *strict)
         }
@@ -123,7 +140,11 @@ fn run(cli: Cli) -> Result<u8> {
                     "--interval must be 0..3600 seconds",
                 ));
             }
-            let s = report::status(&ctx.root, Duration::from_secs_f64(*interval))?;
+            let s = report::status(
+                &ctx.root,
+                &ctx.state_dir,
+                Duration::from_secs_f64(*interval),
+            )?;
             if *json {
                 say!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -165,12 +186,11 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn main() -> ExitCode {
-    // `completions` and `man` are for packagers: a parser of their own, so
-    // that they appear neither in the completions nor in the man page.
-    if let Ok(p) = manpage::Packager::try_parse() {
+    // `completions` and `man`, for packagers, are not `Cli`'s.
+    if let Ok(p) = packager::Packager::try_parse() {
         return ExitCode::from(lost_output_code(false, p.run()));
     }
-    let cli = Cli::try_parse().unwrap_or_else(|e| manpage::usage_error(e).exit());
+    let cli = Cli::try_parse().unwrap_or_else(|e| packager::usage_error(e).exit());
     let acts = cli.cmd.acts();
     let json = cli.cmd.json_report();
     let notifies = matches!(cli.cmd, Cmd::Apply { dry_run: false, .. });

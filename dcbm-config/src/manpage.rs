@@ -1,248 +1,215 @@
-//! For packagers: `dcbm-config completions SHELL` and `dcbm-config man
-//! [PAGE]`. The dcbm-config(8) page is built from the command-line
-//! definition (every command with its options, so it cannot fall behind),
-//! plus hand-written sections; dcbm.toml(5) is `man/dcbm.toml.5`.
+//! The man pages. dcbm-config(8) is clap_mangen's rendering of the
+//! command-line definition (every command with its options, so it cannot
+//! fall behind), followed by the sections a clap definition has no place
+//! for, set with clap_mangen's roff; dcbm.toml(5) is `man/dcbm.toml.5`,
+//! written by hand.
 
-use std::io::Write;
+use std::io::{self, Write};
 
-use clap::{Arg, CommandFactory, Parser, Subcommand};
+use clap::{Command, CommandFactory};
+use clap_mangen::roff::{bold, italic, roman, Roff};
+use clap_mangen::Man;
 
-use crate::cli::{Cli, Globals};
+use crate::cli::Cli;
 use crate::exit;
-use crate::out;
-
-/// The packagers' commands.
-#[derive(Debug, Parser)]
-#[command(name = "dcbm-config", disable_help_subcommand = true)]
-pub struct Packager {
-    #[command(flatten)]
-    _g: Globals,
-    #[command(subcommand)]
-    cmd: Generate,
-}
-
-#[derive(Debug, Subcommand)]
-enum Generate {
-    /// Print a shell completion script.
-    Completions { shell: clap_complete::Shell },
-    /// Print a man page (roff): dcbm-config (section 8) or dcbm.toml (5).
-    Man {
-        #[arg(default_value = "dcbm-config", value_parser = ["dcbm-config", "dcbm.toml"])]
-        page: String,
-    },
-}
-
-impl Packager {
-    pub fn run(self) -> u8 {
-        let text = match self.cmd {
-            Generate::Completions { shell } => {
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut Cli::command(), "dcbm-config", &mut script);
-                script
-            }
-            Generate::Man { page } if page == "dcbm.toml" => DCBM_TOML_5.as_bytes().to_vec(),
-            Generate::Man { .. } => dcbm_config_8(),
-        };
-        out::stdout_bytes(&text);
-        exit::OK
-    }
-}
-
-/// The error to show for a command line that `Cli` refused: a packager
-/// command with a bad argument (`completions nushell`) is not known to
-/// `Cli`, whose "unrecognized subcommand" would hide what is wrong; the
-/// packagers' parser says it (the shells there are, the pages).
-pub fn usage_error(cli_error: clap::Error) -> clap::Error {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let packager = Packager::command();
-    let named = match cli_error.get(ContextKind::InvalidSubcommand) {
-        Some(ContextValue::String(s)) => packager.find_subcommand(s).is_some(),
-        _ => false,
-    };
-    if cli_error.kind() != ErrorKind::InvalidSubcommand || !named {
-        return cli_error;
-    }
-    match Packager::try_parse() {
-        Err(e) => e,
-        Ok(_) => cli_error,
-    }
-}
+use crate::notify;
 
 /// dcbm.toml(5), written by hand.
 pub const DCBM_TOML_5: &str = include_str!("../man/dcbm.toml.5");
 
-/// Escape text for roff.
-fn roff(s: &str) -> String {
-    let s = s.replace('\\', "\\\\").replace('-', "\\-");
-    s.lines()
-        .map(|l| {
-            if l.starts_with('.') || l.starts_with('\'') {
-                format!("\\&{l}")
-            } else {
-                l.to_string()
+/// The policy files, the state kept in /run, what they are.
+const FILES: [(&[&str], &str); 7] = [
+    (&["/etc/dcbm.toml"], "The policy, see dcbm.toml(5)."),
+    (
+        &["/etc/dcbm.d/*.toml", "/usr/lib/dcbm.d/*.toml"],
+        "Drop-ins, merged after /etc/dcbm.toml sorted by file name across both \
+         directories; a name in /etc/dcbm.d masks the same name in /usr/lib/dcbm.d; \
+         later files override earlier ones key by key (see dcbm.toml(5)).",
+    ),
+    (
+        &["/run/dcbm/lock"],
+        "Held by the commands that write (apply, off, revert, reset-counters).",
+    ),
+    (
+        &["/run/dcbm/before-apply.json"],
+        "The settings from before the last apply or off that changed something, for revert.",
+    ),
+    (
+        &["/run/dcbm/counters-reset.boot-id"],
+        "The boot whose counters were reset (reset = \"once-per-boot\").",
+    ),
+    (
+        &["/run/dcbm/loaded-by-apply"],
+        "Present while a module loaded by apply is loaded; the udev rule then does not \
+         restart the service.",
+    ),
+    (
+        &["/run/dcbm/off"],
+        "Written by off: while it exists, apply --unless-off (dcbm-config.service, also \
+         when udev re-runs it) writes nothing. Removed by apply and revert; a reboot \
+         forgets it.",
+    ),
+];
+
+/// The variables no option stands for (those are listed with theirs).
+const ENVIRONMENT: [(&str, &str); 2] = [
+    (
+        "DCBM_ENFORCE_POLICY_OWNER",
+        "When 1, the policy files are checked as when running as root (owned by root, \
+         not writable by group or others, nor their directories) even when not running \
+         as root: to see whether root would accept a policy, and for the tests. It never \
+         relaxes the checks.",
+    ),
+    (
+        notify::ENV,
+        "Set by systemd for dcbm-config.service (NotifyAccess=main): apply (not --dry-run) \
+         sends the unit one status line there (sd_notify STATUS=), shown by systemctl \
+         status: whether offload is on and, if not, why.",
+    ),
+];
+
+const SEE_ALSO: [(&str, u8); 4] = [
+    ("dcbm.toml", 5),
+    ("modprobe", 8),
+    ("systemd.unit", 5),
+    ("udev", 7),
+];
+
+/// One of clap_mangen's sections of a page.
+type Section = fn(&Man, &mut dyn Write) -> io::Result<()>;
+
+/// dcbm-config(8). One page for the tool and its commands: clap_mangen's
+/// own layout, a page per command, would spread ten short commands over
+/// eleven pages.
+pub fn dcbm_config_8() -> String {
+    let cli = Cli::command();
+    let man = Man::new(cli.clone())
+        .title("DCBM-CONFIG")
+        .section("8")
+        // The roff crate writes an empty argument as nothing, which would
+        // move the source and the manual into the date's place.
+        .date("\"\"")
+        .manual("System Administration");
+    let top: [Section; 5] = [
+        Man::render_title,
+        Man::render_name_section,
+        Man::render_synopsis_section,
+        Man::render_description_section,
+        Man::render_options_section,
+    ];
+    // The preamble (it defines `\*(Aq`), once.
+    let mut page = Roff::new().render();
+    for section in top {
+        page += &rendered(&man, section);
+    }
+    page += &commands(&cli);
+    page += &trailer(&cli);
+    page
+}
+
+/// COMMANDS: a subsection per command, holding the synopsis, description
+/// and options of the page clap_mangen would make for it.
+fn commands(cli: &Command) -> String {
+    let mut page = roff(|r| {
+        r.control("SH", ["COMMANDS"]);
+    });
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let man = Man::new(
+            sub.clone()
+                .bin_name(format!("{} {}", cli.get_name(), sub.get_name()))
+                // Every command has `--help`: OPTIONS lists it once.
+                .disable_help_flag(true),
+        );
+        page += &roff(|r| {
+            r.control("SS", [sub.get_name()]);
+        });
+        page += &unheaded(&man, Man::render_synopsis_section);
+        page += &roff(|r| {
+            let aliases: Vec<&str> = sub.get_visible_aliases().collect();
+            if !aliases.is_empty() {
+                r.control("br", [])
+                    .text([roman("Alias: "), bold(aliases.join(", "))]);
             }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+            r.control("PP", []);
+        });
+        page += &unheaded(&man, Man::render_description_section);
+        page += &unheaded(&man, Man::render_options_section);
+    }
+    page
 }
 
-fn arg_synopsis(a: &Arg) -> String {
-    let mut s = match (a.get_long(), a.get_short()) {
-        (Some(l), Some(c)) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", roff(l)),
-        (Some(l), None) => format!("\\fB\\-\\-{}\\fR", roff(l)),
-        (None, _) => format!("\\fI{}\\fR", a.get_id().as_str().to_uppercase()),
-    };
-    if a.get_long().is_some() && a.get_action().takes_values() {
-        let name = a
-            .get_value_names()
-            .and_then(|v| v.first().map(|n| n.to_string()))
-            .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
-        s += &format!(" \\fI{}\\fR", roff(&name));
-    }
-    s
-}
-
-fn arg_help(a: &Arg) -> String {
-    let mut h = a
-        .get_long_help()
-        .or(a.get_help())
-        .map(|h| h.to_string())
-        .unwrap_or_default();
-    let defaults: Vec<String> = a
-        .get_default_values()
-        .iter()
-        .map(|v| v.to_string_lossy().into_owned())
-        .collect();
-    if !defaults.is_empty() {
-        h += &format!(" [default: {}]", defaults.join(","));
-    }
-    if let Some(env) = a.get_env() {
-        h += &format!(" [env: {}]", env.to_string_lossy());
-    }
-    roff(&h)
-}
-
-fn options(w: &mut Vec<u8>, args: Vec<&Arg>) {
-    for a in args {
-        let _ = writeln!(w, ".TP\n{}\n{}", arg_synopsis(a), arg_help(a));
-    }
-}
-
-/// dcbm-config(8): every visible command with its options.
-pub fn dcbm_config_8() -> Vec<u8> {
-    let cmd = Cli::command();
-    let mut w = Vec::new();
-    let _ = writeln!(
-        w,
-        ".TH DCBM\\-CONFIG 8 \"\" \"dcbm-config {}\" \"System Administration\"",
-        env!("CARGO_PKG_VERSION")
-    );
-    let _ = writeln!(
-        w,
-        ".SH NAME\ndcbm\\-config \\- {}",
-        roff(&cmd.get_about().map(|a| a.to_string()).unwrap_or_default())
-    );
-    let _ = writeln!(w, ".SH SYNOPSIS\n\\fBdcbm\\-config\\fR [\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fICOMMAND OPTIONS\\fR]");
-    let _ = writeln!(w, ".SH DESCRIPTION\n{}", roff(DESCRIPTION));
-    let _ = writeln!(w, ".SH OPTIONS\nThese apply to every command.");
-    options(
-        &mut w,
-        cmd.get_arguments()
-            .filter(|a| !a.is_hide_set() && a.get_long() != Some("version"))
-            .collect(),
-    );
-    let _ = writeln!(w, ".SH COMMANDS");
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let args: Vec<&Arg> = sub
+/// FILES, ENVIRONMENT, EXIT STATUS and SEE ALSO.
+fn trailer(cli: &Command) -> String {
+    roff(|r| {
+        r.control("SH", ["FILES"]);
+        for (paths, what) in FILES {
+            let mut tag = Vec::new();
+            for path in paths {
+                if !tag.is_empty() {
+                    tag.push(roman(", "));
+                }
+                tag.push(italic(*path));
+            }
+            r.control("TP", []).text(tag).text([roman(what)]);
+        }
+        r.control("SH", ["ENVIRONMENT"]);
+        for (var, what) in ENVIRONMENT {
+            r.control("TP", []).text([bold(var)]).text([roman(what)]);
+        }
+        let of_options: Vec<String> = cli
             .get_arguments()
-            .filter(|a| !a.is_global_set() && !a.is_hide_set() && a.get_long() != Some("help"))
+            .filter_map(|a| a.get_env())
+            .map(|v| v.to_string_lossy().into_owned())
             .collect();
-        let mut head = format!("\\fB{}\\fR", roff(sub.get_name()));
-        for a in &args {
-            head += &format!(" [{}]", arg_synopsis(a));
+        r.control("PP", []).text([roman(format!(
+            "{} stand for the options they are listed with under OPTIONS.",
+            of_options.join(", ")
+        ))]);
+        r.control("SH", ["EXIT STATUS"]);
+        for (code, meaning) in exit::STATUSES {
+            r.control("TP", [])
+                .text([bold(code)])
+                .text([roman(meaning)]);
         }
-        let aliases: Vec<&str> = sub.get_visible_aliases().collect();
-        let about = sub
-            .get_long_about()
-            .or(sub.get_about())
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let about = about.trim_end_matches('.');
-        let _ = writeln!(w, ".TP\n{head}\n{}.", roff(about));
-        if !aliases.is_empty() {
-            let _ = writeln!(w, "Alias: \\fB{}\\fR.", roff(&aliases.join(", ")));
+        r.control("SH", ["SEE ALSO"]);
+        let mut refs = Vec::new();
+        for (name, section) in SEE_ALSO {
+            if !refs.is_empty() {
+                refs.push(roman(", "));
+            }
+            refs.extend([bold(name), roman(format!("({section})"))]);
         }
-        if !args.is_empty() {
-            let _ = writeln!(w, ".RS");
-            options(&mut w, args);
-            let _ = writeln!(w, ".RE");
-        }
-    }
-    let _ = writeln!(w, ".SH FILES\n{}", FILES);
-    let _ = writeln!(w, ".SH ENVIRONMENT\n{}", ENVIRONMENT);
-    let _ = writeln!(w, ".SH EXIT STATUS");
-    for line in exit::TABLE.lines().skip(1) {
-        let line = line.trim();
-        if let Some((code, meaning)) = line.split_once(char::is_whitespace) {
-            let _ = writeln!(w, ".TP\n\\fB{}\\fR\n{}", roff(code), roff(meaning.trim()));
-        }
-    }
-    let _ = writeln!(
-        w,
-        ".SH SEE ALSO\n\\fBdcbm.toml\\fR(5), \\fBmodprobe\\fR(8), \\fBsystemd.unit\\fR(5), \\fBudev\\fR(7)"
-    );
-    w
+        r.text(refs);
+    })
 }
 
-const DESCRIPTION: &str = "\
-dcbm-config reads the offload policy (/etc/dcbm.toml and the drop-ins in \
-/etc/dcbm.d and /usr/lib/dcbm.d, see dcbm.toml(5)) and \
-brings the dcbm module's live interface under /sys/module/dcbm in line with \
-it, writing only the attributes whose live value differs, in a safe order: \
-offloading=0 first when offload must go off, then nr_dma_chan, timeout_ms, \
-min_batch_bytes, min_folio_bytes, reason_mask, counter resets, and \
-offloading=1 last. The files are used in /sys/module/dcbm, or in \
-/sys/module/dcbm/parameters when only that exists (the upstream v6 driver).
-A failed write, or SIGINT, SIGTERM or SIGHUP during an apply, restores what \
-was already changed. Only one dcbm-config changes the module at a time; a \
-second one waits for the lock.";
+/// Roff made with the roff crate, without the preamble the page has once.
+fn roff(build: impl FnOnce(&mut Roff)) -> String {
+    let mut r = Roff::new();
+    build(&mut r);
+    without_preamble(r.render())
+}
 
-/// The variables not tied to an option (those are listed with theirs).
-const ENVIRONMENT: &str = "\
-.TP
-\\fBDCBM_ENFORCE_POLICY_OWNER\\fR
-When 1, the policy files are checked as when running as root (owned by \
-root, not writable by group or others, nor their directories) even when \
-not running as root: to see whether root would accept a policy, and for \
-the tests. It never relaxes the checks.
-.TP
-\\fBNOTIFY_SOCKET\\fR
-Set by systemd for dcbm\\-config.service (NotifyAccess=main): \\fBapply\\fR \
-(not \\fB\\-\\-dry\\-run\\fR) sends the unit one status line there \
-(sd_notify STATUS=), shown by \\fBsystemctl status\\fR: whether offload is on \
-and, if not, why.
-.PP
-DCBM_CONFIG, DCBM_DROPIN_DIRS, DCBM_SYSFS_ROOT, DCBM_STATE_DIR and \
-DCBM_MODPROBE stand for the options they are listed with under OPTIONS.";
+/// One of clap_mangen's sections, without the preamble.
+fn rendered(man: &Man, section: Section) -> String {
+    let mut out = Vec::new();
+    section(man, &mut out).expect("writing to memory cannot fail");
+    without_preamble(String::from_utf8(out).expect("roff made of UTF-8 text"))
+}
 
-const FILES: &str = "\
-.TP
-\\fI/etc/dcbm.toml\\fR
-The policy, see \\fBdcbm.toml\\fR(5).
-.TP
-\\fI/etc/dcbm.d/*.toml\\fR, \\fI/usr/lib/dcbm.d/*.toml\\fR
-Drop-ins, merged after /etc/dcbm.toml sorted by file name across both \
-directories; a name in /etc/dcbm.d masks the same name in /usr/lib/dcbm.d; \
-later files override earlier ones key by key (see \\fBdcbm.toml\\fR(5)).
-.TP
-\\fI/run/dcbm/lock\\fR
-Held by the commands that write (apply, off, revert, reset\\-counters).
-.TP
-\\fI/run/dcbm/before\\-apply.json\\fR
-The settings from before the last apply or off that changed something, for revert.
-.TP
-\\fI/run/dcbm/counters\\-reset.boot\\-id\\fR
-The boot whose counters were reset (reset = \"once\\-per\\-boot\").
-.TP
-\\fI/run/dcbm/loaded\\-by\\-apply\\fR
-Present while a module loaded by apply is loaded; the udev rule then does not restart the service.";
+/// One of clap_mangen's sections without its heading, to be part of ours.
+fn unheaded(man: &Man, section: Section) -> String {
+    let roff = rendered(man, section);
+    match roff.split_once('\n') {
+        Some((heading, body)) if heading.starts_with(".SH ") => body.to_string(),
+        _ => roff,
+    }
+}
+
+/// Every rendering of the roff crate starts with the same preamble.
+fn without_preamble(roff: String) -> String {
+    match roff.strip_prefix(&Roff::new().render()) {
+        Some(body) => body.to_string(),
+        None => roff,
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use crate::journal::Journal;
 use crate::module::{self, Attr, Live, COUNTERS};
 use crate::providers::{self, Channel, Holder};
 use crate::root::Root;
+use crate::switched_off::{self, SwitchedOff};
 
 #[derive(Debug, Serialize)]
 pub struct CounterView {
@@ -25,6 +27,8 @@ pub struct CounterView {
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub module_loaded: bool,
+    /// The administrator's `dcbm-config off`, while in force.
+    pub switched_off: Option<SwitchedOff>,
     pub module: Option<Live>,
     /// The engines' health, when the module reports it (read apart from
     /// `module`: `apply` needs none of it).
@@ -33,11 +37,13 @@ pub struct Status {
     pub providers: Vec<Channel>,
 }
 
-pub fn status(root: &Root, interval: Duration) -> Result<Status> {
+pub fn status(root: &Root, state_dir: &Path, interval: Duration) -> Result<Status> {
+    let off = switched_off::read(state_dir)?;
     let mut providers = providers::scan(root)?;
     if !module::loaded(root) {
         return Ok(Status {
             module_loaded: false,
+            switched_off: off,
             module: None,
             health: None,
             counters: Vec::new(),
@@ -66,6 +72,7 @@ pub fn status(root: &Root, interval: Duration) -> Result<Status> {
     providers::mark_holders(&mut providers, live.channels.as_deref().unwrap_or_default());
     Ok(Status {
         module_loaded: true,
+        switched_off: off,
         module: Some(live),
         health: Health::read(root)?,
         counters,
@@ -111,10 +118,24 @@ fn human_bytes(b: f64) -> String {
     }
 }
 
+/// The `off` in force, under `offloading`.
+fn render_switched_off(o: &mut String, off: &SwitchedOff) {
+    let _ = writeln!(
+        o,
+        "switched off:    by `dcbm-config off` at {}, until `dcbm-config apply` or a reboot",
+        off.since
+    );
+}
+
 pub fn render_status(s: &Status) -> String {
     let mut o = String::new();
     match &s.module {
-        None => o += "module:          not loaded\n",
+        None => {
+            o += "module:          not loaded\n";
+            if let Some(off) = &s.switched_off {
+                render_switched_off(&mut o, off);
+            }
+        }
         Some(l) => {
             o += "module:          loaded\n";
             let _ = writeln!(
@@ -128,6 +149,9 @@ pub fn render_status(s: &Status) -> String {
                 }
             );
             let _ = writeln!(o, "offloading:      {}", l.offloading as u8);
+            if let Some(off) = &s.switched_off {
+                render_switched_off(&mut o, off);
+            }
             let _ = writeln!(o, "nr_dma_chan:     {}", l.nr_dma_chan);
             for a in [Attr::TimeoutMs, Attr::MinBatchBytes, Attr::MinFolioBytes] {
                 if let Some(v) = l.get_opt(a) {
@@ -270,6 +294,12 @@ fn esc(s: &str) -> String {
 }
 
 /// Prometheus text exposition format (node_exporter textfile collector).
+///
+/// Written out here, not with prometheus-client: its encoder writes
+/// OpenMetrics text instead, which differs from this format: a counter's
+/// `# TYPE` line names the family without `_total` (`# TYPE
+/// dcbm_bytes_migrated counter` above `dcbm_bytes_migrated_total 7`), every
+/// `# HELP` gets a `.` appended, and `encode` ends the text with `# EOF`.
 pub fn metrics(root: &Root) -> Result<String> {
     let mut o = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, samples: Vec<(String, u64)>| {
@@ -420,7 +450,9 @@ struct JsonResult {
     dry_run: bool,
     /// apply: `applied`, `nothing-to-write`, `planned` (dry run); check:
     /// `in-sync`, `drift`, `held-off` (--strict), `provider-missing`,
-    /// `module-missing`; both: `failed` (see `exit_code` and `error`).
+    /// `module-missing`; both: `switched-off` (`apply --unless-off` wrote
+    /// nothing for a `dcbm-config off`, `check` found one), `failed` (see
+    /// `exit_code` and `error`).
     result: &'static str,
     exit_code: u8,
     error: Option<String>,
@@ -442,7 +474,9 @@ pub fn json_result(
         ("check", None, crate::exit::CONDITIONS_UNMET) => "held-off",
         ("check", None, crate::exit::PROVIDER_MISSING) => "provider-missing",
         ("check", None, crate::exit::MODULE_MISSING) => "module-missing",
+        ("check", None, crate::exit::SWITCHED_OFF) => "switched-off",
         ("check", None, _) => "failed",
+        (_, None, _) if journal.switched_off.is_some() => "switched-off",
         (_, None, _) if dry_run => "planned",
         (_, None, _) if journal.written.is_empty() => "nothing-to-write",
         _ => "applied",

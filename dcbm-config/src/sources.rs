@@ -6,6 +6,14 @@
 //! masks the same name in a later one (`/usr/lib`), and a later file
 //! overrides an earlier one key by key. Every file is read and validated on
 //! its own, like the main file, so an error names the file it is in.
+//!
+//! Not liboverdrop, whose `scan` returns only the files chosen: it cannot
+//! tell what was masked and by what (`masked`, shown by `validate` and in
+//! `--json`); it masks only by a link whose text is `/dev/null` (not a
+//! relative one, nor a link to such a link) and never by an empty file; it
+//! skips without a word a drop-in that is a link to a regular file (it does
+//! not follow links) or is not a regular file (a FIFO, which is refused
+//! here), and a directory it cannot list.
 
 use std::collections::BTreeMap;
 use std::fs;

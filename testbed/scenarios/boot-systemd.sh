@@ -4,25 +4,31 @@
 # loaded at boot. Run by dcbm-testbed-check.service after
 # dcbm-config.service: with no manual step, the policy is in effect.
 # (Booted with testbed/vm/run --initramfs; in the busybox guest it fails
-# with a message.) Then, on the booted system, the unit's two ways of not
+# with a message.) Then, on the booted system, what `dcbm-config off` and a
+# disabled unit mean over hot-plug, and the unit's two ways of not
 # switching offload on: a dcbm that fails to load (a fault: a failed unit,
 # exit 6), and no dcbm module for the running kernel (DKMS skipped it, as
 # on every stock kernel: exit 11, which the unit counts as success, with a
 # status line saying why; no failed unit).
 . ./lib.sh
-plan 18
+plan 28
 D=/sys/module/dcbm
 if [ ! -d /run/systemd/system ]; then
   fail "boot-systemd needs the systemd root of testbed/rootfs/build.sh (vm/run --initramfs)"
   finish
 fi
-# The uevent of dcbm's load makes the package's udev rule restart the
+# udev has handled the events and the unit's jobs (the package's udev
+# rules `systemctl --no-block try-restart` it) are done.
+unit_idle() {
+  udevadm settle --timeout=60
+  n=0
+  while [ -n "$(systemctl list-jobs --no-legend dcbm-config.service 2>/dev/null)" ] && [ $n -lt 60 ]; do
+    sleep 1; n=$((n + 1))
+  done
+}
+# The uevent of dcbm's load makes the package's udev rule re-run the
 # service: let udev and that job finish before looking.
-udevadm settle --timeout=60
-n=0
-while [ -n "$(systemctl list-jobs --no-legend dcbm-config.service 2>/dev/null)" ] && [ $n -lt 60 ]; do
-  sleep 1; n=$((n + 1))
-done
+unit_idle
 check "dcbm-config.service enabled by the package's postinst" \
   test "$(systemctl is-enabled dcbm-config.service 2>&1)" = enabled
 check "dcbm-config.service is active after boot" \
@@ -50,9 +56,75 @@ else
   fail "migration after boot"
 fi
 
+# `dcbm-config off` holds over hot-plug until `dcbm-config apply`, and the
+# udev rules never start a unit the administrator disabled and stopped.
+# When the unit's ExecStart last started: changes with every run.
+unit_started() { systemctl show -p ExecMainStartTimestampMonotonic --value dcbm-config.service; }
+offloading() { cat $D/offloading 2>/dev/null; }
+
+check "dcbm-config off: offloading=0, recorded in /run/dcbm/off" \
+  sh -c "dcbm-config off && test \"\$(cat $D/offloading)\" = 0 && test -f /run/dcbm/off"
+
+# Hot-plug: a DMA channel added. Every add event try-restarts the unit
+# (active: a oneshot with RemainAfterExit), whose `apply --unless-off`
+# writes nothing and says why.
+started=$(unit_started)
+udevadm trigger --action=add --subsystem-match=dma
+unit_idle
+check "a DMA channel added (udev add events): offloading still 0" test "$(offloading)" = 0
+check "the unit re-ran (try-restart): active, exit 0, status line says dcbm-config off holds" \
+  sh -c "test \"\$(systemctl show -p ExecMainStartTimestampMonotonic --value dcbm-config.service)\" != '$started' &&
+    systemctl -q is-active dcbm-config.service &&
+    test \"\$(systemctl show -p ExecMainStatus --value dcbm-config.service)\" = 0 &&
+    systemctl show -p StatusText --value dcbm-config.service |
+      grep -q '^offload off: switched off by .dcbm-config off. at .*; .dcbm-config apply. turns it on'"
+
+# Hot-plug: the dcbm module unloaded and loaded again (not by apply: the
+# module's add event try-restarts the unit).
+started=$(unit_started)
+dcbm-config off >/dev/null
+rmmod dcbm
+udevadm settle --timeout=60
+modprobe dcbm
+unit_idle
+check "dcbm unloaded and loaded again: offloading still 0" test "$(offloading)" = 0
+check "the module's add event re-ran the unit, which kept offload off" \
+  sh -c "test \"\$(systemctl show -p ExecMainStartTimestampMonotonic --value dcbm-config.service)\" != '$started' &&
+    systemctl -q is-active dcbm-config.service &&
+    systemctl show -p StatusText --value dcbm-config.service | grep -q '^offload off: switched off by .dcbm-config off.'"
+
+check "dcbm-config apply ends the off: offloading=1, /run/dcbm/off gone" \
+  sh -c "dcbm-config apply && test \"\$(cat $D/offloading)\" = 1 && test ! -e /run/dcbm/off"
+
+# Off across reboots is a disabled unit. Stopping it writes nothing (no
+# ExecStop): offload stays as it is.
+systemctl disable --now dcbm-config.service 2>/dev/null
+check "systemctl disable --now: the unit inactive, offloading still 1" \
+  sh -c "test \"\$(systemctl is-active dcbm-config.service)\" = inactive && test \"\$(cat $D/offloading)\" = 1"
+# Offload off by hand (not `dcbm-config off`: only the rule is at stake
+# here), so that dcbm can be unloaded; then loaded again: try-restart
+# leaves the inactive unit alone (restart would start it and apply).
+echo 0 > $D/offloading
+rmmod dcbm
+udevadm settle --timeout=60
+modprobe dcbm
+unit_idle
+check "dcbm loaded with the unit disabled: the unit stays inactive" \
+  test "$(systemctl is-active dcbm-config.service 2>&1)" = inactive
+check "dcbm loaded with the unit disabled: offloading=0 (the module's default)" \
+  test "$(offloading)" = 0
+
+systemctl enable --now dcbm-config.service 2>/dev/null
+unit_idle
+check "systemctl enable --now: offloading=1 again, the policy applied" \
+  sh -c "test \"\$(cat $D/offloading)\" = 1 && systemctl -q is-active dcbm-config.service &&
+    systemctl show -p StatusText --value dcbm-config.service | grep -q '^offload on: policy applied'"
+
 # The unit when offload cannot come on. Offload off and dcbm unloaded first
-# (the offload interface holds the module while offloading is on).
-check "dcbm-config off; rmmod dcbm" sh -c "dcbm-config off && rmmod dcbm && udevadm settle --timeout=60"
+# (the offload interface holds the module while offloading is on). The
+# record of the `off` goes too, as a reboot would drop it: while it exists
+# the unit writes nothing and loads no module.
+check "dcbm-config off; rmmod dcbm" sh -c "dcbm-config off && rmmod dcbm && udevadm settle --timeout=60 && rm /run/dcbm/off"
 rel=$(uname -r)
 # A dcbm that exists but fails to load (here modprobe's install hook
 # fails): a fault, so a failed unit.

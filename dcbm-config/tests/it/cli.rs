@@ -1026,6 +1026,6 @@ fn modprobe_conf_completions_and_man() {
     assert!(o.stdout.contains("dcbm-config"), "{o:?}");
     let o = t.run(&["man"]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains(".TH DCBM\\-CONFIG 8"), "{o:?}");
+    assert!(o.stdout.contains(".TH DCBM-CONFIG 8 "), "{o:?}");
     assert!(o.stdout.contains("EXIT STATUS"), "{o:?}");
 }

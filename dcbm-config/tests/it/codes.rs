@@ -141,7 +141,10 @@ fn the_unit_counts_only_no_module_for_the_kernel_as_success() {
     );
     assert_eq!(values("NotifyAccess"), ["main"]);
     assert_eq!(values("Type"), ["oneshot"]);
-    assert_eq!(values("ExecStart"), ["/usr/bin/dcbm-config apply"]);
+    assert_eq!(
+        values("ExecStart"),
+        ["/usr/bin/dcbm-config apply --unless-off"]
+    );
 }
 
 /// The (code, meaning) rows of dcbm-config(8)'s EXIT STATUS section.
@@ -154,14 +157,18 @@ fn man_page_rows() -> Vec<(String, String)> {
     assert_eq!(o.code, 0, "{o:?}");
     let section = o
         .stdout
-        .split_once(".SH EXIT STATUS\n")
+        .split_once(".SH \"EXIT STATUS\"\n")
         .map(|(_, rest)| rest.split("\n.SH ").next().unwrap())
         .unwrap_or_else(|| panic!("no EXIT STATUS section: {o:?}"));
     section
         .split(".TP\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
-            let unroff = |s: &str| s.replace("\\-", "-").replace("\\&", "");
+            let unroff = |s: &str| {
+                s.replace("\\-", "-")
+                    .replace("\\&", "")
+                    .replace("\\*(Aq", "'")
+            };
             let (code, meaning) = e.split_once('\n').unwrap();
             let code = code.trim_start_matches("\\fB").trim_end_matches("\\fR");
             (unroff(code), unroff(meaning.trim()))

@@ -20,4 +20,5 @@ mod notify;
 mod output;
 mod reasons;
 mod safety;
+mod switched_off;
 mod way_back;

@@ -1,92 +1,268 @@
-//! `man dcbm-config` and `man dcbm.toml` are complete; completions offer
-//! only what users may type.
+//! `man dcbm-config` and `man dcbm.toml` render without a warning and are
+//! complete: dcbm-config(8) has every command and option that `--help`
+//! lists, and its exit statuses; completions offer only what users may type.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
-/// The page as `man` shows it (roff rendered), or the roff source when groff
-/// is not installed.
-fn rendered(page: &str) -> String {
-    let t = Tree::new();
-    let o = t.run(&["man", page]);
+/// The roff of `dcbm-config man PAGE`.
+fn roff(page: &str) -> String {
+    let o = Tree::new().run(&["man", page]);
     assert_eq!(o.code, 0, "{o:?}");
-    let groff = std::process::Command::new("groff")
-        .args(["-man", "-Tascii", "-ww", "-rLL=200n"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let Ok(mut g) = groff else {
-        return o
-            .stdout
-            .replace("\\-", "-")
-            .replace("\\fB", "")
-            .replace("\\fR", "");
-    };
-    use std::io::Write;
-    g.stdin
-        .take()
-        .unwrap()
-        .write_all(o.stdout.as_bytes())
-        .unwrap();
-    let out = g.wait_with_output().unwrap();
-    let warnings = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        warnings.trim().is_empty(),
-        "groff warns about {page}: {warnings}"
+    o.stdout
+}
+
+/// `cmd` run on `input`; `None` when it is not installed.
+fn filter(cmd: &mut Command, input: &str) -> Option<Out> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    Some(child.wait_with_output().unwrap().into())
+}
+
+/// The page as a reader sees it, as plain text with ASCII hyphens: what
+/// `man -l` shows, else groff. Each that is installed must render it
+/// without a warning (groff's `-ww`: all of them). Where neither is, the
+/// roff source unmarked.
+fn rendered(page: &str) -> String {
+    let roff = roff(page);
+    let groff = filter(
+        Command::new("groff").args(["-man", "-Tutf8", "-ww", "-rLL=200n", "-rHY=0", "-P-cbou"]),
+        &roff,
     );
-    // Drop overstrike (bold, underline) as `col -b` does.
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut plain = String::new();
-    for c in text.chars() {
-        if c == '\u{8}' {
-            plain.pop();
-        } else {
-            plain.push(c);
+    let man = filter(
+        Command::new("man")
+            .args(["--warnings=w", "--no-hyphenation", "--no-justification"])
+            .args(["-l", "-"])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "200")
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("MAN_KEEP_FORMATTING"),
+        &roff,
+    );
+    for (tool, o) in [("groff", &groff), ("man -l", &man)] {
+        if let Some(o) = o {
+            assert_eq!(o.code, 0, "{tool} on {page}: {o:?}");
+            assert!(
+                o.stderr.trim().is_empty(),
+                "{tool} warns about {page}: {}",
+                o.stderr
+            );
         }
     }
-    plain
+    let text = match man.or(groff) {
+        Some(o) => o.stdout,
+        None => unroffed(&roff),
+    };
+    text.replace(['\u{2010}', '\u{2212}'], "-")
+}
+
+/// Roughly what roff shows, for a host without man and groff: the title
+/// and the headings at the margin, the text indented, the markup dropped.
+fn unroffed(roff: &str) -> String {
+    let mut text = String::new();
+    for line in roff.lines() {
+        if let Some(title) = line.strip_prefix(".TH ") {
+            let mut words = title.split(' ');
+            text += &format!("{}({})", words.next().unwrap(), words.next().unwrap());
+        } else if let Some(heading) = line.strip_prefix(".SH ") {
+            text += heading.trim_matches('"');
+        } else if let Some(heading) = line.strip_prefix(".SS ") {
+            text += "   ";
+            text += heading;
+        } else if line.starts_with('.') {
+            continue;
+        } else {
+            text += "       ";
+            text += line;
+        }
+        text += "\n";
+    }
+    [
+        ("\\fB", ""),
+        ("\\fI", ""),
+        ("\\fR", ""),
+        ("\\-", "-"),
+        ("\\*(Aq", "'"),
+        ("\\&", ""),
+    ]
+    .iter()
+    .fold(text, |t, (markup, plain)| t.replace(markup, plain))
+}
+
+/// The lines of `page` under `heading` (a line of its own at the margin),
+/// up to the next line at the margin.
+fn section<'a>(page: &'a str, heading: &str) -> Vec<&'a str> {
+    let mut lines = page.lines().skip_while(|l| *l != heading);
+    assert!(lines.next().is_some(), "no {heading}:\n{page}");
+    lines
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .collect()
+}
+
+/// Blanks collapsed to one space, as text wraps anywhere.
+fn words(lines: &[&str]) -> String {
+    lines
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `dcbm-config ARGS --help`.
+fn help(args: &[&str]) -> String {
+    let o = Tree::new().run(&[args, &["--help"][..]].concat());
+    assert_eq!(o.code, 0, "{o:?}");
+    o.stdout
+}
+
+/// The long options a `--help` lists (`--config`, ...).
+fn long_options(help: &str) -> BTreeSet<String> {
+    help.lines()
+        .skip_while(|l| *l != "Options:")
+        // `  -h, --help`, `      --config <CONFIG>`; what they do is
+        // indented further.
+        .filter(|l| l.starts_with("  -") || l.starts_with("      --"))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
+        .map(|w| w.trim_end_matches(',').to_string())
+        .collect()
+}
+
+/// The commands `--help` lists: name, what it does, visible aliases.
+fn commands(help: &str) -> Vec<(String, String, Vec<String>)> {
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            let about = about.trim();
+            let tail = about
+                .split_once(" [alias: ")
+                .or(about.split_once(" [aliases: "));
+            let (about, aliases) = match tail {
+                Some((about, aliases)) => (
+                    about,
+                    aliases
+                        .trim_end_matches(']')
+                        .split(", ")
+                        .map(String::from)
+                        .collect(),
+                ),
+                None => (about, Vec::new()),
+            };
+            Some((name.to_string(), about.to_string(), aliases))
+        })
+        .filter(|(name, _, _)| name != "help")
+        .collect()
 }
 
 #[test]
-fn dcbm_config_8_documents_every_command_and_option() {
+fn dcbm_config_8_has_every_command_and_option_of_help() {
     let page = rendered("dcbm-config");
-    for want in [
-        "apply [--dry-run] [--strict] [--json]",
-        "check [--strict] [--json]",
-        "status [--json] [--interval INTERVAL]",
-        "providers [--json]",
-        "metrics [--output OUTPUT]",
-        "modprobe-conf [--output OUTPUT]",
-        "reset-counters",
-        "off",
-        "revert",
-        "validate",
-        "Alias: verify",
-        "--config CONFIG",
-        "--sysfs-root SYSFS_ROOT",
-        "--state-dir STATE_DIR",
-        "--modprobe CMD",
-        "--load-timeout-ms MS",
-        "--lock-timeout-ms MS",
-        "--dropin-dir DIR",
+    let top = help(&[]);
+    let globals = long_options(&top);
+    for known in [
+        "--config",
+        "--dropin-dir",
         "--no-dropins",
-        "/etc/dcbm.d/*.toml",
-        "/usr/lib/dcbm.d/*.toml",
-        "EXIT STATUS",
-        "128+N",
-        "dcbm.toml(5)",
-        "/run/dcbm/before-apply.json",
+        "--lock-timeout-ms",
     ] {
+        assert!(globals.contains(known), "--help not parsed: {globals:?}");
+    }
+    let options = words(&section(&page, "OPTIONS"));
+    for opt in &globals {
         assert!(
-            page.contains(want),
-            "dcbm-config(8) lacks {want:?}:\n{page}"
+            options.contains(opt.as_str()),
+            "OPTIONS lacks {opt}:\n{page}"
         );
     }
+    let listed = commands(&top);
+    let names: BTreeSet<&str> = listed.iter().map(|(n, _, _)| n.as_str()).collect();
+    for known in [
+        "apply",
+        "check",
+        "reset-counters",
+        "modprobe-conf",
+        "validate",
+    ] {
+        assert!(names.contains(known), "--help not parsed: {names:?}");
+    }
+    let subsections = section(&page, "COMMANDS");
+    let text = words(&subsections);
+    for (name, about, aliases) in &listed {
+        assert!(
+            subsections.iter().any(|l| l.trim() == name),
+            "no subsection for {name}:\n{page}"
+        );
+        let call = format!("dcbm-config {name}");
+        let synopsis = subsections
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| *l == call || l.starts_with(&format!("{call} ")))
+            .unwrap_or_else(|| panic!("no synopsis of {name}:\n{page}"));
+        for opt in long_options(&help(&[name.as_str()])).difference(&globals) {
+            assert!(
+                synopsis.contains(&format!("[{opt}")),
+                "the synopsis of {name} lacks {opt}: {synopsis}"
+            );
+            assert!(
+                text.contains(&format!("{opt} ")),
+                "{name} {opt} undescribed:\n{page}"
+            );
+        }
+        assert!(
+            text.contains(about.as_str()),
+            "{name}: {about:?} missing:\n{page}"
+        );
+        for alias in aliases {
+            assert!(
+                text.contains(&format!("Alias: {alias}")),
+                "{name}: alias {alias}"
+            );
+        }
+    }
+    let files = words(&section(&page, "FILES"));
+    for want in [
+        "/etc/dcbm.toml",
+        "/etc/dcbm.d/*.toml, /usr/lib/dcbm.d/*.toml",
+        "/run/dcbm/before-apply.json",
+    ] {
+        assert!(files.contains(want), "FILES lacks {want}:\n{page}");
+    }
+    assert!(
+        words(&section(&page, "SEE ALSO")).contains("dcbm.toml(5)"),
+        "{page}"
+    );
     // No per-command pages to point to, no packager commands.
     assert!(!page.contains("dcbm-config-"), "{page}");
     assert!(!page.contains("completions"), "{page}");
 }
 
+/// The exit statuses are those of `--help` (exit.rs's table), in order.
+#[test]
+fn dcbm_config_8_exit_status_is_the_table_of_help() {
+    let top = help(&[]);
+    let rows: Vec<&str> = top
+        .lines()
+        .skip_while(|l| *l != "EXIT STATUS:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(rows.len() > 10, "--help not parsed:\n{top}");
+    assert!(rows.iter().any(|r| r.starts_with("128+N  ")), "{top}");
+    let page = rendered("dcbm-config");
+    assert_eq!(words(&section(&page, "EXIT STATUS")), words(&rows));
+}
 #[test]
 fn dcbm_toml_5_documents_every_key() {
     let page = rendered("dcbm.toml");

@@ -1,6 +1,6 @@
 //! Files the tool reads or writes as root: the policy (only a root-owned
-//! regular file in a root-owned directory nobody else can write) and
-//! `--output` (never through a planted symlink).
+//! regular file in a root-owned directory nobody else can write), `--output`
+//! and the state files (never through a planted symlink).
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -54,6 +54,35 @@ fn output_never_follows_a_planted_symlink() {
         names,
         ["dcbm.conf", "dcbm.conf.tmp", "dcbm.prom", "dcbm.prom.tmp"]
     );
+}
+
+/// The state `apply` keeps (the boot whose counters were reset) is replaced
+/// whole, never written through a link planted in the state directory.
+#[test]
+fn state_files_never_follow_a_planted_symlink() {
+    let t = swdma_tree();
+    t.policy(&format!("{SWDMA}[counters]\nreset = \"once-per-boot\"\n"));
+    let state = t.path("run/dcbm");
+    fs::create_dir_all(&state).unwrap();
+    let victim = t.path("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    // The old predictable temporary name.
+    symlink(&victim, state.join("counters-reset.tmp")).unwrap();
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    let record = state.join("counters-reset.boot-id");
+    assert!(fs::symlink_metadata(&record).unwrap().is_file());
+    assert_eq!(fs::read_to_string(&record).unwrap(), format!("{BOOT_A}\n"));
+    // A link at the record itself is replaced, not written through.
+    fs::remove_file(&record).unwrap();
+    symlink(&victim, &record).unwrap();
+    t.put("proc/sys/kernel/random/boot_id", BOOT_B);
+    let o = t.run(&["apply"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(fs::symlink_metadata(&record).unwrap().is_file());
+    assert_eq!(fs::read_to_string(&record).unwrap(), format!("{BOOT_B}\n"));
 }
 
 /// A FIFO as the policy is refused at once instead of waiting for a writer.
