@@ -21,7 +21,7 @@ offload_on 300 "$@"
 # (folios_migrated > 0, no failure), writer-dma (with --writer: some
 # folios went by DMA, folios_migrated > 0), writer-fail (with --writer:
 # some failed over to the CPU, folios_failures > 0).
-extra=""
+extra="" seed=1000
 # A provider that cannot abort (terminate=0; a bool parameter reads N), or
 # whose abort dcbm does not trust: any driver name but swdma's
 # (driver/providers.rs; swdma driver=ptdma, as a ptdma).
@@ -62,8 +62,13 @@ mode() {
     hung=0
     case "$*" in *hang=1*) hung=1; hang_watch ;; esac
     echo 0 > $D/folios_failures; echo 0 > $D/folios_migrated
+    # Each run writes its own pattern: a failed transfer leaves part of the
+    # destination as it was, and a page freed by an earlier run of the same
+    # pattern would already hold the right bytes there; an engine that
+    # hides its errors (null_result) would then corrupt nothing to find.
+    seed=$((seed + 1))
     # shellcheck disable=SC2086 # $extra is empty or one option
-    migrate run --size-mib 8 --page $page --rounds 1 $extra
+    migrate run --size-mib 8 --page $page --rounds 1 --seed $seed $extra
     rc=$?
     hang_why=""
     [ $hung = 0 ] || hang_watch_end now
