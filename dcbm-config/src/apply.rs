@@ -320,8 +320,17 @@ fn show_desired(policy: &Policy, want: &Desired) -> Vec<String> {
 }
 
 /// `apply`. The caller holds the writers' lock (`Ctx::lock`) unless this
-/// is a dry run. An `off` in force ends when it succeeds.
+/// is a dry run. An `off` in force ends when it succeeds; a dry run that
+/// succeeds says it would.
 pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<u8> {
+    let code = apply_or_plan(ctx, policy, dry_run, strict)?;
+    if dry_run {
+        tell_off_ends(ctx)?;
+    }
+    Ok(code)
+}
+
+fn apply_or_plan(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<u8> {
     let chans = providers::scan(&ctx.root)?;
     let mut verdict = conditions::evaluate(policy, &ctx.root, &chans);
     report_conditions(policy, &verdict);
@@ -334,9 +343,7 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
         let code = strict_code(policy, &verdict, strict);
         if !want.offloading {
             say!("dcbm module not loaded and the policy keeps offload off: nothing to write");
-            if dry_run {
-                tell_off_ends(ctx)?;
-            } else {
+            if !dry_run {
                 switched_off::lift(&ctx.state_dir)?.end();
                 notify::set_status(unit_status(policy, &verdict, &want));
             }
@@ -349,7 +356,6 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
             )];
             lines.extend(show_desired(policy, &want));
             show_plan(policy, &lines);
-            tell_off_ends(ctx)?;
             return Ok(code);
         }
         modprobe::load(ctx)?;
@@ -377,7 +383,6 @@ pub fn apply(ctx: &Ctx, policy: &Policy, dry_run: bool, strict: bool) -> Result<
                 .collect();
             show_plan(policy, &lines);
         }
-        tell_off_ends(ctx)?;
         return Ok(code);
     }
     // The `off` in force ends with the writes: put back if they are
