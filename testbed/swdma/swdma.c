@@ -1408,6 +1408,10 @@ static int __init swdma_init(void)
 		pr_err(SWDMA_NAME ": pool must be 0..%d\n", INT_MAX);
 		return -EINVAL;
 	}
+	if (!driver[0]) {
+		pr_err(SWDMA_NAME ": driver= needs a name\n");
+		return -EINVAL;
+	}
 
 	/*
 	 * Page migration copies through this engine from reclaim and direct
@@ -1418,11 +1422,6 @@ static int __init swdma_init(void)
 	if (!swdma_wq)
 		return -ENOMEM;
 
-	if (!driver[0]) {
-		pr_err(SWDMA_NAME ": driver= needs a name\n");
-		destroy_workqueue(swdma_wq);
-		return -EINVAL;
-	}
 	swdma_driver.driver.name = driver;
 	swdma_pci_driver.name = driver;
 	ret = use_iommu ? swdma_pci_init() : swdma_platform_init();
