@@ -34,7 +34,7 @@ use kernel::bindings;
 use kernel::dma::DataDirection;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::time::{Delta, Instant, Monotonic};
+use kernel::time::{Instant, Monotonic};
 
 /// Descriptors one batch keeps queued on one channel at most: bounds the
 /// memory and the engine ring a batch takes, whatever the provider.
@@ -168,13 +168,13 @@ struct OnEngine {
 /// GFP_NOWAIT), then halved; the length then accepted is remembered for
 /// the channel only when the cut copy before it landed on the same length
 /// (channels.rs).
-fn submit_copy(
-    t: &mut Tracker,
-    lane: usize,
-    share: usize,
-    c: Copy,
-    deadline: Instant<Monotonic>,
-) -> Result {
+///
+/// The time limit (inflight.rs) is the engine's: it runs out on a lane
+/// that still holds descriptors of the batch, or during a prep (idxd's
+/// sleeps for a free slot, and never returns "no descriptor"). Run out
+/// while the lane is idle, the engine has done all it was given and the
+/// lateness is the submitting task's: the copy goes on.
+fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy) -> Result {
     let page = PAGE_SIZE;
     let mut cap = t.lanes()[lane].chan().max_len();
     let mut retried = false;
@@ -182,9 +182,8 @@ fn submit_copy(
     let mut cut = false;
     let mut done = 0u64;
     while done < c.len {
-        // A provider whose prep sleeps for a free slot (idxd) never returns
-        // "no descriptor": the deadline is checked here too.
-        if (deadline - Instant::<Monotonic>::now()).is_negative() {
+        // Late, and the engine still holds work of this lane.
+        if t.late() && t.outstanding(lane) > 0 {
             t.mark(lane, Cause::Timeout);
             return Err(ETIMEDOUT);
         }
@@ -194,11 +193,12 @@ fn submit_copy(
             return Err(EINVAL);
         }
         while t.outstanding(lane) >= MAX_IN_FLIGHT {
-            if !wait_for_slot(t, deadline) {
+            if !wait_for_slot(t) {
                 t.mark(lane, Cause::Timeout);
                 return Err(ETIMEDOUT);
             }
         }
+        let late = t.late();
         // SAFETY: `c` pairs segments of the share's two tables, mapped on
         // this lane's device and dropped only after the tracker (`OnEngine`),
         // whose channels the batch leases.
@@ -215,7 +215,7 @@ fn submit_copy(
             // The pool is full of our own descriptors: wait for one.
             Submitted::NoDescriptor if t.outstanding(lane) > 0 => {
                 stats::POOL_WAITS.add(1);
-                if !wait_for_slot(t, deadline) {
+                if !wait_for_slot(t) {
                     t.mark(lane, Cause::Timeout);
                     return Err(ETIMEDOUT);
                 }
@@ -233,6 +233,11 @@ fn submit_copy(
                 return Err(ENOMEM);
             }
         }
+        // The limit ran out in the engine's prep or while waiting for it.
+        if !late && t.late() {
+            t.mark(lane, Cause::Timeout);
+            return Err(ETIMEDOUT);
+        }
     }
     Ok(())
 }
@@ -240,28 +245,23 @@ fn submit_copy(
 /// Waits, during submission, for one of the batch's descriptors to complete
 /// (a lane at its bound, a full pool); false on timeout. That time is the
 /// engine's and is counted apart from the path's own.
-fn wait_for_slot(t: &mut Tracker, deadline: Instant<Monotonic>) -> bool {
+fn wait_for_slot(t: &mut Tracker) -> bool {
     let from = Instant::<Monotonic>::now();
     t.issue_all();
-    let got = t.wait_one(deadline);
+    let got = t.wait_one();
     account(&stats::SUBMIT_WAIT_NS, from, Instant::<Monotonic>::now());
     got
 }
 
 /// Submits the memcpys of one share, cut so that every lane gets a part
 /// even of a single large folio, and dealt round-robin.
-fn submit_share(
-    t: &mut Tracker,
-    idx: usize,
-    share: &Share,
-    deadline: Instant<Monotonic>,
-) -> Result {
+fn submit_share(t: &mut Tracker, idx: usize, share: &Share) -> Result {
     let n = share.lanes.len();
     let page = PAGE_SIZE as u64;
     let piece = share.bytes.div_ceil(n as u64).div_ceil(page) * page;
     let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), piece);
     for (i, c) in (&mut walk).enumerate() {
-        submit_copy(t, share.lanes.start + i % n, idx, c, deadline)?;
+        submit_copy(t, share.lanes.start + i % n, idx, c)?;
     }
     if walk.mismatch() {
         return Err(EINVAL);
@@ -271,12 +271,7 @@ fn submit_share(
 
 /// Maps the shares and submits their copies; stops at the first error,
 /// leaving what was submitted to be waited for.
-fn submit(
-    b: &mut OnEngine,
-    pairs: &mut [Pair],
-    ctx: CallCtx,
-    deadline: Instant<Monotonic>,
-) -> Result {
+fn submit(b: &mut OnEngine, pairs: &mut [Pair], ctx: CallCtx) -> Result {
     let groups = b.lease.by_device();
     let nr_dev = groups.len();
     let mut lane = 0;
@@ -328,7 +323,7 @@ fn submit(
         };
         b.shares.push(share, ctx.gfp)?;
         let idx = b.shares.len() - 1;
-        submit_share(&mut b.tracker, idx, &b.shares[idx], deadline)?;
+        submit_share(&mut b.tracker, idx, &b.shares[idx])?;
     }
     Ok(())
 }
@@ -371,9 +366,23 @@ fn copy(
     if ctx.nowait && !lease.all_abortable() {
         return Ok(Err(Declined::NotAbortable));
     }
+    // The time limit fits the batch: a hung engine is found in about the
+    // time a healthy one would have taken (health.rs).
+    let lanes = lease.iter().count().max(1) as u64;
+    // About a descriptor per folio, spread over the lanes (a THP is cut
+    // over all of them, contiguous 4 KiB folios are joined: fewer).
+    let descs = (pairs.len() as u64).div_ceil(lanes);
+    let limit_ms = health::fitted_timeout_ms(
+        bytes,
+        descs,
+        lease.pace(),
+        control::min_timeout_ms(),
+        ctx.timeout_ms,
+    );
     let tracker = Tracker::new(
         lease.by_device().iter().flat_map(|g| g.iter().cloned()),
         lease.by_device().iter().map(|g| g.len()).sum(),
+        limit_ms,
         ctx.timeout_ms,
         ctx.gfp,
     )?;
@@ -382,28 +391,14 @@ fn copy(
         shares: KVec::with_capacity(lease.by_device().len(), ctx.gfp)?,
         lease,
     };
-    // The time limit fits the batch: a hung engine is found in about the
-    // time a healthy one would have taken (health.rs).
-    let lanes = b.lease.iter().count().max(1) as u64;
-    // About a descriptor per folio, spread over the lanes (a THP is cut
-    // over all of them, contiguous 4 KiB folios are joined: fewer).
-    let descs = (pairs.len() as u64).div_ceil(lanes);
-    let limit_ms = health::fitted_timeout_ms(
-        bytes,
-        descs,
-        b.lease.pace(),
-        control::min_timeout_ms(),
-        ctx.timeout_ms,
-    );
-    let deadline = start + Delta::from_millis(i64::from(limit_ms));
 
-    let mut result = submit(&mut b, pairs, ctx, deadline);
+    let mut result = submit(&mut b, pairs, ctx);
     b.tracker.issue_all();
     let submitted = Instant::<Monotonic>::now();
     account(&stats::SETUP_NS, start, submitted);
     // Whatever happened, the batch's descriptors run to their end (or are
     // aborted) before its tables are unmapped.
-    if !b.tracker.wait_all(deadline) {
+    if !b.tracker.wait_all() {
         result = Err(ETIMEDOUT);
         b.tracker.mark_timeouts();
         if b.tracker.abort() == 0 {

@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::time::{Instant, Monotonic};
+use kernel::time::{Delta, Instant, Monotonic};
 use kernel::types::Opaque;
 
 /// A counting completion: callbacks signal, the batch consumes.
@@ -165,6 +165,12 @@ pub(crate) struct Tracker {
     forgotten: usize,
     /// How long to wait before saying so, when waiting to completion.
     warn_ms: u32,
+    /// The batch's time limit, and when it runs out: on the engine's
+    /// clock, from the first descriptor asked of the engine. Time the CPU
+    /// spends before that (mapping, a preempted task) is the submitter's,
+    /// and a healthy channel is never taken for a hung one because of it.
+    limit: Delta,
+    deadline: Option<Instant<Monotonic>>,
 }
 
 /// Descriptors submitted on a channel before the engine is told to start
@@ -172,10 +178,12 @@ pub(crate) struct Tracker {
 const ISSUE_EVERY: usize = 16;
 
 impl Tracker {
-    /// A tracker over `nr` channels, `chans`.
+    /// A tracker over `nr` channels, `chans`, for a batch that may take
+    /// `limit_ms` from its first descriptor.
     pub(crate) fn new(
         chans: impl Iterator<Item = Arc<Chan>>,
         nr: usize,
+        limit_ms: u32,
         warn_ms: u32,
         gfp: kernel::alloc::Flags,
     ) -> Result<Self> {
@@ -204,6 +212,8 @@ impl Tracker {
             consumed: 0,
             forgotten: 0,
             warn_ms,
+            limit: Delta::from_millis(i64::from(limit_ms)),
+            deadline: None,
         })
     }
 
@@ -272,6 +282,9 @@ impl Tracker {
         off: u64,
     ) -> Result<Submitted> {
         let desc = self.record(i, share, off, len as u64)?;
+        if self.deadline.is_none() {
+            self.deadline = Some(Instant::<Monotonic>::now() + self.limit);
+        }
         let lane = &self.lanes[i];
         lane.outstanding.fetch_add(1, Ordering::AcqRel);
         // SAFETY: the addresses lie in mappings on this channel's device
@@ -360,11 +373,18 @@ impl Tracker {
         self.submitted - self.forgotten - self.consumed
     }
 
-    /// Waits for one callback until `deadline`; false on timeout.
-    pub(crate) fn wait_one(&mut self, deadline: Instant<Monotonic>) -> bool {
-        if self.pending() == 0 {
+    /// The time limit has run out (never before the first descriptor).
+    pub(crate) fn late(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| (d - Instant::<Monotonic>::now()).is_negative())
+    }
+
+    /// Waits for one callback until the time limit; false on timeout.
+    pub(crate) fn wait_one(&mut self) -> bool {
+        // Something pending was submitted, so the clock runs.
+        let Some(deadline) = self.deadline.filter(|_| self.pending() > 0) else {
             return true;
-        }
+        };
         let left = deadline - Instant::<Monotonic>::now();
         let ms = if left.as_nanos() <= 0 {
             0
@@ -376,10 +396,10 @@ impl Tracker {
         got
     }
 
-    /// Waits until every descriptor called back, or `deadline`.
-    pub(crate) fn wait_all(&mut self, deadline: Instant<Monotonic>) -> bool {
+    /// Waits until every descriptor called back, or the time limit.
+    pub(crate) fn wait_all(&mut self) -> bool {
         while self.pending() > 0 {
-            if !self.wait_one(deadline) {
+            if !self.wait_one() {
                 return false;
             }
         }

@@ -29,7 +29,7 @@ use kernel::dma::DataDirection;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
+use kernel::time::msecs_to_jiffies;
 use kernel::workqueue::{self, impl_has_delayed_work, new_delayed_work, DelayedWork, WorkItem};
 
 #[pin_data]
@@ -216,8 +216,7 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
     // SAFETY: as above.
     let dt =
         unsafe { MappedTable::map(core::iter::once(df), dev, DataDirection::FromDevice, ctx)? };
-    let mut t = Tracker::new(core::iter::once(c.clone()), 1, limit, GFP_KERNEL)?;
-    let deadline = Instant::<Monotonic>::now() + Delta::from_millis(i64::from(limit));
+    let mut t = Tracker::new(core::iter::once(c.clone()), 1, limit, limit, GFP_KERNEL)?;
     let mut queued = true;
     let mut walk = CopyWalk::new(st.segs(), dt.segs(), PAGE_SIZE as u64);
     for piece in &mut walk {
@@ -236,7 +235,7 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
         }
     }
     t.issue_all();
-    let done = t.wait_all(deadline);
+    let done = t.wait_all();
     if !done {
         t.abort();
     }

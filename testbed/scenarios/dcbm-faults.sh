@@ -21,7 +21,9 @@ offload_on 300 "$@"
 # (folios_migrated > 0, no failure), writer-dma (with --writer: some
 # folios went by DMA, folios_migrated > 0), writer-fail (with --writer:
 # some failed over to the CPU, folios_failures > 0).
-extra="" seed=1000
+# $limit_ms, when set, is the batches' time limit (timeout_ms and
+# min_timeout_ms), and $only_pages the page sizes of the mode.
+extra="" seed=1000 limit_ms="" only_pages=""
 # A provider that cannot abort (terminate=0; a bool parameter reads N), or
 # whose abort dcbm does not trust: any driver name but swdma's
 # (driver/providers.rs; swdma driver=ptdma, as a ptdma).
@@ -30,14 +32,17 @@ case "$(cat $P/terminate 2>/dev/null)" in N|0) noterm=1 ;; esac
 [ "$(cat $P/driver 2>/dev/null || echo swdma)" = swdma ] || noterm=1
 # One line per mode and page size (12 modes; the late-completion mode on
 # THPs only on a provider that cannot abort, 4 KiB pages only without
-# "quick"), one "nothing left queued" per mode, the personality's checks,
+# "quick"; the 13th, a set-up longer than the limit, on 4 KiB pages
+# only), one "nothing left queued" per mode, the personality's checks,
 # the timeout check and offload_off's.
-if [ $quick = 1 ]; then per_mode=12; else per_mode=$((24 - noterm)); fi
-plan $((per_mode + 12 + $(personality_plan "$@") + 1 + OFFLOAD_OFF_CHECKS))
+if [ $quick = 1 ]; then per_mode=13; else per_mode=$((25 - noterm)); fi
+plan $((per_mode + 13 + $(personality_plan "$@") + 1 + OFFLOAD_OFF_CHECKS))
 mode() {
   name=$1 expect=$2; shift 2
-  pages="4k thp"
-  [ $quick = 1 ] && pages=thp
+  if [ -n "$only_pages" ]; then pages=$only_pages
+  elif [ $quick = 1 ]; then pages=thp
+  else pages="4k thp"
+  fi
   # Waiting out a 1 s late completion per 4 KiB descriptor would take
   # minutes: on a provider that cannot abort, the THP batches show it.
   [ $noterm = 1 ] && case "$*" in *late_ms=*) pages=thp ;; esac
@@ -45,7 +50,9 @@ mode() {
   # failing one times out quickly.
   # (min_timeout_ms: no batch of it may be cut short by a time limit
   # fitted to the engine's pace, whatever the host's load meanwhile.)
-  if [ $expect != fail ]; then
+  if [ -n "$limit_ms" ]; then
+    echo "$limit_ms" > $D/timeout_ms; echo "$limit_ms" > $D/min_timeout_ms
+  elif [ $expect != fail ]; then
     echo 10000 > $D/timeout_ms; echo 10000 > $D/min_timeout_ms
   else
     echo 300 > $D/timeout_ms; echo 100 > $D/min_timeout_ms
@@ -127,6 +134,14 @@ mode "transfer error (write)" fail fail_transfer=-1 fail_result=2
 mode "transfer aborted" fail fail_transfer=-1 fail_result=3
 mode "one bad descriptor per batch" fail fail_transfer=1
 mode "engine hangs (timeout)" fail hang=1
+# The limit is the engine's time, from the batch's first descriptor: a
+# 512-folio set-up (collecting, mapping) takes milliseconds here, longer
+# than a 1 ms limit, and must not be taken for a hung engine, which would
+# take the healthy channel out before the batch ever reached the engine
+# (seen on a loaded host with the 300 ms limit above).
+limit_ms=1 only_pages=4k
+mode "engine hangs, set-up longer than the limit" fail hang=1
+limit_ms="" only_pages=""
 mode "completes after the timeout" fail late_ms=1000
 mode "completes out of order" ok out_of_order=1
 mode "slow engine" ok delay_us=200
@@ -144,7 +159,8 @@ personality_checks "$@"
 # At least the first batch of each timeout run (hang, late completion:
 # per page size; the health model declines the rest of the run's batches):
 # THPs only with "quick", and late completion on THPs only when the
-# provider cannot terminate.
+# provider cannot terminate; and the 4 KiB batch whose set-up outlasted
+# its limit.
 #
 # On an idxd-style provider (pool_block=1) a 4 KiB batch on a stalled
 # engine sleeps in the provider's prep with the pool full; the batch finds
@@ -153,9 +169,9 @@ personality_checks "$@"
 # too: nothing is left to abort or wait out, and neither counter moves.
 # Only the THP batches (fewer descriptors than the pool) are sure to meet
 # their deadline while their descriptors run.
-timeouts=4
-[ $quick = 1 ] && timeouts=2
-[ $quick = 0 ] && [ $noterm = 1 ] && timeouts=3
+timeouts=5
+[ $quick = 1 ] && timeouts=3
+[ $quick = 0 ] && [ $noterm = 1 ] && timeouts=4
 case " $* " in *" pool_block=1 "*) timeouts=2 ;; esac
 if [ $noterm = 1 ]; then
   check "timeouts waited out ($(cat $D/engine/waited_out) >= $timeouts), none aborted (provider cannot terminate)" \
