@@ -8,6 +8,8 @@
 #
 #   build-kernel.sh [--variant san|bench] [--series v6|v5-posted|v6-posted] [--localversion SUFFIX] [--print-key]
 #   build-kernel.sh --packages [--rpm] [options]   (testbed/kernel-packages.sh)
+#   build-kernel.sh --fetch-source   (only download and unpack the source,
+#                                     once; setup-host.sh runs it beside apt)
 #
 # The main kernel (gcc) is linked as $DCBM_CACHE/current. --variant san
 # builds the same source, patches and fragment with clang (LLVM=-19) plus
@@ -43,7 +45,19 @@ main() {
 SRC_PKG=linux-source-7.3
 SRC_VER=7.3.4-1~bpo13+1
 SRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
-variant="" series="" localversion="" print_key=0
+deb="$DCBM_CACHE/${SRC_PKG}_${SRC_VER}_all.deb"
+# fetch_source: $deb, downloaded once and checked against the pin
+fetch_source() {
+  mkdir -p "$DCBM_CACHE"
+  if [ ! -f "$deb" ]; then
+    log "downloading $SRC_PKG $SRC_VER"
+    (cd "$DCBM_CACHE" && apt-get download "$SRC_PKG=$SRC_VER" >/dev/null 2>&1) ||
+      die "apt-get download $SRC_PKG=$SRC_VER failed: is trixie-backports in the apt sources? (testbed/setup-host.sh adds it)"
+    mv "$DCBM_CACHE"/${SRC_PKG}_*"${SRC_VER#*:}"*_all.deb "$deb" 2>/dev/null || true
+  fi
+  echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match the pinned SHA-256"
+}
+variant="" series="" localversion="" print_key=0 fetch_only=0
 # --packages [--rpm]: installable packages of the tree (kernel-packages.sh)
 case " $* " in *" --packages "*) exec "$here/kernel-packages.sh" "$@" ;; esac
 while (($#)); do
@@ -52,9 +66,15 @@ while (($#)); do
     --series) series=$2; shift 2 ;;
     --localversion) localversion=$2; shift 2 ;;
     --print-key) print_key=1; shift ;;
+    --fetch-source) fetch_only=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
+if ((fetch_only)); then
+  fetch_source
+  source_unpack "$deb" "$SRC_SHA256" || die "cannot unpack $deb"
+  exit 0
+fi
 
 tools=(make gcc flex bison bc rustc bindgen clang-19 xz)
 fragments=("$here/kernel.config")
@@ -100,15 +120,7 @@ for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "missing tool '$tool': run testbed/setup-host.sh"
 done
 
-mkdir -p "$DCBM_CACHE"
-deb="$DCBM_CACHE/${SRC_PKG}_${SRC_VER}_all.deb"
-if [ ! -f "$deb" ]; then
-  log "downloading $SRC_PKG $SRC_VER"
-  (cd "$DCBM_CACHE" && apt-get download "$SRC_PKG=$SRC_VER" >/dev/null 2>&1) ||
-    die "apt-get download $SRC_PKG=$SRC_VER failed: is trixie-backports in the apt sources? (testbed/setup-host.sh adds it)"
-  mv "$DCBM_CACHE"/${SRC_PKG}_*"${SRC_VER#*:}"*_all.deb "$deb" 2>/dev/null || true
-fi
-echo "$SRC_SHA256  $deb" | sha256sum -c --quiet - || die "$deb does not match the pinned SHA-256"
+fetch_source
 
 # Everything that changes the result is part of the key.
 key=$( {

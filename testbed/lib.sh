@@ -70,6 +70,12 @@ guest_checks() {
 # tree, a copy takes seconds. The caller has checked DEB against SHA256.
 source_copy() {
   local deb=$1 sha=$2 dest=$3
+  source_unpack "$deb" "$sha" || return 1
+  mkdir -p "$dest" && cp -a "$DCBM_CACHE/src-${sha:0:16}/." "$dest/" && rm -f "$dest/.dcbm-complete"
+}
+# source_unpack DEB SHA256: the unpacking of source_copy alone (once).
+source_unpack() {
+  local deb=$1 sha=$2
   local src=$DCBM_CACHE/src-${sha:0:16}
   mkdir -p "$DCBM_CACHE" || return 1
   (
@@ -78,6 +84,5 @@ source_copy() {
     rm -rf "$src" && mkdir -p "$src" || exit 1
     dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-7.3.tar.xz |
       tar -xJ -C "$src" --strip-components=1 && touch "$src/.dcbm-complete"
-  ) 8>"$DCBM_CACHE/.source.lock" || return 1
-  mkdir -p "$dest" && cp -a "$src/." "$dest/" && rm -f "$dest/.dcbm-complete"
+  ) 8>"$DCBM_CACHE/.source.lock"
 }

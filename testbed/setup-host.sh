@@ -29,7 +29,6 @@ for suite in trixie-backports bookworm-backports; do
   printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" | $SUDO tee "$f" >/dev/null
   added=1
 done
-((added)) && $SUDO apt-get update -qq
 
 # clang-19, lld-19 and llvm-19 (llvm-ar-19, llvm-nm-19, ...) build the
 # sanitizer kernel (build-kernel.sh --variant san, LLVM=-19); rsync the
@@ -43,9 +42,19 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+if ((added)) || ((${#missing[@]})); then
+  $SUDO apt-get update -qq
+fi
+# The kernel source (a download, then most of a minute of xz on one core)
+# unpacked while apt installs and bindgen compiles: the first kernel build
+# finds it ready. If this fails, that build fetches it and says why.
+source_pid=""
+if command -v xz >/dev/null; then
+  "$here/build-kernel.sh" --fetch-source &
+  source_pid=$!
+fi
 if ((${#missing[@]})); then
   log "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -61,4 +70,7 @@ if [ -n "$bindgen_pid" ]; then
   wait "$bindgen_pid" || die "cargo install bindgen-cli failed"
 fi
 command -v bindgen >/dev/null || die "bindgen not found after its install"
+if [ -n "$source_pid" ]; then
+  wait "$source_pid" || log "the kernel source was not fetched here; the kernel build will fetch it"
+fi
 log "host ready"

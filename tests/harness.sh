@@ -25,9 +25,15 @@ phase() { # phase NAME: from now on the time counts for NAME
   if ((${#phase_names[@]})); then phase_secs+=($((SECONDS - phase_t0))); fi
   phase_names+=("$1") phase_t0=$SECONDS
 }
+# Each step, group and boot's own time, for the slowest ones' table.
+took=()
+took() { took+=("$(($SECONDS - $1)) $2"); }
 phase_table() {
   phase_secs+=($((SECONDS - phase_t0)))
-  local i
+  local i secs name
+  printf '%-44s %7s\n' "slowest steps and boots" seconds
+  ((${#took[@]})) && printf '%s\n' "${took[@]}" | sort -rn | head -12 |
+    while read -r secs name; do printf '%-44s %7d\n' "${name:0:44}" "$secs"; done
   printf '%-44s %7s\n' phase seconds
   for ((i = 0; i < ${#phase_names[@]}; i++)); do
     printf '%-44s %7d\n' "${phase_names[i]}" "${phase_secs[i]}"
@@ -87,8 +93,13 @@ step() {
   shift
   selected "$name" || return 0
   spent "$name" && return 1
-  local log="$logdir/step-${name//[^a-zA-Z0-9_-]/_}.log"
-  if bounded "$(left)" "$@" >"$log" 2>&1; then record PASS "$name"; return 0; fi
+  local log="$logdir/step-${name//[^a-zA-Z0-9_-]/_}.log" t0=$SECONDS
+  if bounded "$(left)" "$@" >"$log" 2>&1; then
+    took $t0 "$name"
+    record PASS "$name"
+    return 0
+  fi
+  took $t0 "$name"
   record FAIL "$name (log: $log)"
   tail -20 "$log" | sed 's/^/    /'
   return 1
@@ -107,8 +118,10 @@ group() {
     record FAIL "$name: $1 is not an executable script"
     return 1
   fi
+  local t0=$SECONDS
   bounded "$(left)" "$@" >"$log" 2>&1
   rc=$?
+  took $t0 "$name"
   record_lines "$name: " <"$log"
   np=$lines_passed nf=$lines_failed
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
@@ -137,8 +150,10 @@ boot() {
   local log="$logdir/vm-$name.log"
   t=${VM_TIMEOUT:-900}
   (($(left) < t)) && t=$(left)
+  local t0=$SECONDS
   testbed/vm/run --timeout "$t" --log "$log" "${vm_opts[@]}" "$@" >"$log.host" 2>&1
   rc=$?
+  took $t0 "vm:$name"
   record_lines "$prefix" < <(guest_checks "$log")
   if [ $rc != 0 ]; then
     record FAIL "vm:$name: runner exit $rc (console: $log)"

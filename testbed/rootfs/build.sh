@@ -1,42 +1,20 @@
 #!/usr/bin/env bash
-# Composes the root of the "boot as installed" VM test: a minimal Debian 12
-# (bookworm) with real systemd 252 and udev, delivered as the initramfs
-# (the test-bed kernel has no block devices). Prints the cpio.gz's path.
+# Builds the base root of the boot tests, cached: a minimal Debian 12
+# (bookworm) with real systemd 252 and udev (debootstrap --variant=minbase
+# + systemd, udev, kmod, trimmed), as $DCBM_CACHE/rootfs-<hash of this
+# script>.tar. Prints its path. testbed/rootfs/upgrade.sh composes each
+# test image on it (the kernel and dcbm installed from packages, as an
+# administrator would), delivered as the initramfs (the test-bed kernel
+# has no block devices).
 #
-#   build.sh KERNEL_TREE DCBM_KO SWDMA_KO DCBM_CONFIG_DEB MIGRATE_CHECK
-#
-# The base system (debootstrap --variant=minbase + systemd, udev, kmod,
-# trimmed) is cached as $DCBM_CACHE/rootfs-<hash of this script>.tar; each
-# run composes on top of it, as an administrator would install:
-#   - `dpkg -i` of the dcbm-config .deb in a chroot, so its postinst
-#     (deb-systemd-helper) enables dcbm-config.service;
-#   - DCBM_KO at /lib/modules/<release>/updates/dkms/dcbm.ko (where DKMS
-#     installs it), SWDMA_KO at .../extra/swdma.ko, `depmod -b`;
-#   - /etc/modules-load.d/swdma.conf (stands in for the DMA engine driver
-#     udev would autoload for real hardware);
-#   - MIGRATE_CHECK as /usr/bin/migrate-check;
-#   - the test unit dcbm-testbed-check.service (After=dcbm-config.service,
-#     WantedBy=multi-user.target): runs testbed/scenarios/boot-systemd.sh,
-#     prints the runner's markers to the console and powers off.
-# Boot it with: testbed/vm/run --initramfs FILE boot-systemd
+#   build.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/testbed/lib.sh"
 
-# (--base-only: only the cached base system, from the network, so that
-# tests/run can fetch it while it builds kernels.)
-base_only=0
-[ "${1:-}" = --base-only ] && base_only=1
-((base_only)) || (($# == 5)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+(($# == 0)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, device nodes)"
-if ((base_only == 0)); then
-  kernel=$1 dcbm_ko=$2 swdma_ko=$3 deb=$4 migrate=$5
-  for f in "$kernel/include/config/kernel.release" "$dcbm_ko" "$swdma_ko" "$deb" "$migrate"; do
-    [ -f "$f" ] || die "$f not found"
-  done
-  release=$(cat "$kernel/include/config/kernel.release")
-fi
 mirror=${DCBM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # --- The cached base system -------------------------------------------------
@@ -91,50 +69,4 @@ EOF
   log "base root cached: $base ($(du -h "$base" | cut -f1))"
 fi
 
-((base_only == 0)) || { echo "$base"; exit 0; }
-
-# --- Compose this run's root ------------------------------------------------
-out="$top/testbed/out/rootfs"
-mkdir -p "$out"
-stage="$out/root"
-rm -rf "$stage" && mkdir -p "$stage"
-tar -C "$stage" --numeric-owner -xf "$base"
-
-# Install the package as an administrator would. In the chroot /run is
-# empty, so the postinst's systemctl/deb-systemd-invoke steps are skipped;
-# policy-rc.d refuses service starts in any case.
-printf '#!/bin/sh\nexit 101\n' > "$stage/usr/sbin/policy-rc.d"
-chmod +x "$stage/usr/sbin/policy-rc.d"
-cp "$deb" "$stage/tmp/dcbm-config.deb"
-chroot "$stage" dpkg -i /tmp/dcbm-config.deb >"$out/dpkg.log" 2>&1 ||
-  { cat "$out/dpkg.log" >&2; die "dpkg -i $(basename "$deb") failed in the image"; }
-rm -f "$stage/tmp/dcbm-config.deb" "$stage/usr/sbin/policy-rc.d"
-[ -L "$stage/etc/systemd/system/multi-user.target.wants/dcbm-config.service" ] ||
-  die "the dcbm-config postinst did not enable dcbm-config.service"
-
-# The modules where DKMS and a driver package would put them.
-mods="$stage/lib/modules/$release"
-mkdir -p "$mods/updates/dkms" "$mods/extra"
-cp "$dcbm_ko" "$mods/updates/dkms/dcbm.ko"
-cp "$swdma_ko" "$mods/extra/swdma.ko"
-for f in modules.builtin modules.builtin.modinfo modules.order; do
-  [ -f "$kernel/$f" ] && cp "$kernel/$f" "$mods/"
-done
-depmod -b "$stage" "$release"
-echo swdma > "$stage/etc/modules-load.d/swdma.conf"
-
-# The workload and the test unit.
-install -m 0755 "$migrate" "$stage/usr/bin/migrate-check"
-lib="$stage/usr/lib/dcbm-testbed"
-mkdir -p "$lib"
-cp "$top/testbed/scenarios/lib.sh" "$top/testbed/scenarios/boot-systemd.sh" "$lib/"
-install -m 0755 "$here/dcbm-testbed-check" "$lib/dcbm-testbed-check"
-cp "$here/dcbm-testbed-check.service" "$stage/etc/systemd/system/"
-ln -sfn /etc/systemd/system/dcbm-testbed-check.service \
-  "$stage/etc/systemd/system/multi-user.target.wants/dcbm-testbed-check.service"
-
-(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/root.cpio.gz.tmp"
-mv "$out/root.cpio.gz.tmp" "$out/root.cpio.gz"
-rm -rf "$stage"
-log "root for $release: $out/root.cpio.gz ($(du -h "$out/root.cpio.gz" | cut -f1))"
-echo "$out/root.cpio.gz"
+echo "$base"
