@@ -21,12 +21,25 @@ mirror=${DCBM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$DCBM_CACHE"
 key=$(sha256sum < "$here/build.sh" | cut -c1-16)
 base="$DCBM_CACHE/rootfs-$key.tar"
+# One build at a time (tests/run prefetches it, and its upgrade step asks
+# for it again).
+exec 9>"$DCBM_CACHE/.rootfs.lock"
+flock 9
+# work_cleanup: debootstrap mounts /proc in the root it builds; a build
+# stopped half-way (tests/run stops its prefetches at its end) leaves it
+# mounted, and nothing may stay mounted under the cache.
+work_cleanup() {
+  local m
+  awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m"; done
+  rm -rf "$work"
+}
 if [ ! -f "$base" ]; then
   command -v debootstrap >/dev/null || apt-get install -y debootstrap >&2 ||
     die "cannot install debootstrap"
   log "building the Debian 12 base root (debootstrap minbase + systemd, udev, kmod)"
   work=$(mktemp -d "$DCBM_CACHE/rootfs-build.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
+  trap work_cleanup EXIT
   debootstrap --variant=minbase --include=systemd,systemd-sysv,udev,kmod \
     bookworm "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
@@ -64,7 +77,7 @@ EOF
   printf '[Journal]\nStorage=volatile\nForwardToConsole=no\n' > "$r/etc/systemd/journald.conf.d/dcbm-testbed.conf"
   tar -C "$r" --numeric-owner -cf "$base.tmp" . && mv "$base.tmp" "$base"
   for old in "$DCBM_CACHE"/rootfs-*.tar; do [ "$old" = "$base" ] || rm -f "$old"; done
-  rm -rf "$work"
+  work_cleanup
   trap - EXIT
   log "base root cached: $base ($(du -h "$base" | cut -f1))"
 fi

@@ -44,6 +44,11 @@ prefetch=0
 [ "${1:-}" = --prefetch ] && prefetch=1
 ((prefetch)) || (($# == 5)) || { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (chroot, mounts)"
+# One run at a time: the prefetch (--prefetch, from tests/run) and a test
+# run build in the same stage directory.
+mkdir -p "$DCBM_CACHE"
+exec 9>"$DCBM_CACHE/.upgrade.lock"
+flock 9
 if ((prefetch == 0)); then
 pkg_a=$1 pkg_b=$2 dkms_deb=$3 cfg_deb=$4 migrate=$5
 rel_a=$(cat "$pkg_a/release") rel_b=$(cat "$pkg_b/release") || die "no kernel packages in $pkg_a / $pkg_b"
