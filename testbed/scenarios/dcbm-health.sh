@@ -5,8 +5,11 @@
 # timeout_ms. Every transition is in engine/health, the counters and the
 # kernel log. Prints the figures it checks.
 #
-#   dcbm-health.sh   (the default engine: it can abort a hung copy)
+#   dcbm-health.sh [figure]   (the default engine: it can abort a hung
+#   copy; "figure": also the 256 MiB move on a hung engine, printed)
 . ./lib.sh
+figure=0
+[ "${1:-}" = figure ] && figure=1
 D=/sys/module/dcbm
 E=$D/engine
 P=/sys/module/swdma/parameters
@@ -137,12 +140,15 @@ best256() { # best256 ON: the best time of two runs, with offloading ON
   done
   echo "$b"
 }
-cpu=$(best256 0)
-echo 1 > $P/hang
-hung=$(best256 1)
-echo 0 > $P/hang
-echo "figure: 256 MiB of THPs there and back: ${hung}s with the engine hung, ${cpu}s by the CPU alone (best of two each); ratio $(awk -v h="$hung" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.2f", h / c; else print "?" }')"
-echo 0 > $D/offloading; echo 1 > $D/offloading
+# (Once per run of the suite: the figure is the same on every kernel.)
+if [ $figure = 1 ]; then
+  cpu=$(best256 0)
+  echo 1 > $P/hang
+  hung=$(best256 1)
+  echo 0 > $P/hang
+  echo "figure: 256 MiB of THPs there and back: ${hung}s with the engine hung, ${cpu}s by the CPU alone (best of two each); ratio $(awk -v h="$hung" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.2f", h / c; else print "?" }')"
+  echo 0 > $D/offloading; echo 1 > $D/offloading
+fi
 
 # --- health_strikes --------------------------------------------------------
 # bad_writes KNOB VALUE...: each write fails and leaves KNOB as it was

@@ -3,7 +3,7 @@
 # task's node 0 (MR_NUMA_MISPLACED, hinting faults, offloaded to dcbm).
 # Healthy, then with the engine hung from the start: the longest gap
 # between two of the task's page touches at most 1 s, the time lost to
-# gaps of 10 ms or more at most 2 s in 20 s, the pages still moving (the
+# gaps of 10 ms or more at most 2 s in 12 s, the pages still moving (the
 # CPU copies once the engine is out of use), every byte intact.
 . ./lib.sh
 D=/sys/module/dcbm
@@ -18,7 +18,7 @@ if [ -d $S ]; then
   echo 100 > $S/scan_period_min_ms
 fi
 stall_run() {
-  out=$(migrate-check stall --seconds 20 --size-mib 32 --page thp --from-node 1 --to-node 0 2>/tmp/stall.err)
+  out=$(migrate-check stall --seconds 12 --size-mib 32 --page thp --from-node 1 --to-node 0 2>/tmp/stall.err)
   rc=$?
   RESULT=$(echo "$out" | sed -n 's/^RESULT //p' | tail -1)
   [ $rc = 0 ] || { cat /tmp/stall.err; echo "$out"; }
@@ -38,7 +38,7 @@ echo 0 > $P/hang
 check "hung engine: every byte intact (migrate-check exit $rc)" test $rc = 0
 check "hung engine: the longest gap between two touches ${longest:-?} ms, at most 1000" \
   awk -v g="${longest:-99999}" 'BEGIN { exit !(g <= 1000) }'
-check "hung engine: ${lost:-?} ms lost to stalls in 20 s, at most 2000" \
+check "hung engine: ${lost:-?} ms lost to stalls in 12 s, at most 2000" \
   awk -v g="${lost:-99999}" 'BEGIN { exit !(g <= 2000) }'
 check "hung engine: the pages still moved (${on:-?} on the task's node), by the CPU (folios_failures=$(cat $D/folios_failures), folios_declined=$(cat $D/folios_declined))" \
   sh -c "test ${on:-0} -gt 0"
