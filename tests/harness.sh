@@ -93,13 +93,10 @@ step() {
   shift
   selected "$name" || return 0
   spent "$name" && return 1
-  local log="$logdir/step-${name//[^a-zA-Z0-9_-]/_}.log" t0=$SECONDS
-  if bounded "$(left)" "$@" >"$log" 2>&1; then
-    took $t0 "$name"
-    record PASS "$name"
-    return 0
-  fi
+  local log="$logdir/step-${name//[^a-zA-Z0-9_-]/_}.log" t0=$SECONDS rc=0
+  bounded "$(left)" "$@" >"$log" 2>&1 || rc=1
   took $t0 "$name"
+  if ((rc == 0)); then record PASS "$name"; return 0; fi
   record FAIL "$name (log: $log)"
   tail -20 "$log" | sed 's/^/    /'
   return 1

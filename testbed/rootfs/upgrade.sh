@@ -21,7 +21,7 @@
 #
 # Prints one PASS/FAIL line per check (those of the guest prefixed with the
 # boot) and "N passed, N failed"; exits non-zero if one failed. Needs root
-# and the cached base root of build.sh (run it first). The image's extra
+# and the base root of build.sh (cached; built here when absent). The image's extra
 # packages (dkms and what it needs to build a module: gcc, make, libelf1)
 # are installed once from the Debian mirror and cached as
 # $DCBM_CACHE/rootfs-dkms-<key>.tar.
@@ -91,8 +91,7 @@ in_root() {
 }
 
 # --- the image with DKMS (cached) -------------------------------------------
-base=$DCBM_CACHE/rootfs-$(sha256sum < "$here/build.sh" | cut -c1-16).tar
-[ -f "$base" ] || die "no base root $base: run testbed/rootfs/build.sh first"
+base=$("$here/build.sh") || die "no base root: testbed/rootfs/build.sh failed"
 layer_key=$( { basename "$base"; sed -n '/^# --- the image with DKMS/,/^# --- end of the image/p' "$0"; } | sha256sum | cut -c1-16)
 layer=$DCBM_CACHE/rootfs-dkms-$layer_key.tar
 rm -rf "$stage" && mkdir -p "$stage" || die "cannot empty $stage"
