@@ -159,6 +159,8 @@ static TIMING_FILES: [Attr; knobs::TIMING_LEN] = files(&knobs::TIMING);
 static TIMING_LIST: AttrList<{ knobs::TIMING_LEN + 1 }> = list(&TIMING_FILES);
 static ENGINE_FILES: [Attr; knobs::ENGINE_LEN] = files(&knobs::ENGINE);
 static ENGINE_LIST: AttrList<{ knobs::ENGINE_LEN + 1 }> = list(&ENGINE_FILES);
+static REASONS_FILES: [Attr; knobs::REASONS_LEN] = files(&knobs::REASONS);
+static REASONS_LIST: AttrList<{ knobs::REASONS_LEN + 1 }> = list(&REASONS_FILES);
 
 #[repr(transparent)]
 struct Group(UnsafeCell<bindings::attribute_group>);
@@ -183,7 +185,8 @@ const fn group<const N: usize>(name: Option<&'static CStr>, attrs: &'static Attr
 static TOP: Group = group(None, &TOP_LIST);
 static TIMING: Group = group(Some(c"timing"), &TIMING_LIST);
 static ENGINE: Group = group(Some(c"engine"), &ENGINE_LIST);
-static GROUPS: [&Group; 3] = [&TOP, &TIMING, &ENGINE];
+static REASONS: Group = group(Some(c"reasons"), &REASONS_LIST);
+static GROUPS: [&Group; 4] = [&TOP, &TIMING, &ENGINE, &REASONS];
 
 /// The attribute files, present from creation until drop.
 pub(crate) struct Files {

@@ -25,7 +25,7 @@ use crate::inflight::{Submitted, Tracker};
 use crate::reasons;
 use crate::segments::{Copy, CopyWalk};
 use crate::sgtable::MappedTable;
-use crate::stats;
+use crate::stats::{self, Decline, ReasonRow};
 use crate::verify;
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -227,10 +227,11 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy) -> Result {
                 cap = (len / 2 / page).max(1) * page;
                 retried = false;
             }
-            // The engine refuses even one page while idle.
+            // The engine refuses even one page while idle: an engine
+            // fault (not ENOMEM, which means dcbm's own allocations).
             Submitted::NoDescriptor => {
                 t.mark(lane, Cause::Error);
-                return Err(ENOMEM);
+                return Err(EIO);
             }
         }
         // The limit ran out in the engine's prep or while waiting for it.
@@ -332,16 +333,6 @@ fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monot
     counter.add((to - from).as_nanos().max(0) as u64);
 }
 
-/// Why a batch went back to the CPU without being tried.
-enum Declined {
-    /// Every channel is leased by other batches.
-    Busy,
-    /// A no-wait call, and a leased channel cannot be aborted.
-    NotAbortable,
-    /// No channel is in the pool: offloading is paused (health.rs).
-    Unhealthy,
-}
-
 /// Copies the batch (`bytes` in all) with DMA and credits each pair's span
 /// with the bytes confirmed copied. `Ok(Err(_))`: declined before anything was submitted.
 /// An error means the batch did not go through whole (some folios may
@@ -352,19 +343,19 @@ fn copy(
     bytes: u64,
     ctx: CallCtx,
     start: Instant<Monotonic>,
-) -> Result<core::result::Result<(), Declined>> {
+) -> Result<core::result::Result<(), Decline>> {
     let Some(lease) = set.lease(ctx.gfp)? else {
         // Why none: all busy, or none in the pool (offloading paused).
         // (The second walk of the set only when the first found nothing.)
         if set.any_in_pool() {
-            return Ok(Err(Declined::Busy));
+            return Ok(Err(Decline::Busy));
         }
         health::set_paused(true);
-        return Ok(Err(Declined::Unhealthy));
+        return Ok(Err(Decline::Unhealthy));
     };
     health::set_paused(false);
     if ctx.nowait && !lease.all_abortable() {
-        return Ok(Err(Declined::NotAbortable));
+        return Ok(Err(Decline::NotAbortable));
     }
     // The time limit fits the batch: a hung engine is found in about the
     // time a healthy one would have taken (health.rs).
@@ -470,11 +461,14 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     dst_list: *mut bindings::list_head,
     src_list: *mut bindings::list_head,
     folio_cnt: u32,
+    reason: u32,
 ) -> i32 {
     let start = Instant::<Monotonic>::now();
     let ctx = CallCtx::current(control::timeout_ms());
+    let row = stats::reason_row(reason);
+    row.offered(u64::from(folio_cnt));
     // SAFETY: forwarded from the caller.
-    let rc = unsafe { offload_copy(dst_list, src_list, folio_cnt as usize, ctx, start) };
+    let rc = unsafe { offload_copy(dst_list, src_list, folio_cnt as usize, ctx, start, row) };
     if ctx.nowait {
         stats::NOWAIT_BATCHES.add(1);
         let us = (Instant::<Monotonic>::now() - start).as_micros_ceil();
@@ -483,7 +477,8 @@ pub(crate) unsafe extern "C" fn dcbm_offload_copy(
     rc
 }
 
-/// `dcbm_offload_copy` in the context `ctx`, started at `start`.
+/// `dcbm_offload_copy` in the context `ctx`, started at `start`,
+/// accounted in its reason's `row` as well.
 ///
 /// # Safety
 /// As for [`dcbm_offload_copy`], with `nr` folios per list.
@@ -493,18 +488,20 @@ unsafe fn offload_copy(
     nr: usize,
     ctx: CallCtx,
     start: Instant<Monotonic>,
+    row: &ReasonRow,
 ) -> i32 {
     // SAFETY: forwarded from the core's contract.
     let (bytes, largest) = unsafe { measure(src_list) };
     if bytes < control::min_batch_bytes() || largest < control::min_folio_bytes() {
-        stats::FOLIOS_DECLINED.add(nr as u64);
-        return EOPNOTSUPP.to_errno();
+        return declined(nr, Decline::Small, row);
     }
     // SAFETY: forwarded from the core's contract.
     let mut pairs = match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
         Ok(v) => v,
+        Err(e) if e == ENOMEM => return declined(nr, Decline::Memory, row),
         Err(e) => {
             stats::FOLIOS_FAILURES.add(nr as u64);
+            row.failed(nr as u64);
             return e.to_errno();
         }
     };
@@ -512,24 +509,33 @@ unsafe fn offload_copy(
         Some(set) => copy(&set, &mut pairs, bytes, ctx, start),
         None => Err(ENODEV),
     };
-    let why = match result {
-        Ok(Err(why)) => why,
+    match result {
+        Ok(Err(why)) => declined(nr, why, row),
         Ok(Ok(())) => {
             stats::FOLIOS_MIGRATED.add(nr as u64);
             stats::BYTES_MIGRATED.add(bytes);
+            row.copied(nr as u64, bytes);
             if reasons::is_v6() {
                 mark_copied(&pairs);
             }
-            return 0;
+            0
         }
-        Err(e) => return failed(&pairs, e),
-    };
+        Err(e) => failed(&pairs, e, row),
+    }
+}
+
+/// A batch declined (`nr` folios) before anything was submitted: the CPU
+/// copies it, which is no failure.
+fn declined(nr: usize, why: Decline, row: &ReasonRow) -> i32 {
     match why {
-        Declined::Busy => stats::BUSY_DECLINES.add(1),
-        Declined::NotAbortable => stats::NOWAIT_DECLINES.add(1),
-        Declined::Unhealthy => stats::HEALTH_DECLINES.add(1),
+        Decline::Small => (),
+        Decline::Busy => stats::BUSY_DECLINES.add(1),
+        Decline::NotAbortable => stats::NOWAIT_DECLINES.add(1),
+        Decline::Unhealthy => stats::HEALTH_DECLINES.add(1),
+        Decline::Memory => stats::MEMORY_DECLINES.add(1),
     }
     stats::FOLIOS_DECLINED.add(nr as u64);
+    row.declined(why);
     EOPNOTSUPP.to_errno()
 }
 
@@ -550,7 +556,7 @@ fn mark_copied(pairs: &[Pair]) -> (u64, u64) {
 /// A batch that did not go through whole: on v6 the folios that were
 /// copied keep their copy (they are marked), the rest go to the CPU; on
 /// v5 the whole batch does.
-fn failed(pairs: &[Pair], e: Error) -> i32 {
+fn failed(pairs: &[Pair], e: Error, row: &ReasonRow) -> i32 {
     let nr = pairs.len() as u64;
     // On v5 the core copies the whole batch on the CPU.
     let (copied, bytes) = if reasons::is_v6() {
@@ -560,7 +566,13 @@ fn failed(pairs: &[Pair], e: Error) -> i32 {
     };
     stats::FOLIOS_MIGRATED.add(copied);
     stats::BYTES_MIGRATED.add(bytes);
+    row.copied(copied, bytes);
+    // Out of memory before any copy ran: a decline, not an engine failure.
+    if e == ENOMEM && copied == 0 {
+        return declined(pairs.len(), Decline::Memory, row);
+    }
     stats::FOLIOS_FAILURES.add(nr - copied);
+    row.failed(nr - copied);
     let n = FAILED_BATCHES.fetch_add(1, Ordering::Relaxed);
     // The log stays readable under a failing engine: the first ten
     // failures, then every thousandth.

@@ -12,13 +12,19 @@ struct scatterlist;
 
 /* Implemented in Rust (batch.rs, inflight.rs). */
 int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
-		      unsigned int folio_cnt);
+		      unsigned int folio_cnt, unsigned int reason);
 void dcbm_on_complete(void *param, bool ok, u32 residue);
 int dcbm_knob_store(const char *name, const char *val);
 int dcbm_knob_show(const char *name, char *buf);
 
 /* dcbm_submit_memcpy(): the engine gave no descriptor. */
 #define DCBM_NO_DESCRIPTOR 1
+/*
+ * dcbm_offload_copy()'s reason when the kernel does not tell it (MR_TYPES,
+ * asserted in dcbm_shim.c; the header cannot include <linux/migrate_mode.h>
+ * for bindgen's sake).
+ */
+#define DCBM_REASON_UNKNOWN 11
 
 bool dcbm_interface_v6(void);
 int dcbm_migrator_register(unsigned long reason_mask);

@@ -5,6 +5,7 @@ use super::{DmaChan as dma_chan, Folio as folio};
 use kernel::bindings::{bool_, device, dma_addr_t, gfp_t, list_head, page, scatterlist};
 
 pub const DCBM_NO_DESCRIPTOR: i32 = 1;
+pub const DCBM_REASON_UNKNOWN: i32 = 11;
 unsafe extern "C" {
     pub fn dmaengine_get();
     pub fn dmaengine_put();

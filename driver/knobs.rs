@@ -15,7 +15,7 @@ use crate::control;
 use crate::health;
 use crate::input;
 use crate::reasons;
-use crate::stats::{self, Counter};
+use crate::stats::{self, Counter, ReasonRow};
 use crate::verify;
 use core::fmt::{self, Write};
 use kernel::ffi::{c_char, c_int};
@@ -32,6 +32,9 @@ enum Kind {
     },
     /// A counter: reads its value, any write resets it.
     Counter(&'static Counter),
+    /// A migration reason's statistics: read as `name value` lines, any
+    /// write resets them.
+    Row(&'static ReasonRow),
     /// Read-only (its files are mode 0444).
     Info(fn(&mut Formatter<'_>) -> fmt::Result),
 }
@@ -46,7 +49,7 @@ impl Knob {
     pub(crate) const fn mode(&self) -> u16 {
         match self.kind {
             Kind::Info(_) => 0o444,
-            Kind::Tunable { .. } | Kind::Counter(_) => 0o644,
+            Kind::Tunable { .. } | Kind::Counter(_) | Kind::Row(_) => 0o644,
         }
     }
 }
@@ -77,6 +80,16 @@ macro_rules! info {
         Knob {
             name: $name,
             kind: Kind::Info(|$f| $show),
+        }
+    };
+}
+
+/// The statistics row of reason `i` (reasons.rs), named after it.
+macro_rules! row {
+    ($i:literal) => {
+        Knob {
+            name: reasons::NAMES[$i],
+            kind: Kind::Row(&stats::BY_REASON[$i]),
         }
     };
 }
@@ -188,8 +201,18 @@ tables! {
     counter!(c"probe_failures", stats::PROBE_FAILURES),
     counter!(c"verified_batches", stats::VERIFIED_BATCHES),
     counter!(c"verify_mismatches", stats::VERIFY_MISMATCHES),
+    counter!(c"memory_declines", stats::MEMORY_DECLINES),
+    ];
+    /// /sys/module/dcbm/reasons/: what became of each migration reason's
+    /// batches (stats.rs), a file per reason and one for batches whose
+    /// reason the kernel does not tell.
+    REASONS, REASONS_LEN = [
+    row!(0), row!(1), row!(2), row!(3), row!(4), row!(5),
+    row!(6), row!(7), row!(8), row!(9), row!(10), row!(11),
     ];
 }
+
+const _: () = assert!(REASONS_LEN == reasons::ROWS);
 
 /// One line per held channel: its name and health (health.rs). (`show`
 /// ends the last line.)
@@ -214,7 +237,7 @@ fn write_channels(f: &mut Formatter<'_>) -> fmt::Result {
 }
 
 fn find(name: &CStr) -> Result<&'static Knob> {
-    [&TOP[..], &TIMING[..], &ENGINE[..]]
+    [&TOP[..], &TIMING[..], &ENGINE[..], &REASONS[..]]
         .into_iter()
         .flatten()
         .find(|k| k.name == name)
@@ -228,6 +251,7 @@ pub(crate) fn show(name: &CStr, page: &mut [u8]) -> Result<usize> {
     match knob.kind {
         Kind::Tunable { show, .. } | Kind::Info(show) => show(&mut f),
         Kind::Counter(c) => write!(f, "{}", c.get()),
+        Kind::Row(r) => r.show(&mut f),
     }
     .and_then(|()| f.write_str("\n"))
     .map_err(|_| EINVAL)?;
@@ -241,6 +265,10 @@ pub(crate) fn store(name: &CStr, buf: &CStr) -> Result {
         Kind::Tunable { store, .. } => store(buf),
         Kind::Counter(c) => {
             c.reset();
+            Ok(())
+        }
+        Kind::Row(r) => {
+            r.reset();
             Ok(())
         }
         Kind::Info(_) => Err(EPERM),

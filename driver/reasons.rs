@@ -19,23 +19,27 @@ use kernel::prelude::*;
 pub(crate) type Mask = u64;
 
 /// `migrate_reason_names[]` of the kernel (mm/debug.c, not exported), in
-/// enum order.
-const NAMES: [&str; 11] = [
-    "compaction",
-    "memory_failure",
-    "memory_hotplug",
-    "syscall_or_cpuset",
-    "mempolicy_mbind",
-    "numa_misplaced",
-    "contig_range",
-    "longterm_pin",
-    "demotion",
-    "damon",
-    "never_migrated",
+/// enum order, then the name of the statistics row (stats.rs) of batches
+/// whose reason the kernel does not tell.
+pub(crate) const NAMES: [&CStr; ROWS] = [
+    c"compaction",
+    c"memory_failure",
+    c"memory_hotplug",
+    c"syscall_or_cpuset",
+    c"mempolicy_mbind",
+    c"numa_misplaced",
+    c"contig_range",
+    c"longterm_pin",
+    c"demotion",
+    c"damon",
+    c"never_migrated",
+    c"unknown",
 ];
 
-// A kernel with another set of reasons fails to build here.
-const _: () = assert!(NAMES.len() == bindings::migrate_reason_MR_TYPES as usize);
+/// The kernel's reasons and the unknown one. A kernel with another set of
+/// reasons fails to build here.
+pub(crate) const ROWS: usize = bindings::migrate_reason_MR_TYPES as usize + 1;
+const _: () = assert!(ffi::DCBM_REASON_UNKNOWN as usize == ROWS - 1);
 
 /// Whether the kernel has the v6 interface (decided when the C side was
 /// compiled against the kernel's header).
@@ -104,9 +108,9 @@ impl core::fmt::Display for Names {
             return f.write_str("none");
         }
         let mut sep = "";
-        for (i, name) in NAMES.iter().enumerate() {
+        for (i, name) in NAMES[..ROWS - 1].iter().enumerate() {
             if self.0 & (1 << i) != 0 {
-                write!(f, "{sep}{name}")?;
+                write!(f, "{sep}{}", name.to_str().map_err(|_| core::fmt::Error)?)?;
                 sep = ",";
             }
         }

@@ -90,3 +90,116 @@ pub(crate) static PROBE_FAILURES: Counter = Counter::new();
 /// engine said done (verify.rs), and the folios that differed.
 pub(crate) static VERIFIED_BATCHES: Counter = Counter::new();
 pub(crate) static VERIFY_MISMATCHES: Counter = Counter::new();
+
+/// Why a batch was declined (its folios copied by the CPU, no failure).
+#[derive(Clone, Copy)]
+pub(crate) enum Decline {
+    /// Below `min_batch_bytes` or `min_folio_bytes`.
+    Small,
+    /// Every channel leased by other batches.
+    Busy,
+    /// A no-wait call, and a leased channel cannot be aborted.
+    NotAbortable,
+    /// No healthy channel left (offloading paused).
+    Unhealthy,
+    /// An allocation the batch needed failed.
+    Memory,
+}
+
+impl Decline {
+    const COUNT: usize = 5;
+    const NAMES: [&'static str; Self::COUNT] =
+        ["small", "busy", "not_abortable", "unhealthy", "memory"];
+}
+
+/// What became of the batches of one migration reason, shown as
+/// /sys/module/dcbm/reasons/<reason> in the flat keyed format of cgroup's
+/// `memory.stat` (one `name value` line each); a write resets the row.
+pub(crate) struct ReasonRow {
+    /// Batches offered, and their folios.
+    batches: Counter,
+    folios: Counter,
+    /// Folios and bytes an engine copied.
+    folios_copied: Counter,
+    bytes_copied: Counter,
+    /// Folios of failed batches left to the CPU.
+    folios_failed: Counter,
+    /// Batches declined, by cause.
+    declined: [Counter; Decline::COUNT],
+}
+
+impl ReasonRow {
+    const fn new() -> Self {
+        Self {
+            batches: Counter::new(),
+            folios: Counter::new(),
+            folios_copied: Counter::new(),
+            bytes_copied: Counter::new(),
+            folios_failed: Counter::new(),
+            declined: [const { Counter::new() }; Decline::COUNT],
+        }
+    }
+
+    pub(crate) fn offered(&self, folios: u64) {
+        self.batches.add(1);
+        self.folios.add(folios);
+    }
+
+    pub(crate) fn copied(&self, folios: u64, bytes: u64) {
+        self.folios_copied.add(folios);
+        self.bytes_copied.add(bytes);
+    }
+
+    pub(crate) fn failed(&self, folios: u64) {
+        self.folios_failed.add(folios);
+    }
+
+    pub(crate) fn declined(&self, why: Decline) {
+        self.declined[why as usize].add(1);
+    }
+
+    pub(crate) fn show(&self, f: &mut impl core::fmt::Write) -> core::fmt::Result {
+        write!(
+            f,
+            "batches {}\nfolios {}\nfolios_copied {}\nbytes_copied {}\nfolios_failed {}",
+            self.batches.get(),
+            self.folios.get(),
+            self.folios_copied.get(),
+            self.bytes_copied.get(),
+            self.folios_failed.get()
+        )?;
+        for (name, c) in Decline::NAMES.iter().zip(&self.declined) {
+            write!(f, "\ndeclined_{} {}", name, c.get())?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reset(&self) {
+        let all = [
+            &self.batches,
+            &self.folios,
+            &self.folios_copied,
+            &self.bytes_copied,
+            &self.folios_failed,
+        ];
+        for c in all.into_iter().chain(&self.declined) {
+            c.reset();
+        }
+    }
+}
+
+/// A row per `enum migrate_reason` value, in enum order, and a last one
+/// for batches whose reason the kernel does not tell (the series as
+/// posted).
+pub(crate) static BY_REASON: [ReasonRow; crate::reasons::ROWS] =
+    [const { ReasonRow::new() }; crate::reasons::ROWS];
+
+/// The row of reason `reason` (`DCBM_REASON_UNKNOWN` or any value the
+/// kernel should not pass: the last row).
+pub(crate) fn reason_row(reason: u32) -> &'static ReasonRow {
+    &BY_REASON[(reason as usize).min(BY_REASON.len() - 1)]
+}
+
+/// Batches declined because an allocation they needed failed (a no-wait
+/// call under memory pressure allocates with GFP_NOWAIT).
+pub(crate) static MEMORY_DECLINES: Counter = Counter::new();

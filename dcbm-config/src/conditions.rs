@@ -120,6 +120,21 @@ pub fn evaluate(policy: &Policy, root: &Root, chans: &[Channel]) -> Verdict {
             }
         }
     }
+    if let Some(min) = c.min_memory_tiers {
+        match system::memory_tiers(root) {
+            Ok(Some(n)) if n as u64 >= min.0 => {}
+            Ok(Some(n)) => fail(
+                "min_memory_tiers",
+                format!("need {} memory tier(s), found {n}", min.0),
+            ),
+            Ok(None) => fail(
+                "min_memory_tiers",
+                "/sys/devices/virtual/memory_tiering is missing (a kernel without memory tiering)"
+                    .to_string(),
+            ),
+            Err(e) => fail("min_memory_tiers", format!("{e:#}")),
+        }
+    }
     if c.require_demotion {
         match system::demotion_enabled(root) {
             Ok(Some(true)) => {}

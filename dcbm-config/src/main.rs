@@ -25,6 +25,7 @@ mod policy_file;
 mod policy_load;
 mod policy_messages;
 mod providers;
+mod reason_stats;
 mod reasons;
 mod report;
 mod revert;

@@ -75,6 +75,9 @@ pub struct Conditions {
     pub min_numa_nodes: Option<MinNumaNodes>,
     /// At least this many nodes with memory but no CPU (CXL / PMEM tiers).
     pub min_cpuless_memory_nodes: Option<MinCpulessMemoryNodes>,
+    /// At least this many memory tiers (`/sys/devices/virtual/memory_tiering/`):
+    /// 2 means a lower tier to demote to.
+    pub min_memory_tiers: Option<MinMemoryTiers>,
     /// `/sys/kernel/mm/numa/demotion_enabled` must be true.
     #[serde(default)]
     pub require_demotion: bool,
@@ -94,6 +97,7 @@ impl Default for Conditions {
             min_channels: None,
             min_numa_nodes: None,
             min_cpuless_memory_nodes: None,
+            min_memory_tiers: None,
             require_demotion: false,
             min_kernel: None,
         }
@@ -213,6 +217,7 @@ bounded!(MinFolioBytes, "min_folio_bytes", 0, MIN_FOLIO_BYTES_MAX);
 bounded!(MinChannels, "min_channels", CHANNELS_MIN, CHANNELS_MAX);
 bounded!(MinNumaNodes, "min_numa_nodes", 1, 1024);
 bounded!(MinCpulessMemoryNodes, "min_cpuless_memory_nodes", 1, 1024);
+bounded!(MinMemoryTiers, "min_memory_tiers", 1, 64);
 
 /// `channels = 1..16 | "auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,6 +531,9 @@ impl Policy {
         }
         if let Some(m) = c.min_cpuless_memory_nodes {
             s += &format!(" min_cpuless_memory_nodes={}", m.0);
+        }
+        if let Some(m) = c.min_memory_tiers {
+            s += &format!(" min_memory_tiers={}", m.0);
         }
         if c.require_demotion {
             s += " require_demotion=true";

@@ -13,6 +13,7 @@ use crate::health::Health;
 use crate::journal::Journal;
 use crate::module::{self, Attr, Live, COUNTERS};
 use crate::providers::{self, Channel, Holder};
+use crate::reason_stats::{self, ReasonStats};
 use crate::root::Root;
 use crate::switched_off::{self, SwitchedOff};
 
@@ -34,6 +35,8 @@ pub struct Status {
     /// `module`: `apply` needs none of it).
     pub health: Option<Health>,
     pub counters: Vec<CounterView>,
+    /// Per migration reason, when the module reports it (`reasons/`).
+    pub reasons: Option<Vec<ReasonStats>>,
     pub providers: Vec<Channel>,
 }
 
@@ -47,6 +50,7 @@ pub fn status(root: &Root, state_dir: &Path, interval: Duration) -> Result<Statu
             module: None,
             health: None,
             counters: Vec::new(),
+            reasons: None,
             providers,
         });
     }
@@ -76,6 +80,7 @@ pub fn status(root: &Root, state_dir: &Path, interval: Duration) -> Result<Statu
         module: Some(live),
         health: Health::read(root)?,
         counters,
+        reasons: reason_stats::read(root)?,
         providers,
     })
 }
@@ -115,6 +120,46 @@ fn human_bytes(b: f64) -> String {
         format!("{v:.0} {}", units[i])
     } else {
         format!("{v:.1} {}", units[i])
+    }
+}
+
+/// One number of a reason's row (`metrics`).
+type ReasonField = fn(&ReasonStats) -> u64;
+
+/// The reasons that offered batches, one line each.
+fn render_reasons(o: &mut String, rows: &[ReasonStats]) {
+    let used: Vec<_> = rows.iter().filter(|r| r.batches > 0).collect();
+    if used.is_empty() {
+        *o += "by reason:       no batch offered yet\n";
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "by reason:       {:<18} {:>8} {:>9} {:>10} {:>7} {:>8}",
+        "", "batches", "folios", "copied", "failed", "declined"
+    );
+    for r in used {
+        let causes: Vec<String> = r
+            .declined
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        let why = if causes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", causes.join(", "))
+        };
+        let _ = writeln!(
+            o,
+            "  {:<33} {:>8} {:>9} {:>10} {:>7} {:>8}{why}",
+            r.reason,
+            r.batches,
+            r.folios,
+            human_bytes(r.bytes_copied as f64),
+            r.folios_failed,
+            r.declined_total()
+        );
     }
 }
 
@@ -199,6 +244,9 @@ pub fn render_status(s: &Status) -> String {
                     (Some(r), _) => format!("  ({r:.1}/s)"),
                 };
                 let _ = writeln!(o, "  {:<16} {:>14}{rate}", c.name, c.value);
+            }
+            if let Some(rows) = &s.reasons {
+                render_reasons(&mut o, rows);
             }
         }
     }
@@ -367,6 +415,50 @@ pub fn metrics(root: &Root) -> Result<String> {
                 help,
                 "counter",
                 vec![(String::new(), l.get(a))],
+            );
+        }
+        if let Some(rows) = reason_stats::read(root)? {
+            let rl = |r: &ReasonStats| format!("{{reason=\"{}\"}}", esc(&r.reason));
+            let per = |f: fn(&ReasonStats) -> u64| rows.iter().map(|r| (rl(r), f(r))).collect();
+            let counters: [(&str, &str, ReasonField); 4] = [
+                (
+                    "dcbm_reason_batches_total",
+                    "Batches the kernel offered, by migration reason.",
+                    |r| r.batches,
+                ),
+                (
+                    "dcbm_reason_folios_copied_total",
+                    "Folios copied by DMA, by migration reason.",
+                    |r| r.folios_copied,
+                ),
+                (
+                    "dcbm_reason_bytes_copied_total",
+                    "Bytes copied by DMA, by migration reason.",
+                    |r| r.bytes_copied,
+                ),
+                (
+                    "dcbm_reason_folios_failed_total",
+                    "Folios of failed DMA batches copied by the CPU, by migration reason.",
+                    |r| r.folios_failed,
+                ),
+            ];
+            for (name, help, f) in counters {
+                gauge(name, help, "counter", per(f));
+            }
+            gauge(
+                "dcbm_reason_batches_declined_total",
+                "Batches declined to the CPU copy, by migration reason and cause.",
+                "counter",
+                rows.iter()
+                    .flat_map(|r| {
+                        r.declined.iter().map(move |(c, n)| {
+                            (
+                                format!("{{reason=\"{}\",cause=\"{}\"}}", esc(&r.reason), esc(c)),
+                                *n,
+                            )
+                        })
+                    })
+                    .collect(),
             );
         }
         if let Some(h) = Health::read(root)? {

@@ -6,6 +6,7 @@ pub const MODULE_DIR: &str = "/sys/module/dcbm";
 pub const DMA_CLASS: &str = "/sys/class/dma";
 pub const NODE_DIR: &str = "/sys/devices/system/node";
 pub const DEMOTION: &str = "/sys/kernel/mm/numa/demotion_enabled";
+pub const MEMORY_TIERING: &str = "/sys/devices/virtual/memory_tiering";
 pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 pub const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 pub const STATE_DIR: &str = "/run/dcbm";

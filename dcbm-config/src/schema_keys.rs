@@ -87,6 +87,7 @@ drivers = ["ptdma", "idxd"]
 min_channels = 2
 min_numa_nodes = 2
 min_cpuless_memory_nodes = 1
+min_memory_tiers = 2
 require_demotion = true
 min_kernel = "6.8"
 [counters]
@@ -107,6 +108,7 @@ drivers = ["swdma"]
 min_channels = 1
 min_numa_nodes = 1
 min_cpuless_memory_nodes = 2
+min_memory_tiers = 1
 require_demotion = false
 min_kernel = "5.15"
 [counters]

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::policy::KernelVersion;
-use crate::root::{Root, BOOT_ID, DEMOTION, NODE_DIR, OSRELEASE};
+use crate::root::{Root, BOOT_ID, DEMOTION, MEMORY_TIERING, NODE_DIR, OSRELEASE};
 use crate::sysfs;
 
 /// Parse a kernel cpulist/nodelist such as `0-3,8,10-11`.
@@ -94,6 +94,26 @@ pub fn boot_id(root: &Root) -> Result<String> {
         bail!("boot_id is malformed: {id:?}");
     }
     Ok(id)
+}
+
+/// The memory tiers that hold memory (`memory_tierN/nodelist` not empty);
+/// `None` when the kernel has no memory tiering (no such directory).
+pub fn memory_tiers(root: &Root) -> Result<Option<usize>> {
+    let dir = root.path(MEMORY_TIERING);
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut n = 0;
+    for t in sysfs::list_dir(&dir)? {
+        if !t.starts_with("memory_tier") {
+            continue;
+        }
+        let list = dir.join(&t).join("nodelist");
+        if !read_list(&list, "nodelist")?.is_empty() {
+            n += 1;
+        }
+    }
+    Ok(Some(n))
 }
 
 /// `/sys/kernel/mm/numa/demotion_enabled`: `None` when the file is absent.

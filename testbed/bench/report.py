@@ -23,7 +23,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-CONFIGS = ["cpu", "dcbm-1", "dcbm-2", "dcbm-4", "dcbm-16", "default"]
+CONFIGS = ["cpu", "dcbm-1", "dcbm-2", "dcbm-4", "dcbm-16", "default", "c-1", "c-2", "c-4", "c-16"]
 OFFLOAD = "dcbm-4"          # offload forced in the latency phase
 GB = 1e9
 
@@ -31,7 +31,7 @@ GB = 1e9
 # ---------------------------------------------------------------- parsing
 
 def parse(log):
-    info, main, lat, timing = {}, [], [], []
+    info, main, lat, timing, tier = {}, [], [], [], []
     for line in Path(log).read_text(errors="replace").splitlines():
         line = line.strip()
         if line.startswith("BENCH-INFO "):
@@ -69,7 +69,9 @@ def parse(log):
                 main.append(s)
             elif j.get("cmd") == "latency":
                 lat.append(s)
-    return info, main, lat, timing
+            elif j.get("cmd") in ("pressure", "stall"):
+                tier.append(s)
+    return info, main, lat, timing, tier
 
 
 # ---------------------------------------------------------------- statistics
@@ -190,6 +192,10 @@ def main_rows(samples, timing):
         if config != "cpu":
             r["ratio"] = spread(paired(ss, cpu, lambda o, c: o["gbps"] / c["gbps"]))
             r["cpu_time_ratio"] = spread(paired(ss, cpu, lambda o, c: per_gb(o) / per_gb(c)))
+        cref = g.get((page, size, "c-" + config[5:])) if config.startswith("dcbm-") else None
+        if cref:
+            # dcbm against the C reference on as many channels, per pair
+            r["vs_c"] = spread(paired(ss, cref, lambda o, c: o["gbps"] / c["gbps"]))
         rows.append(r)
     order = {c: i for i, c in enumerate(CONFIGS)}
     rows.sort(key=lambda r: (r["page"] != "4k", r["size_mib"], order.get(r["config"], 99)))
@@ -219,6 +225,9 @@ def lat_rows(samples, timing):
             # no longer does (paired difference)
             r["task_cpu_added_us_per_folio"] = spread(
                 paired(ss, cpu, lambda o, c: (o["cpu_seconds"] - c["cpu_seconds"]) * 1e6 / n))
+        cref = g.get((page, n, "c-" + config[5:])) if config.startswith("dcbm-") else None
+        if cref:
+            r["vs_c"] = spread(paired(ss, cref, lambda o, c: c["seconds"] / o["seconds"]))
         rows.append(r)
     order = {c: i for i, c in enumerate(CONFIGS)}
     rows.sort(key=lambda r: (r["page"] != "4k", r["folios"], order.get(r["config"], 99)))
@@ -342,12 +351,14 @@ def table_md(info, mrows, lrows, gl, extra):
              "GB/s = bytes moved / time inside move_pages. task CPU = the migrating thread's user + system "
              "time inside the call (CLOCK_THREAD_CPUTIME_ID); all-CPU busy = both vCPUs' busy time over the "
              "call (/proc/stat, clock-tick resolution: 4 ms at HZ=250), which includes the software engine's kworker.\n")
-    L.append("| page | MiB | config | GB/s | ratio to CPU | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | offload path µs/folio |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("`c-N` = the C reference driver (the v5 posting's dcbm.c, built unchanged as module `dcbm_c`) on N channels; "
+             "dcbm/C = dcbm-N's GB/s over c-N's, per pair (> 1: dcbm faster).\n")
+    L.append("| page | MiB | config | GB/s | ratio to CPU | dcbm/C | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | offload path µs/folio |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
         c = r.get("counters") or {}
         L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {fs(r['gbps'], 4, minmax=False)} | "
-                 f"{fs(r.get('ratio'))} | {fs(r['cpu_s_per_gb'], 3, minmax=False)} | "
+                 f"{fs(r.get('ratio'))} | {fs(r.get('vs_c'))} | {fs(r['cpu_s_per_gb'], 3, minmax=False)} | "
                  f"{fs(r.get('cpu_time_ratio'), 2, minmax=False)} | {fmt((r['busy_s_per_gb'] or {}).get('median'), 2)} | "
                  f"{fmt((c.get('folios_per_batch') or {}).get('median'), 0)} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
@@ -381,13 +392,13 @@ def table_md(info, mrows, lrows, gl, extra):
     L.append("offload path µs/folio = dcbm's setup − its waits for its own descriptors + teardown (wall time, see RESULTS.md); task CPU added µs/folio "
              "= (offload call's task CPU − the paired CPU call's) / folios: what offload costs the task net of the "
              "copy it no longer does.\n")
-    L.append("| page | folios/call | config | one call µs | speed vs CPU | task CPU µs | task CPU added µs/folio | batches/call | descriptors/batch | offload path µs/folio | THP split/failed, compact stalls |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| page | folios/call | config | one call µs | speed vs CPU | dcbm/C | task CPU µs | task CPU added µs/folio | batches/call | descriptors/batch | offload path µs/folio | THP split/failed, compact stalls |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in lrows:
         c = r.get("counters") or {}
         calls = 6  # per run: 1 warm-up and 2 timed round trips
         bpc = (c.get("batches", 0) / (c.get("runs", 1) * calls)) if c and r["config"] != "cpu" else None
-        L.append(f"| {r['page']} | {r['folios']} | {r['config']} | {fs(r['us'], 0)} | {fs(r.get('speed'))} | "
+        L.append(f"| {r['page']} | {r['folios']} | {r['config']} | {fs(r['us'], 0)} | {fs(r.get('speed'))} | {fs(r.get('vs_c'))} | "
                  f"{fs(r['cpu_us'], 0, minmax=False)} | {fs(r.get('task_cpu_added_us_per_folio'), 1, minmax=False)} | {fmt(bpc, 1) if bpc is not None else '–'} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
                  f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} | "
@@ -414,6 +425,81 @@ def table_md(info, mrows, lrows, gl, extra):
     return "\n".join(L)
 
 
+# ---------------------------------------------------------------- tiering
+
+TIER_CONFIGS = ["cpu", "dcbm-4", "default"]
+
+
+def tier_rows(samples, timing):
+    """Demotion under pressure and promotion, per configuration: each
+    sample joined with the kernel's and dcbm's deltas of its run, ratios
+    per pair against the CPU run of the same repetition."""
+    tim = {(t["phase"], t["config"], t["rep"]): t for t in timing}
+    rows = []
+    for phase in ("tiering", "promotion"):
+        by = defaultdict(dict)
+        for smp in samples:
+            if smp["phase"] != phase:
+                continue
+            t = tim.get((phase, smp["config"], smp["rep"]), {})
+            v = lambda k: t.get(k) or 0
+            secs = smp.get("seconds") or 0
+            if phase == "tiering":
+                moved = v("pgdemote_kswapd") + v("pgdemote_direct")
+            else:
+                moved = v("pgpromote_success")
+            by[smp["config"]][smp["rep"]] = {
+                "seconds": secs,
+                "pages": moved,
+                "mbps": moved * 4096 / 1e6 / secs if secs else None,
+                "stalls": v("allocstall_normal") + v("allocstall_movable"),
+                "dma_share": (v("folios_migrated") / moved) if moved else None,
+                "longest_gap_ms": smp.get("longest_gap_ms"),
+                "ok": smp.get("ok"),
+            }
+        cpu = by.get("cpu", {})
+        for conf in TIER_CONFIGS:
+            runs = by.get(conf)
+            if not runs:
+                continue
+            col = lambda k: spread([r[k] for r in runs.values()])
+            row = {"phase": phase, "config": conf, "runs": len(runs),
+                   "all_ok": all(r["ok"] for r in runs.values()),
+                   "seconds": col("seconds"), "pages": col("pages"), "mbps": col("mbps"),
+                   "stalls": col("stalls"), "dma_share": col("dma_share"),
+                   "longest_gap_ms": col("longest_gap_ms")}
+            if conf != "cpu":
+                row["time_ratio"] = spread(paired(runs, cpu, lambda o, c: o["seconds"] / c["seconds"]))
+                row["mbps_ratio"] = spread(paired(runs, cpu, lambda o, c: o["mbps"] / c["mbps"]))
+            rows.append(row)
+    return rows
+
+
+def tier_md(info, trows):
+    if not trows:
+        return ""
+    L = [f"### Tiering: demotion under memory pressure, promotion ({info.get('tier_reps')} reps)\n",
+         f"The tiered machine (node 1 a lower memory tier, QEMU's HMAT). Demotion: `migrate-check pressure`, "
+         f"{info.get('cold_mib')} MiB of 4 KiB pages on node 0 written to all along, then {info.get('hot_mib')} MiB more "
+         f"bound to node 0 (of {info.get('node0_mib')} MiB), so that kswapd and direct reclaim demote to node 1. "
+         "run time = the second region's allocation and fill (what the pressure costs the workload, "
+         "reclaim stalls included); MB/s demoted = pages demoted (pgdemote_kswapd + pgdemote_direct) / run time; "
+         "stalls = direct reclaim entries (allocstall). Promotion: `migrate-check stall`, 64 MiB placed on node 1, "
+         "touched for 10 s with `numa_balancing=2`: MB/s promoted = pgpromote_success / run time. "
+         "by DMA = dcbm's folios copied / pages moved. Ratios per pair against the CPU run of the same repetition.\n"]
+    L.append("| path | config | run time s | time vs CPU | MB/s moved | MB/s vs CPU | direct reclaim stalls | by DMA | longest gap ms | intact |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in trows:
+        name = "demotion" if r["phase"] == "tiering" else "promotion"
+        L.append(f"| {name} | {r['config']} | {fs(r['seconds'], 1, minmax=False)} | {fs(r.get('time_ratio'))} | "
+                 f"{fs(r['mbps'], 1)} | {fs(r.get('mbps_ratio'))} | {fs(r['stalls'], 0, minmax=False)} | "
+                 f"{fs(r['dma_share'], 2, minmax=False)} | "
+                 f"{fs(r['longest_gap_ms'], 0, minmax=False) if r['phase'] == 'promotion' else '–'} | "
+                 f"{'yes' if r['all_ok'] else '**no**'} |")
+    L.append("")
+    return "\n".join(L)
+
+
 # ---------------------------------------------------------------- plot
 
 def plot(mrows, lrows, path):
@@ -426,7 +512,11 @@ def plot(mrows, lrows, path):
               "dcbm-2": dict(color="tab:blue", marker="o"),
               "dcbm-4": dict(color="tab:green", marker="o"),
               "dcbm-16": dict(color="tab:red", marker="o"),
-              "default": dict(color="tab:purple", linestyle=":", marker="^")}
+              "default": dict(color="tab:purple", linestyle=":", marker="^"),
+              "c-1": dict(color="tab:orange", linestyle="-.", marker="x"),
+              "c-2": dict(color="tab:blue", linestyle="-.", marker="x"),
+              "c-4": dict(color="tab:green", linestyle="-.", marker="x"),
+              "c-16": dict(color="tab:red", linestyle="-.", marker="x")}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
 
     def err(ss):
@@ -456,6 +546,11 @@ def plot(mrows, lrows, path):
             ss = [r["gbps"] for r in ch]
             ax.errorbar([int(r["config"][5:]) for r in ch], [s["median"] for s in ss], yerr=err(ss),
                         color=color, marker="o", capsize=3, label=f"dcbm {page}")
+        cref = sorted((r for r in rs if r["config"].startswith("c-")), key=lambda r: int(r["config"][2:]))
+        if cref:
+            ss = [r["gbps"] for r in cref]
+            ax.errorbar([int(r["config"][2:]) for r in cref], [s["median"] for s in ss], yerr=err(ss),
+                        color=color, marker="x", linestyle="-.", capsize=3, label=f"C reference {page}")
         cpu = [r for r in rs if r["config"] == "cpu"]
         if cpu:
             s = cpu[0]["gbps"]
@@ -464,7 +559,7 @@ def plot(mrows, lrows, path):
     ax.set_xscale("log", base=2)
     ax.set_xticks([1, 2, 4, 16])
     ax.set_xticklabels(["1", "2", "4", "16"])
-    ax.set_xlabel("dcbm channels (thresholds 0)")
+    ax.set_xlabel("channels (dcbm: thresholds 0)")
     ax.set_ylabel("GB/s (median, IQR)")
     ax.set_title(f"{big} MiB in one call: throughput against channels")
     ax.legend()
@@ -484,20 +579,22 @@ def main():
     a = ap.parse_args()
     outdir = Path(a.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    info, msamples, lsamples, timing = parse(a.log)
+    info, msamples, lsamples, timing, tsamples = parse(a.log)
     if not msamples and not lsamples:
         raise SystemExit(f"no BENCH lines in {a.log}")
     mrows = main_rows(msamples, timing)
     lrows = lat_rows(lsamples, timing)
     gl = goals(mrows, lrows)
+    trows = tier_rows(tsamples, timing)
     extra = a.note
     if a.host_load:
         extra += f" Host load: {a.host_load}."
     res = {"info": info, "host_load": a.host_load, "main": mrows, "latency": lrows, "goals": gl,
-           "goal_summary": goal_summary(gl), "samples_main": msamples, "samples_latency": lsamples,
+           "goal_summary": goal_summary(gl), "tiering": trows, "samples_main": msamples,
+           "samples_latency": lsamples, "samples_tiering": tsamples,
            "timing": timing}
     (outdir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
-    (outdir / "table.md").write_text(table_md(info, mrows, lrows, gl, extra.strip()))
+    (outdir / "table.md").write_text(table_md(info, mrows, lrows, gl, extra.strip()) + "\n" + tier_md(info, trows))
     plot(mrows, lrows, outdir / "plot.svg")
     print(f"wrote {outdir}/results.json, table.md, plot.svg, plot.png")
 

@@ -8,13 +8,20 @@
 # of one move_pages call of N folios (migrate-check latency).
 # CONFIG: cpu (offloading off); dcbm-N (N channels, min_batch_bytes and
 # min_folio_bytes 0: offload forced); default (the module's defaults, never
-# written).
+# written); c-N (the C reference driver, module dcbm_c, on N channels: it
+# has no thresholds).
 # Every configuration of one (page, size) runs once per repetition, in an
 # order rotated from one repetition to the next, so that host noise and
 # drift hit them alike and a CPU sample can be paired with the offload
 # sample of the same repetition.
 #
-#   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS [ENGINE]
+# PHASE tiering (the tiered machine, vm/run --tiered): demotion under
+# memory pressure (migrate-check pressure: a region of 3/8 of node 0,
+# written to all along, then 5/8 of it more bound to node 0, so reclaim
+# demotes to node 1) and promotion (numa_balancing=2, migrate-check stall
+# on a region placed on node 1), configurations cpu, dcbm-4 and default.
+#
+#   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS [ENGINE [TIER_REPS]]
 #     SIZES     region sizes in MiB for the main phase, comma-separated
 #     REPS      repetitions of the main phase (each: a move there and back)
 #     LAT_REPS  repetitions of the latency phase (each: 2 timed round trips)
@@ -23,6 +30,7 @@
 #     ENGINE    swdma's speed per channel: cpu (default: calibrated after
 #               the warm-up to the CPU path's THP migration rate), raw
 #               (unpaced), or MB/s
+#     TIER_REPS repetitions of the tiering phase (default 0: none)
 . ./lib.sh
 # A benchmark: its closing checks (a failed run adds a FAIL of its own).
 plan 3
@@ -32,8 +40,10 @@ lat_reps=${3:-5}
 lat_specs=$(echo "${4:-4k:1,4k:8,4k:64,4k:512,thp:1,thp:8,thp:64}" | tr , ' ')
 configs=$(echo "${5:-cpu,dcbm-1,dcbm-2,dcbm-4,dcbm-16,default}" | tr , ' ')
 engine=${6:-cpu}
+tier_reps=${7:-0}
 lat_configs="cpu dcbm-4 default"
 d=/sys/module/dcbm
+c=/sys/module/dcbm_c
 
 # NUMA balancing would move the region back to node 0 behind our back (hinting
 # faults while the region is verified on node 1: one-folio MR_NUMA_MISPLACED
@@ -42,6 +52,10 @@ echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
 t0w=$(date +%s)
 load swdma channels=16
 load dcbm
+if [ -f /modules/dcbm_c.ko ]; then
+  load dcbm_c
+  lat_configs="$lat_configs c-4"
+fi
 def_mbb=$(cat $d/min_batch_bytes)
 def_mfb=$(cat $d/min_folio_bytes)
 def_chan=$(cat $d/nr_dma_chan)
@@ -51,8 +65,17 @@ echo "BENCH-INFO dcbm_files $(cd $d && ls -d * timing/* engine/* 2>/dev/null | t
 echo always > /sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null
 
 setconf() { # setconf CONFIG
+  # One migrator at a time: the other one off first.
+  case $1 in
+    c-*) echo 0 > $d/offloading ;;
+    *) [ ! -d $c ] || echo 0 > $c/offloading ;;
+  esac
   case $1 in
     cpu) echo 0 > $d/offloading ;;
+    c-*)
+      [ -d $c ] || { fail "configure $1: the C reference driver is not loaded"; finish; }
+      echo "${1#c-}" > $c/nr_dma_chan
+      echo 1 > $c/offloading ;;
     dcbm-*)
       echo 0 > $d/min_batch_bytes
       echo 0 > $d/min_folio_bytes
@@ -70,7 +93,7 @@ counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timin
 
 # The kernel's own view of each run: THPs split or failed on migration,
 # direct compaction, pages migrated (deltas over the run).
-vmkeys='^(thp_migration_success|thp_migration_fail|thp_migration_split|compact_stall|pgmigrate_success|pgmigrate_fail) '
+vmkeys='^(thp_migration_success|thp_migration_fail|thp_migration_split|compact_stall|pgmigrate_success|pgmigrate_fail|pgdemote_kswapd|pgdemote_direct|pgpromote_success|allocstall_normal|allocstall_movable|pgscan_kswapd|pgscan_direct) '
 vmdelta() { # vmdelta BEFORE: KEY=DELTA... against now
   { echo "$1"; grep -E "$vmkeys" /proc/vmstat; } |
     awk '{ if ($1 in a) printf "%s=%d ", $1, $2 - a[$1]; else a[$1] = $2 }'
@@ -93,7 +116,8 @@ one() {
   phase=$1 conf=$2 rep=$3 page=$4 size=$5 folios=$6
   shift 6
   setconf "$conf"
-  for c in $counters; do echo 0 > "$d/$c"; done
+  for k in $counters; do echo 0 > "$d/$k"; done
+  [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
   vm0=$(grep -E "$vmkeys" /proc/vmstat)
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
@@ -105,8 +129,11 @@ one() {
     fail "$phase $conf $page $size MiB $folios folios rep $rep: migrate-check exited $rc"
     tail -5 /tmp/bench.err
   fi
-  case $conf in dcbm-*)
-    [ "$(cat $d/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size MiB $folios folios: nothing offloaded" ;;
+  case $conf in
+    dcbm-*) [ "$(cat $d/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size MiB $folios folios: nothing offloaded" ;;
+    c-*)
+      echo "BENCH-C $phase $conf $rep folios_migrated=$(cat $c/folios_migrated) folios_failures=$(cat $c/folios_failures)"
+      [ "$(cat $c/folios_migrated)" -gt 0 ] || fail "$phase $conf $page $size MiB $folios folios: nothing offloaded by the C driver" ;;
   esac
 }
 
@@ -170,7 +197,37 @@ for spec in $lat_specs; do
   echo "BENCH-INFO done latency $spec after $(($(date +%s) - t0)) s"
 done
 
+# Tiering: demotion under pressure and promotion, CPU against offload.
+if [ "$tier_reps" -gt 0 ]; then
+  if [ "$(ls -d /sys/devices/virtual/memory_tiering/memory_tier* 2>/dev/null | wc -l)" -ge 2 ]; then
+    echo 1 > /sys/kernel/mm/numa/demotion_enabled
+    node0=$(awk '/MemTotal/ { print int($4 / 1024) }' /sys/devices/system/node/node0/meminfo)
+    cold=$((node0 * 3 / 8)) hot=$((node0 * 5 / 8))
+    echo "BENCH-INFO tiering node0_mib=$node0 cold_mib=$cold hot_mib=$hot tier_reps=$tier_reps"
+    S=/sys/kernel/debug/sched/numa_balancing
+    r=0
+    while [ $r -lt "$tier_reps" ]; do
+      for conf in $(rotate $r cpu dcbm-4 default); do
+        echo 0 > /proc/sys/kernel/numa_balancing
+        one tiering $conf $r 4k $((cold + hot)) all pressure --size-mib $cold --hot-mib $hot --from-node 0 --to-node 1
+        # Promotion: the pages of a region on node 1 that a task keeps
+        # touching, moved to node 0 by NUMA balancing's tiering mode.
+        echo 2 > /proc/sys/kernel/numa_balancing
+        [ -d $S ] && { echo 100 > $S/scan_delay_ms; echo 100 > $S/scan_period_min_ms; }
+        one promotion $conf $r 4k 64 all stall --seconds 10 --size-mib 64 --from-node 1 --to-node 0
+      done
+      r=$((r + 1))
+    done
+    echo 0 > /proc/sys/kernel/numa_balancing
+    echo 0 > /sys/kernel/mm/numa/demotion_enabled
+    echo "BENCH-INFO done tiering after $(($(date +%s) - t0)) s"
+  else
+    fail "tiering phase: node 1 is not a lower memory tier (boot with vm/run --tiered)"
+  fi
+fi
+
 echo 0 > $d/offloading
+[ ! -d $c ] || { echo 0 > $c/offloading; rmmod dcbm_c; }
 check "rmmod dcbm" rmmod dcbm
 check "rmmod swdma" rmmod swdma
 check "kernel log clean" kernel_log_clean

@@ -17,7 +17,7 @@ case $(uname -r) in
   *) fail "kernel $(uname -r) is not a v6 series kernel (build-kernel.sh --series v6)" ;;
 esac
 load migrate_copy_offload_kunit
-suite migrate_copy_offload 11
+suite migrate_copy_offload 12
 suite migrate_copy_offload_mask 5
 check "kernel log clean" kernel_log_clean
 finish

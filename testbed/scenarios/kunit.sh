@@ -11,7 +11,7 @@ suite() {
   esac
 }
 load migrate_copy_offload_kunit
-suite migrate_copy_offload 9
+suite migrate_copy_offload 10
 if [ -f /modules/dcbm-kunit.ko ]; then
   insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
   suite dcbm_segments 8

@@ -1,11 +1,15 @@
 # The tiered machine (vm/run --tiered): QEMU's ACPI HMAT makes node 1 (no
 # CPU, 4x the latency, 1/4 the bandwidth) a lower memory tier than node 0,
 # its demotion target. Without --tiered both nodes share one tier.
+# dcbm-config's tier conditions against each: a policy that wants a lower
+# tier and demotion (min_memory_tiers = 2, require_demotion) is applied
+# on the tiered machine with demotion on, held off without it, and held
+# off on the flat one, each failed condition named.
 #   tiers-check.sh tiered|flat
 . ./lib.sh
 T=/sys/devices/virtual/memory_tiering
 want=${1:-tiered}
-plan 3
+plan 5
 # tier_of NODE: the memory tier (its number) whose nodelist holds NODE
 tier_of() {
   for d in "$T"/memory_tier*; do
@@ -24,4 +28,31 @@ else
   check "without the HMAT both nodes share a tier (memory_tier$t0)" test "$t0" = "$t1"
   check "no HMAT latency for node 1" sh -c "! test -e /sys/devices/system/node/node1/access0/initiators/read_latency"
 fi
+
+printf '[offload]\nenabled = true\n[conditions]\nmin_memory_tiers = 2\nrequire_demotion = true\n' > /etc/dcbm-tiers.toml
+load swdma channels=4
+load dcbm
+# apply_strict: dcbm-config apply --strict of that policy; sets rc, err
+apply_strict() {
+  dcbm-config --config /etc/dcbm-tiers.toml apply --no-dropins --strict >/tmp/apply.out 2>/tmp/apply.err
+  rc=$?
+  err=$(grep 'condition failed' /tmp/apply.err | head -1)
+}
+if [ "$want" = tiered ]; then
+  echo 1 > /sys/kernel/mm/numa/demotion_enabled
+  apply_strict
+  check "a policy wanting a lower tier and demotion is applied (exit $rc, offloading $(cat /sys/module/dcbm/offloading))" \
+    sh -c "test $rc = 0 && test $(cat /sys/module/dcbm/offloading) = 1"
+  echo 0 > /sys/kernel/mm/numa/demotion_enabled
+  apply_strict
+  check "with demotion off it is held off, the condition named (exit $rc: $err)" \
+    sh -c "test $rc = 9 && test $(cat /sys/module/dcbm/offloading) = 0 && grep -q 'condition failed: require_demotion' /tmp/apply.err"
+else
+  apply_strict
+  check "on the flat machine the policy is held off (exit $rc, offloading $(cat /sys/module/dcbm/offloading))" \
+    sh -c "test $rc = 9 && test $(cat /sys/module/dcbm/offloading) = 0"
+  check "the condition named: $err" grep -q 'condition failed: min_memory_tiers: need 2 memory tier(s), found 1' /tmp/apply.err
+fi
+echo 0 > /sys/module/dcbm/offloading
+rmmod dcbm && rmmod swdma || fail "unload dcbm and swdma"
 finish

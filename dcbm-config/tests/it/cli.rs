@@ -606,6 +606,50 @@ fn host_conditions_are_reported_by_name() {
 }
 
 #[test]
+fn memory_tiers_condition_reads_the_kernels_tiers() {
+    let t = swdma_tree();
+    t.policy(&format!("{SWDMA}min_memory_tiers = 2\n"));
+    // No memory tiering in the kernel: named, offloading stays off.
+    let o = t.run(&["apply", "--strict"]);
+    assert_eq!(o.code, 9, "{o:?}");
+    assert!(
+        o.stderr.contains(
+            "condition failed: min_memory_tiers: /sys/devices/virtual/memory_tiering is missing"
+        ),
+        "{o:?}"
+    );
+    // One tier (both nodes in it, or an empty second one): not enough.
+    t.put(
+        "sys/devices/virtual/memory_tiering/memory_tier4/nodelist",
+        "0-1",
+    );
+    t.put(
+        "sys/devices/virtual/memory_tiering/memory_tier22/nodelist",
+        "",
+    );
+    let o = t.run(&["apply", "--strict"]);
+    assert_eq!(o.code, 9, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("condition failed: min_memory_tiers: need 2 memory tier(s), found 1"),
+        "{o:?}"
+    );
+    assert_eq!(t.attr("offloading"), "0");
+    // A lower tier with memory: met.
+    t.put(
+        "sys/devices/virtual/memory_tiering/memory_tier4/nodelist",
+        "0",
+    );
+    t.put(
+        "sys/devices/virtual/memory_tiering/memory_tier22/nodelist",
+        "1",
+    );
+    let o = t.run(&["apply", "--strict"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(t.attr("offloading"), "1");
+}
+
+#[test]
 fn counters_reset_once_per_boot() {
     let t = swdma_tree();
     t.policy(&format!("{SWDMA}[counters]\nreset = \"once-per-boot\"\n"));
@@ -1028,4 +1072,60 @@ fn modprobe_conf_completions_and_man() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains(".TH DCBM-CONFIG 8 "), "{o:?}");
     assert!(o.stdout.contains("EXIT STATUS"), "{o:?}");
+}
+
+#[test]
+fn status_and_metrics_show_each_reasons_traffic() {
+    let t = swdma_tree();
+    // A module without `reasons/`: no section, no error.
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("by reason:"), "{o:?}");
+    let row = |b: u64, f: u64, c: u64, bytes: u64, failed: u64, memory: u64| {
+        format!(
+            "batches {b}\nfolios {f}\nfolios_copied {c}\nbytes_copied {bytes}\nfolios_failed {failed}\n\
+             declined_small 0\ndeclined_busy 0\ndeclined_not_abortable 0\ndeclined_unhealthy 0\ndeclined_memory {memory}\n"
+        )
+    };
+    t.put(
+        "sys/module/dcbm/reasons/demotion",
+        &row(10, 5120, 5000, 20480000, 0, 1),
+    );
+    t.put(
+        "sys/module/dcbm/reasons/compaction",
+        &row(2, 64, 64, 262144, 0, 0),
+    );
+    t.put("sys/module/dcbm/reasons/damon", &row(0, 0, 0, 0, 0, 0));
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // In the kernel's order, only the reasons that offered batches.
+    let comp = o.stdout.find("\n  compaction ").expect("compaction row");
+    let demo = o.stdout.find("\n  demotion ").expect("demotion row");
+    assert!(comp < demo, "{o:?}");
+    assert!(!o.stdout.contains("damon"), "{o:?}");
+    assert!(o.stdout.contains("19.5 MiB"), "{o:?}");
+    assert!(o.stdout.contains("(memory 1)"), "{o:?}");
+    let o = t.run(&["status", "--json", "--interval", "0"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let rows = v["reasons"].as_array().unwrap();
+    let d = rows.iter().find(|r| r["reason"] == "demotion").unwrap();
+    assert_eq!(d["folios_copied"], 5000);
+    assert_eq!(d["declined"]["memory"], 1);
+    let o = t.run(&["metrics"]);
+    assert!(
+        o.stdout
+            .contains("dcbm_reason_bytes_copied_total{reason=\"demotion\"} 20480000\n"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout.contains(
+            "dcbm_reason_batches_declined_total{reason=\"demotion\",cause=\"memory\"} 1\n"
+        ),
+        "{o:?}"
+    );
+    // A malformed row is an error that names its file.
+    t.put("sys/module/dcbm/reasons/demotion", "batches lots\n");
+    let o = t.run(&["status", "--interval", "0"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("reasons/demotion"), "{o:?}");
 }

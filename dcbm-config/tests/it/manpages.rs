@@ -282,6 +282,7 @@ fn dcbm_toml_5_documents_every_key() {
         "min_channels",
         "min_numa_nodes",
         "min_cpuless_memory_nodes",
+        "min_memory_tiers",
         "require_demotion",
         "min_kernel",
         "[counters]",

@@ -54,6 +54,16 @@ pub enum Cmd {
     /// reports the longest gap between two touches, the stalls, and where
     /// the pages ended.
     Stall(StallArgs),
+    /// Demotion under memory pressure (a tiered machine): fill a cold region
+    /// on --from-node, then allocate and fill a second one (--hot-mib) bound
+    /// to the same node, more than it has left, while a thread keeps writing to every
+    /// page of the cold one (a pass, MADV_COLD, a rest: the pages look unused
+    /// to reclaim); reclaim demotes pages to the lower tier
+    /// (--to-node). Verifies both regions and the writer's last writes;
+    /// reports the time the second region took and where the cold pages
+    /// ended.
+    #[command(after_help = EXIT_HELP)]
+    Pressure(PressureArgs),
     /// Print the NUMA nodes with CPUs and memory sizes (from sysfs).
     Nodes,
 }
@@ -186,6 +196,21 @@ pub struct StallArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct PressureArgs {
+    /// The cold region, MiB (placed on --from-node first)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub size_mib: u64,
+    /// The region that makes the pressure, MiB
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub hot_mib: u64,
+    /// The writer's rest between two passes over the cold region, ms
+    #[arg(long, default_value_t = 200)]
+    pub writer_pause_ms: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Comma-separated region sizes in MiB
     #[arg(long, value_delimiter = ',', required = true,
@@ -227,6 +252,12 @@ pub fn validate(cli: &Cli) -> Result<(), String> {
                 return Err("latency has no --writer".into());
             }
             (&a.common, vec![], None)
+        }
+        Cmd::Pressure(a) => {
+            if a.common.chunk_pages.is_some() || a.common.api != Api::MovePages {
+                return Err("pressure moves nothing itself: no --chunk-pages, no --api (its writer always runs)".into());
+            }
+            (&a.common, vec![a.size_mib, a.hot_mib], None)
         }
         Cmd::Stall(a) => {
             if a.common.writer || a.common.chunk_pages.is_some() {

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{
-    BenchArgs, Common, LatencyArgs, LoopArgs, PageKind, RunArgs, StallArgs, EXIT_CORRUPT,
-    EXIT_NOT_MIGRATED, EXIT_OK, EXIT_SYSCALL,
+    BenchArgs, Common, LatencyArgs, LoopArgs, PageKind, PressureArgs, RunArgs, StallArgs,
+    EXIT_CORRUPT, EXIT_NOT_MIGRATED, EXIT_OK, EXIT_SYSCALL,
 };
 use crate::mapping::{HUGE_SIZE, PAGE_SIZE};
 use crate::numa;
@@ -341,6 +341,66 @@ pub fn stall(a: &StallArgs) -> i32 {
         return finish(j, EXIT_SYSCALL, Some(e));
     }
     finish(j, if v.ok() { EXIT_OK } else { EXIT_CORRUPT }, None)
+}
+
+/// `pressure`: see the command's help. The time is the second region's
+/// allocation and fill: what the pressure costs the workload.
+pub fn pressure(a: &PressureArgs) -> i32 {
+    let c = &a.common;
+    let j = head("pressure", c, a.size_mib)
+        .u64("hot_mib", a.hot_mib)
+        .u64("seed", c.seed);
+    let mut cold = match Workload::new(c, a.size_mib) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return finish(j, EXIT_SYSCALL, Some(&e));
+        }
+    };
+    cold.fill(0);
+    // The hot region takes a different pattern, so that a page of one
+    // region copied into the other shows.
+    let hot_common = Common {
+        seed: c.seed.wrapping_add(1),
+        ..c.clone()
+    };
+    let start = std::time::Instant::now();
+    let pause = std::time::Duration::from_millis(a.writer_pause_ms);
+    let (hot, writes) = cold.while_writing_cold(pause, || {
+        let mut hot = Workload::new_bound(&hot_common, a.hot_mib)?;
+        hot.fill(0);
+        Ok(hot)
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let mut hot = match hot {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return finish(j, EXIT_SYSCALL, Some(&e));
+        }
+    };
+    let lost = writes.lost;
+    let (vc, vh) = (cold.verify(0), hot.verify(0));
+    report_corruption(&vc, c.to_node, "cold region");
+    report_corruption(&vh, c.to_node, "hot region");
+    let (on_c, on_h) = (cold.placement(c.to_node), hot.placement(c.to_node));
+    let j = j
+        .f64("seconds", seconds)
+        .u64("pages", cold.pages())
+        .opt_u64("pages_on_to_node", on_c.as_ref().ok().map(|p| p.on_node))
+        .opt_u64(
+            "hot_pages_on_to_node",
+            on_h.as_ref().ok().map(|p| p.on_node),
+        )
+        .u64("writer_stores", writes.stores)
+        .u64("lost_writes", lost)
+        .u64("corrupt_words", vc.corrupt_words + vh.corrupt_words);
+    if let Err(e) = on_c.and(on_h) {
+        eprintln!("error: {e}");
+        return finish(j, EXIT_SYSCALL, Some(&e));
+    }
+    let ok = vc.ok() && vh.ok() && lost == 0;
+    finish(j, if ok { EXIT_OK } else { EXIT_CORRUPT }, None)
 }
 
 pub fn run(a: &RunArgs) -> i32 {

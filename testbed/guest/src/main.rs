@@ -41,6 +41,7 @@ fn main() {
         Cmd::Bench(a) => commands::bench(a),
         Cmd::Latency(a) => commands::latency(a),
         Cmd::Stall(a) => commands::stall(a),
+        Cmd::Pressure(a) => commands::pressure(a),
         Cmd::Nodes => commands::nodes(),
     };
     std::process::exit(code);

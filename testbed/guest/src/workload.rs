@@ -106,6 +106,13 @@ pub struct Workload {
     pub thp_huge_bytes: Option<u64>,
 }
 
+/// What a writer thread found (`Workload::while_writing`).
+pub struct WriterReport {
+    /// Pages whose last write did not survive.
+    pub lost: u64,
+    pub stores: u64,
+}
+
 impl Workload {
     /// Map `size_mib`, place every page on `c.from_node` (mbind MPOL_BIND,
     /// first touch), then reset the policy so migration is unconstrained.
@@ -118,6 +125,19 @@ impl Workload {
     /// Like `new`, for a region of `len` bytes (a multiple of 4 KiB, of
     /// 2 MiB for THP).
     pub fn with_len(c: &Common, len: usize) -> Result<Workload, SysFailure> {
+        Workload::placed(c, len, false)
+    }
+
+    /// Like `new`, but every page on `c.from_node` even when the node has
+    /// less free memory than that: the allocations reclaim (on a tiered
+    /// machine, demote) on the node instead of spilling.
+    pub fn new_bound(c: &Common, size_mib: u64) -> Result<Workload, SysFailure> {
+        let len = usize::try_from(size_mib << 20)
+            .map_err(|_| SysFailure::env("size too large".into()))?;
+        Workload::placed(c, len, true)
+    }
+
+    fn placed(c: &Common, len: usize, bound: bool) -> Result<Workload, SysFailure> {
         for n in [c.from_node, c.to_node] {
             numa::check_node(n).map_err(SysFailure::env)?;
         }
@@ -129,7 +149,7 @@ impl Workload {
         // MPOL_BIND is exact but OOM-kills us if the node is too small; fall
         // back to MPOL_PREFERRED (spill is then reported as misplacement).
         let mut mode = numa::MPOL_BIND;
-        if let Some(free) = node_free_bytes(c.from_node) {
+        if let Some(free) = node_free_bytes(c.from_node).filter(|_| !bound) {
             if len as u64 > free / 10 * 9 {
                 eprintln!(
                     "warning: {size_mib} MiB exceeds 90% of node {} free memory ({} MiB); using MPOL_PREFERRED",
@@ -139,7 +159,7 @@ impl Workload {
                 mode = numa::MPOL_PREFERRED;
             }
         }
-        if let Some(free) = node_free_bytes(c.to_node) {
+        if let Some(free) = node_free_bytes(c.to_node).filter(|_| !bound) {
             if c.to_node != c.from_node && len as u64 > free / 10 * 9 {
                 eprintln!(
                     "warning: {size_mib} MiB exceeds 90% of node {} free memory ({} MiB); expect pages_not_moved",
@@ -217,12 +237,51 @@ impl Workload {
         let (base, len) = (words.as_mut_ptr(), words.len());
         // SAFETY: the region lives as long as `self`; `migrate` only asks
         // the kernel to move its pages and never reads or writes them.
-        let (moved, writes) = unsafe { writer::while_writing(base, len, || self.migrate(to)) };
+        let (moved, writes) =
+            unsafe { writer::while_writing(base, len, &|| {}, || self.migrate(to)) };
         let words = self.region.words_mut();
         let lost = writer::lost(words, &writes);
         let pattern = Pattern::new(self.seed, round);
         writer::restore(words, |off| pattern.word_at(off));
         Ok((moved?, lost, writes.stores))
+    }
+
+    /// Runs `work` while another thread keeps writing to the first word of
+    /// every page, a pass, then the region marked cold (MADV_COLD: its
+    /// pages on the inactive list, as if unused), then `pause`; returns
+    /// `work`'s result and the writes, the pages whose last write did not
+    /// survive counted, the pattern of round 0 put back. Reclaim thus
+    /// demotes pages that are still being written to: the race a lost
+    /// write would come from.
+    pub fn while_writing_cold<R>(
+        &mut self,
+        pause: std::time::Duration,
+        work: impl FnOnce() -> R,
+    ) -> (R, WriterReport) {
+        let words = self.region.words_mut();
+        let (base, len) = (words.as_mut_ptr(), words.len());
+        let (addr, bytes) = (self.region.addr() as usize, self.region.len());
+        let cold = move || {
+            // SAFETY: advice on the region we own; MADV_COLD only moves its
+            // pages between LRU lists and never changes their contents.
+            // (Its failure only makes demotion less likely: ignored.)
+            unsafe { libc::madvise(addr as *mut libc::c_void, bytes, libc::MADV_COLD) };
+            std::thread::sleep(pause);
+        };
+        // SAFETY: the region lives as long as `self`, which `work` cannot
+        // reach (it is borrowed here), so only the writer touches it.
+        let (r, writes) = unsafe { writer::while_writing(base, len, &cold, work) };
+        let words = self.region.words_mut();
+        let lost = writer::lost(words, &writes);
+        let pattern = Pattern::new(self.seed, 0);
+        writer::restore(words, |off| pattern.word_at(off));
+        (
+            r,
+            WriterReport {
+                lost,
+                stores: writes.stores,
+            },
+        )
     }
 
     /// Query where every 4 KiB page is (move_pages with nodes = NULL).

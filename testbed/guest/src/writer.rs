@@ -17,8 +17,8 @@ pub struct Writes {
 
 /// Runs `work` while a writer thread stores increasing values into the
 /// first word of every page of the `len` words at `base` (at least one
-/// full pass, then until `work` returns). Returns `work`'s result and the
-/// writes.
+/// full pass, then until `work` returns), calling `between` after each
+/// pass. Returns `work`'s result and the writes.
 ///
 /// # Safety
 /// `base..base + len` is valid, 8-byte aligned memory that nothing else
@@ -27,6 +27,7 @@ pub struct Writes {
 pub unsafe fn while_writing<R>(
     base: *mut u64,
     len: usize,
+    between: &(dyn Fn() + Sync),
     work: impl FnOnce() -> R,
 ) -> (R, Writes) {
     let pages = len / WORDS_PER_PAGE;
@@ -50,6 +51,7 @@ pub unsafe fn while_writing<R>(
                 if stop.load(Ordering::Relaxed) {
                     return Writes { last, stores };
                 }
+                between();
             }
         });
         let r = work();
@@ -84,7 +86,7 @@ mod tests {
         let (base, len) = (words.as_mut_ptr(), words.len());
         // SAFETY: `words` is not touched until the call returns.
         let ((), w) = unsafe {
-            while_writing(base, len, || {
+            while_writing(base, len, &|| {}, || {
                 std::thread::sleep(std::time::Duration::from_millis(5))
             })
         };

@@ -46,7 +46,8 @@ ansible_facts:
       description:
         - dcbm-config's C(status --json) (C(module_loaded), C(module) with
           C(interface), C(offloading), knobs and C(channels); C(health);
-          C(counters); C(providers), one entry per DMA memcpy channel with
+          C(counters); C(reasons), what each migration reason sent to the
+          engines; C(providers), one entry per DMA memcpy channel with
           its driver and C(held_by); C(switched_off)), plus C(has_provider)
           (a memcpy channel exists) and C(interface) (C(v5), C(v6) or null
           when the module is not loaded).
