@@ -500,7 +500,6 @@ unsafe fn offload_copy(
         Ok(v) => v,
         Err(e) if e == ENOMEM => return declined(nr, Decline::Memory, row),
         Err(e) => {
-            stats::FOLIOS_FAILURES.add(nr as u64);
             row.failed(nr as u64);
             return e.to_errno();
         }
@@ -512,8 +511,6 @@ unsafe fn offload_copy(
     match result {
         Ok(Err(why)) => declined(nr, why, row),
         Ok(Ok(())) => {
-            stats::FOLIOS_MIGRATED.add(nr as u64);
-            stats::BYTES_MIGRATED.add(bytes);
             row.copied(nr as u64, bytes);
             if reasons::is_v6() {
                 mark_copied(&pairs);
@@ -527,15 +524,7 @@ unsafe fn offload_copy(
 /// A batch declined (`nr` folios) before anything was submitted: the CPU
 /// copies it, which is no failure.
 fn declined(nr: usize, why: Decline, row: &ReasonRow) -> i32 {
-    match why {
-        Decline::Small => (),
-        Decline::Busy => stats::BUSY_DECLINES.add(1),
-        Decline::NotAbortable => stats::NOWAIT_DECLINES.add(1),
-        Decline::Unhealthy => stats::HEALTH_DECLINES.add(1),
-        Decline::Memory => stats::MEMORY_DECLINES.add(1),
-    }
-    stats::FOLIOS_DECLINED.add(nr as u64);
-    row.declined(why);
+    row.declined(why, nr as u64);
     EOPNOTSUPP.to_errno()
 }
 
@@ -564,14 +553,11 @@ fn failed(pairs: &[Pair], e: Error, row: &ReasonRow) -> i32 {
     } else {
         (0, 0)
     };
-    stats::FOLIOS_MIGRATED.add(copied);
-    stats::BYTES_MIGRATED.add(bytes);
     row.copied(copied, bytes);
     // Out of memory before any copy ran: a decline, not an engine failure.
     if e == ENOMEM && copied == 0 {
         return declined(pairs.len(), Decline::Memory, row);
     }
-    stats::FOLIOS_FAILURES.add(nr - copied);
     row.failed(nr - copied);
     let n = FAILED_BATCHES.fetch_add(1, Ordering::Relaxed);
     // The log stays readable under a failing engine: the first ten

@@ -28,7 +28,8 @@
  */
 static int dcbm_offload_copy_noio(struct list_head *dst_list,
 				  struct list_head *src_list,
-				  unsigned int folio_cnt, unsigned int reason)
+				  unsigned int folio_cnt,
+				  enum migrate_reason reason)
 {
 	unsigned int noio = memalloc_noio_save();
 	int rc = dcbm_offload_copy(dst_list, src_list, folio_cnt, reason);
@@ -44,14 +45,7 @@ static int dcbm_offload_copy_noio(struct list_head *dst_list,
  * does not: its batches count under DCBM_REASON_UNKNOWN.
  */
 #ifdef MIGRATE_OFFLOAD_NOWAIT_MS
-static int dcbm_offload_copy_reason(struct list_head *dst_list,
-				    struct list_head *src_list,
-				    unsigned int folio_cnt,
-				    enum migrate_reason reason)
-{
-	return dcbm_offload_copy_noio(dst_list, src_list, folio_cnt, reason);
-}
-#define DCBM_COPY_HOOK .offload_copy_reason = dcbm_offload_copy_reason
+#define DCBM_COPY_HOOK .offload_copy_reason = dcbm_offload_copy_noio
 #else
 static int dcbm_offload_copy_unknown(struct list_head *dst_list,
 				     struct list_head *src_list,

@@ -115,6 +115,9 @@ impl Decline {
 /// What became of the batches of one migration reason, shown as
 /// /sys/module/dcbm/reasons/<reason> in the flat keyed format of cgroup's
 /// `memory.stat` (one `name value` line each); a write resets the row.
+/// Its methods are where a batch's outcome is counted: each also adds to
+/// the module's totals above (`folios_*`, `bytes_migrated`, the engine's
+/// decline counters), so that the two never disagree.
 pub(crate) struct ReasonRow {
     /// Batches offered, and their folios.
     batches: Counter,
@@ -145,16 +148,30 @@ impl ReasonRow {
         self.folios.add(folios);
     }
 
+    /// `folios` (`bytes` in all) an engine copied.
     pub(crate) fn copied(&self, folios: u64, bytes: u64) {
+        FOLIOS_MIGRATED.add(folios);
+        BYTES_MIGRATED.add(bytes);
         self.folios_copied.add(folios);
         self.bytes_copied.add(bytes);
     }
 
+    /// `folios` of a failed batch, left to the CPU.
     pub(crate) fn failed(&self, folios: u64) {
+        FOLIOS_FAILURES.add(folios);
         self.folios_failed.add(folios);
     }
 
-    pub(crate) fn declined(&self, why: Decline) {
+    /// A batch of `folios` declined before anything was submitted.
+    pub(crate) fn declined(&self, why: Decline, folios: u64) {
+        match why {
+            Decline::Small => (),
+            Decline::Busy => BUSY_DECLINES.add(1),
+            Decline::NotAbortable => NOWAIT_DECLINES.add(1),
+            Decline::Unhealthy => HEALTH_DECLINES.add(1),
+            Decline::Memory => MEMORY_DECLINES.add(1),
+        }
+        FOLIOS_DECLINED.add(folios);
         self.declined[why as usize].add(1);
     }
 

@@ -239,11 +239,21 @@ impl Workload {
         // the kernel to move its pages and never reads or writes them.
         let (moved, writes) =
             unsafe { writer::while_writing(base, len, &|| {}, || self.migrate(to)) };
+        let report = self.settle_writes(&writes, round);
+        Ok((moved?, report.lost, report.stores))
+    }
+
+    /// After a writer: counts the pages whose last write did not survive
+    /// and puts the pattern of `round` back in the words it wrote.
+    fn settle_writes(&mut self, writes: &writer::Writes, round: u64) -> WriterReport {
         let words = self.region.words_mut();
-        let lost = writer::lost(words, &writes);
+        let lost = writer::lost(words, writes);
         let pattern = Pattern::new(self.seed, round);
         writer::restore(words, |off| pattern.word_at(off));
-        Ok((moved?, lost, writes.stores))
+        WriterReport {
+            lost,
+            stores: writes.stores,
+        }
     }
 
     /// Runs `work` while another thread keeps writing to the first word of
@@ -271,17 +281,7 @@ impl Workload {
         // SAFETY: the region lives as long as `self`, which `work` cannot
         // reach (it is borrowed here), so only the writer touches it.
         let (r, writes) = unsafe { writer::while_writing(base, len, &cold, work) };
-        let words = self.region.words_mut();
-        let lost = writer::lost(words, &writes);
-        let pattern = Pattern::new(self.seed, 0);
-        writer::restore(words, |off| pattern.word_at(off));
-        (
-            r,
-            WriterReport {
-                lost,
-                stores: writes.stores,
-            },
-        )
+        (r, self.settle_writes(&writes, 0))
     }
 
     /// Query where every 4 KiB page is (move_pages with nodes = NULL).
