@@ -158,12 +158,17 @@ hang_handled() {
     [ "$(cat /sys/module/dcbm/engine/waited_out)" != "$hw_waited" ] ||
     prep_blocked_past_timeout
 }
+# Centiseconds since boot: `date +%s` counts whole seconds, and with a
+# 300 ms timeout_ms its "2 x timeout" came to 0 s, so the watcher could
+# clear the hang within a tick of the pool filling, before dcbm's limit
+# ran out (a hang run that then saw no timeout at all).
+uptime_cs() { awk '{ printf "%d", $1 * 100 }' /proc/uptime; }
 prep_blocked_past_timeout() {
   if [ -z "$hw_blocked" ]; then
     [ "$(cat /sys/module/swdma/parameters/pool_waits 2>/dev/null || echo 0)" != "$hw_pool_waits" ] || return 1
-    hw_blocked=$(date +%s)
+    hw_blocked=$(uptime_cs)
   fi
-  [ $(($(date +%s) - hw_blocked)) -gt $((2 * $(cat /sys/module/dcbm/timeout_ms) / 1000)) ]
+  [ $(($(uptime_cs) - hw_blocked)) -gt $((2 * $(cat /sys/module/dcbm/timeout_ms) / 10)) ]
 }
 # hang_watch: before the migration that is to time out (nothing running on
 # the engine yet). A background watcher clears the hang once the timeout
