@@ -196,6 +196,17 @@ fi
 check "deb: dkms.conf carries version $version" \
   sh -c "dpkg-deb --fsys-tarfile '$deb_dkms' | tar -xO ./usr/src/dcbm-$version/dkms.conf | grep -qx 'PACKAGE_VERSION=\"$version\"'"
 
+# dkms.conf may read what dkms(8) documents; the internals it reads for
+# dkms < 3.0.11 (no documented way there) stay inside that one block.
+conf_internals_outside_old_block() {
+  awk '/^if \[ -n "\$_dcbm_old_dkms" \]/ { old = 1 }
+       old && /^fi$/ { old = 0; next }
+       !old && !/^ *#/ && /\$\{?action|FUNCNAME|\/proc\/|\$\$/ { print FILENAME ":" FNR ": " $0; bad = 1 }
+       END { exit bad }' "$repo/dkms/dkms.conf"
+}
+check "dkms.conf reads no DKMS internals (\$action, FUNCNAME, /proc/\$\$) outside its dkms < 3.0.11 block" \
+  conf_internals_outside_old_block
+
 # --- kernels that do not qualify (configured trees only: dkms reads .config)
 fake=$work/kernels
 rm -rf "$fake"
@@ -258,13 +269,8 @@ check "dkms uninstall + build + install -k $rel1" sh -c "
   dkms remove -m dcbm -v $version -k $rel1 && test ! -e '$ko1' &&
   dkms build -m dcbm -v $version -k $rel1 && dkms install -m dcbm -v $version -k $rel1 && test -f '$ko1'"
 
-# --- the kernel postinst hook on a non-qualifying kernel ------------------
-if /etc/kernel/postinst.d/dkms "$rel_nooff" >"$work/hook-nooff.out" 2>&1; then
-  ok "kernel postinst hook (dkms autoinstall) for $rel_nooff exits 0"
-else
-  ko "kernel postinst hook for $rel_nooff failed: $(tr '\n' ' ' <"$work/hook-nooff.out")"
-fi
-check "hook for $rel_nooff says why dcbm is skipped" grep -q "copy-offload interface" "$work/hook-nooff.out"
+# --- an explicit build for a non-qualifying kernel (the kernel hook for it:
+# below, with the DKMS of Debian 12 and of Debian 13)
 dkms build -m dcbm -v "$version" -k "$rel_nooff" >"$work/build-nooff.out" 2>&1
 rc=$?
 check "dkms build -k $rel_nooff skips with exit 77 (BUILD_EXCLUSIVE)" test "$rc" = 77
@@ -323,6 +329,105 @@ if autoinstall_kernel v6 --series v6; then
     needs_symbol "$kmod" migrate_offload_set_reason_mask
   check "module for $rel1 built for the v5 interface (from the same package)" \
     built_for_v5 "$ko1"
+fi
+
+# --- the kernel hook with the DKMS of Debian 12 and of Debian 13 --------
+# dkms.conf reads only what dkms(8) documents, but for one block that runs
+# only on dkms < 3.0.11. What the kernel hook does with dcbm on kernels it
+# cannot be built for is checked with each DKMS the registries serve: this
+# machine's (Debian 12) and Debian 13's, run from its unpacked package
+# (kept in the cache; Fedora's repositories are not reachable from here).
+# Two such kernels: the offload interface missing, and a Rust tree whose
+# rustc is not installed.
+fake=$work/kernels
+rel_nooff=${rel1%%-*}-nooffload rel_norustc=${rel1%%-*}-norustc
+norustc_text="rustc 1.70.0 (90c541806 2023-05-31)"
+mkdir -p "$fake/$rel_nooff/include/config"
+grep -v '^CONFIG_MIGRATION_COPY_OFFLOAD=' "$tree1/.config" >"$fake/$rel_nooff/.config"
+ln -sfn "$tree1/rust" "$fake/$rel_nooff/rust"
+echo "$rel_nooff" >"$fake/$rel_nooff/include/config/kernel.release"
+# the norustc tree: tree1 by symlinks, but for the rustc it records
+t=$fake/$rel_norustc
+rm -rf "$t" && mkdir -p "$t/include/config"
+for e in "$tree1"/* "$tree1"/.[!.]*; do
+  case ${e##*/} in include|.config) ;; *) ln -s "$e" "$t/" ;; esac
+done
+for e in "$tree1"/include/*; do [ "${e##*/}" = config ] || ln -s "$e" "$t/include/"; done
+for e in "$tree1"/include/config/*; do
+  case ${e##*/} in auto.conf|kernel.release) ;; *) ln -s "$e" "$t/include/config/" ;; esac
+done
+for f in .config include/config/auto.conf; do
+  sed "s/^CONFIG_RUSTC_VERSION_TEXT=.*/CONFIG_RUSTC_VERSION_TEXT=\"$norustc_text\"/" "$tree1/$f" >"$t/$f"
+done
+echo "$rel_norustc" >"$t/include/config/kernel.release"
+link_kernel "$rel_nooff" "$fake/$rel_nooff"
+link_kernel "$rel_norustc" "$t"
+
+# Debian 13's dkms package, through apt with a private state directory
+# (the machine's sources stay as they are).
+d13_deb=""
+fetch_debian13_dkms() {
+  local dir=$cache/dkms-debian13 a
+  mkdir -p "$dir/lists/partial" "$dir/cache" || return 1
+  d13_deb=$(ls "$dir"/dkms_*_all.deb 2>/dev/null | head -1)
+  [ -n "$d13_deb" ] && return 0
+  echo "deb http://deb.debian.org/debian trixie main" >"$dir/sources.list"
+  a=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+     -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o APT::Sandbox::User=root
+     -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false)
+  apt-get "${a[@]}" update && (cd "$dir" && apt-get "${a[@]}" download dkms) || return 1
+  rm -rf "$dir/lists" "$dir/cache"
+  d13_deb=$(ls "$dir"/dkms_*_all.deb 2>/dev/null | head -1)
+  [ -n "$d13_deb" ]
+}
+d13=$work/dkms-debian13
+if fetch_debian13_dkms >>"$log" 2>&1 && rm -rf "$d13" && dpkg-deb -x "$d13_deb" "$d13"; then
+  ok "Debian 13's dkms unpacked ($(basename "$d13_deb"))"
+else
+  ko "Debian 13's dkms package from deb.debian.org (see $log)"; d13=""
+fi
+
+# hook_checks NAME HOOK PATH_PREFIX: the kernel hook HOOK (with
+# PATH_PREFIX first on PATH, so that it runs that DKMS) for both kernels,
+# an explicit build for the rustc-less one, and a status listing.
+hook_checks() {
+  local name=$1 hook=$2 pre=$3 out=$work/hook-$1 rc ver
+  ver=$(PATH=$pre:$PATH dkms --version 2>&1)
+  if PATH=$pre:$PATH $hook "$rel_nooff" >"$out-nooff.out" 2>&1; then
+    ok "$name ($ver): kernel hook for $rel_nooff exits 0"
+  else
+    ko "$name ($ver): kernel hook for $rel_nooff failed: $(tail -3 "$out-nooff.out" | tr '\n' ' ')"
+  fi
+  check "$name: the hook says dcbm skipped $rel_nooff for want of the offload interface" \
+    grep -q "dcbm: not building for kernel $rel_nooff: .*copy-offload interface" "$out-nooff.out"
+  if PATH=$pre:$PATH $hook "$rel_norustc" >"$out-norustc.out" 2>&1; then
+    ok "$name: kernel hook for $rel_norustc (its rustc not installed) exits 0"
+  else
+    ko "$name: kernel hook for $rel_norustc failed: $(tail -3 "$out-norustc.out" | tr '\n' ' ')"
+  fi
+  check "$name: the hook names the rustc to install for $rel_norustc" \
+    grep -q "dcbm: not building for kernel $rel_norustc: .*'$norustc_text'.*rustup toolchain install 1.70.0" "$out-norustc.out"
+  PATH=$pre:$PATH dkms build -m dcbm -v "$version" -k "$rel_norustc" >"$out-build.out" 2>&1
+  rc=$?
+  check "$name: dkms build -k $rel_norustc skips (exit 77, not $rc) naming the rustc" \
+    sh -c "[ $rc = 77 ] && grep -q 'rustup toolchain install 1.70.0' '$out-build.out'"
+  check "$name: neither kernel got a dcbm build" \
+    sh -c "! PATH=$pre:\$PATH dkms status -m dcbm | grep -q -e '$rel_nooff' -e '$rel_norustc'"
+  PATH=$pre:$PATH dkms status >"$out-status.out" 2>&1
+  rc=$?
+  check "$name: dkms status exits 0 and says nothing of the kernels dcbm skipped" \
+    sh -c "[ $rc = 0 ] && ! grep -q 'not building' '$out-status.out'"
+}
+hook_checks "Debian 12 dkms" /etc/kernel/postinst.d/dkms /usr/sbin
+if [ -n "$d13" ]; then
+  # Debian 13's hook runs /usr/lib/dkms/dkms_autoinstaller, which here is
+  # Debian 12's: its own autoinstaller is run in its place.
+  hook_checks "Debian 13 dkms" "$d13/usr/lib/dkms/dkms_autoinstaller start" "$d13/usr/sbin"
+  # and its build of the module, with the MAKE line of dkms.conf
+  check "Debian 13 dkms: dkms remove + install -k $rel1 rebuilds dcbm" sh -c "
+    export PATH=$d13/usr/sbin:\$PATH
+    dkms remove -m dcbm -v $version -k $rel1 && test ! -e '$ko1' &&
+    dkms install -m dcbm -v $version -k $rel1 && modinfo -F vermagic '$ko1' | grep -q '^$rel1 '"
 fi
 
 # --- remove, then purge -------------------------------------------------------
