@@ -15,6 +15,12 @@
 //! is taken out of it by the batch that met the trouble, with the rest of
 //! its device when the trouble repeats there, until a probe brings it
 //! back (prober.rs).
+//!
+//! A held channel whose provider goes away (unbind, PCI removal, an idxd
+//! work queue disabled) is let go before the provider frees it
+//! (removal.rs): it is leased for good, so nothing uses it again, and
+//! released; its name and device are kept here, so that what still holds
+//! the `Chan` never reads the freed channel.
 
 use crate::ffi::{self, DmaChan};
 use crate::health::{Cause, Health, Pace};
@@ -29,20 +35,33 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// One channel, released on drop.
+/// One channel, released on drop or when its provider goes away.
 ///
 /// # Invariants
-/// `ptr` is a channel this `Chan` holds: requested with
-/// `dma_request_chan_by_mask()` (released on drop), or, when `public`, found
-/// with `dma_find_channel()` under a `dmaengine_get()` reference that this
-/// `Chan` owns (put on drop).
+/// While `held` is true, `ptr` is a channel this `Chan` holds: requested
+/// with `dma_request_chan_by_mask()` (released by [`Chan::release`]), or,
+/// when `public`, found with `dma_find_channel()` under a
+/// `dmaengine_get()` reference that this `Chan` owns (put there). `held`
+/// turns false only in [`Chan::release`], and only while the caller holds
+/// the lease for good ([`Chan::retire`]) or owns the last reference
+/// (drop): `ptr` is dereferenced only by a lease holder or while `held`.
+/// `name` and `dev` are copies taken while it was held.
 pub(crate) struct Chan {
     ptr: NonNull<DmaChan>,
+    held: AtomicBool,
     /// A public channel is shared with other clients through
     /// `dmaengine_get()`, which this `Chan` holds a reference to.
     public: bool,
-    /// Leased by a batch (see [`Lease`]).
+    /// Leased by a batch (see [`Lease`]); for good once retired.
     leased: AtomicBool,
+    /// Its provider's removal is watched (removal.rs): a devres action
+    /// on the channel's device holds a reference to this `Chan`.
+    pub(crate) watched: AtomicBool,
+    /// The channel's name (`dma0chan3`), NUL-terminated.
+    name: [u8; NAME_LEN],
+    /// The device DMA addresses are mapped on; compared, and handed to
+    /// the DMA API by a lease holder only.
+    dev: *mut bindings::device,
     /// The longest copy to ask of the engine: no limit until it refuses
     /// one while idle (idxd's `max_xfer_bytes`, which dmaengine does not
     /// report). Not the mapping limit, `dma_get_max_seg_size()`: the PCI
@@ -64,13 +83,17 @@ pub(crate) struct Chan {
     health: Health,
 }
 
+/// Room for a channel's name: "dma" + two numbers and "chan".
+const NAME_LEN: usize = 32;
+
 /// No copy limit known.
 const NO_LIMIT: usize = usize::MAX / PAGE_SIZE * PAGE_SIZE;
 /// Whole batches after which a learned copy limit is tried doubled: a
 /// limit learned from refusals that were not the engine's heals.
 const RECOVER_AFTER: u32 = 64;
 
-// SAFETY: a `Chan` owns its channel reference, which any thread may drop.
+// SAFETY: a `Chan` owns its channel reference, which any thread may drop;
+// `dev` is only compared or handed to the DMA API, from any thread.
 unsafe impl Send for Chan {}
 // SAFETY: what two threads may do to one `Chan` at once is safe: read its
 // atomics, and call the dmaengine operations that providers lock inside
@@ -96,10 +119,21 @@ impl Chan {
     /// `dma_request_chan_by_mask()` (`public` false), or found under a
     /// `dmaengine_get()` reference that moves into the result (`public`).
     unsafe fn new(ptr: NonNull<DmaChan>, public: bool) -> Self {
+        let mut name = [0u8; NAME_LEN];
+        // SAFETY: `ptr` is a channel we hold; its name is a C string that
+        // lives as long as it.
+        let full = unsafe { CStr::from_char_ptr(ffi::dcbm_chan_name(ptr.as_ptr())) }.to_bytes();
+        let n = full.len().min(NAME_LEN - 1);
+        name[..n].copy_from_slice(&full[..n]);
         Self {
             ptr,
+            held: AtomicBool::new(true),
             public,
             leased: AtomicBool::new(false),
+            watched: AtomicBool::new(false),
+            name,
+            // SAFETY: `ptr` is a channel we hold.
+            dev: unsafe { ffi::dcbm_chan_device(ptr.as_ptr()) },
             max_len: AtomicUsize::new(NO_LIMIT),
             cut_to: AtomicUsize::new(0),
             since_cut: AtomicU32::new(0),
@@ -136,16 +170,14 @@ impl Chan {
         self.ptr.as_ptr()
     }
 
-    /// The device DMA addresses must be mapped on.
+    /// The device DMA addresses must be mapped on (for a lease holder:
+    /// see the type's invariants).
     pub(crate) fn device(&self) -> *mut bindings::device {
-        // SAFETY: `self.ptr` is a channel we hold.
-        unsafe { ffi::dcbm_chan_device(self.as_ptr()) }
+        self.dev
     }
 
     pub(crate) fn name(&self) -> &CStr {
-        // SAFETY: the channel's name lives as long as the channel, which
-        // outlives the returned borrow of `self`.
-        unsafe { CStr::from_char_ptr(ffi::dcbm_chan_name(self.as_ptr())) }
+        CStr::from_bytes_until_nul(&self.name).unwrap_or(c"?")
     }
 
     pub(crate) fn issue_pending(&self) {
@@ -259,18 +291,54 @@ impl Chan {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
-}
 
-impl Drop for Chan {
-    fn drop(&mut self) {
+    /// Leases the channel for good, waiting for the batch or probe that
+    /// holds it to end, then releases it: nothing uses it any more. For
+    /// a channel whose provider is going away (removal.rs).
+    /// Both removal paths may retire one channel: the second returns once
+    /// the first has released it.
+    pub(crate) fn retire(&self) {
+        while !self.try_lease() {
+            if !self.held() {
+                return;
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+        }
+        // SAFETY: we hold the lease for good, so nothing else uses the
+        // channel any more.
+        unsafe { self.release() };
+    }
+
+    /// Whether the channel is still held (not retired).
+    pub(crate) fn held(&self) -> bool {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Gives the channel back, once.
+    ///
+    /// # Safety
+    /// Nothing uses the channel any more: the caller holds its lease for
+    /// good, or owns the last reference to `self`.
+    unsafe fn release(&self) {
+        if !self.held.swap(false, Ordering::AcqRel) {
+            return;
+        }
         if self.public {
             // SAFETY: balances the `dmaengine_get()` of `find_public`.
             unsafe { ffi::dmaengine_put() };
         } else {
-            // SAFETY: we own this private channel and nothing uses it any
-            // more: every batch holds an `Arc` to the `Chan` it uses.
+            // SAFETY: we held this private channel (`held` was true) and
+            // nothing uses it any more (the function's contract).
             unsafe { ffi::dma_release_channel(self.as_ptr()) };
         }
+    }
+}
+
+impl Drop for Chan {
+    fn drop(&mut self) {
+        // SAFETY: the last reference: every batch, probe and watch holds
+        // an `Arc` to the `Chan` it uses.
+        unsafe { self.release() };
     }
 }
 
@@ -320,6 +388,28 @@ impl ChannelSet {
 
     pub(crate) fn arcs(&self) -> impl Iterator<Item = &Arc<Chan>> {
         self.by_device.iter().flat_map(|g| g.iter())
+    }
+
+    pub(crate) fn contains(&self, c: &Chan) -> bool {
+        self.iter().any(|x| core::ptr::eq(x, c))
+    }
+
+    /// The set without `gone`; `None` when nothing would be left.
+    pub(crate) fn without(&self, gone: &Chan) -> Result<Option<Arc<Self>>> {
+        let mut by_device: KVec<KVec<Arc<Chan>>> = KVec::new();
+        for g in self.by_device.iter() {
+            let mut kept = KVec::new();
+            for c in g.iter().filter(|c| !core::ptr::eq(&***c, gone)) {
+                kept.push(c.clone(), GFP_KERNEL)?;
+            }
+            if !kept.is_empty() {
+                by_device.push(kept, GFP_KERNEL)?;
+            }
+        }
+        if by_device.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(Self { by_device }, GFP_KERNEL)?))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Chan> {

@@ -9,9 +9,12 @@
 //! spinlock instead. Values are atomics, so reading a knob takes no lock
 //! (and works before init).
 
-use crate::channels::ChannelSet;
+use crate::channels::{Chan, ChannelSet};
 use crate::ffi;
 use crate::reasons;
+use crate::removal;
+use crate::stats;
+use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::bindings;
 use kernel::ffi::c_ulong;
@@ -118,6 +121,8 @@ pub(crate) fn go_away() {
     let g = CONTROL.lock();
     disable();
     drop(g);
+    // Nothing is watched any more; an action already running finishes.
+    removal::wait_idle();
     // No batch runs and no channel is held: the prober has nothing left
     // to probe, and must not run once the module is gone.
     crate::prober::exit();
@@ -128,11 +133,111 @@ pub(crate) fn channels() -> Option<Arc<ChannelSet>> {
     CHANNELS.lock().clone()
 }
 
-/// Swaps the channel set; the old one is dropped outside the spinlock,
-/// since releasing channels sleeps.
+/// Swaps the channel set, under `CONTROL`: the channels it gains are
+/// watched for their provider's removal, those it loses no more. The old
+/// set is dropped outside the spinlock, since releasing channels sleeps.
 fn replace_channels(new: Option<Arc<ChannelSet>>) {
-    let old = core::mem::replace(&mut *CHANNELS.lock(), new);
+    if let Some(n) = &new {
+        n.arcs().for_each(removal::watch);
+    }
+    let old = core::mem::replace(&mut *CHANNELS.lock(), new.clone());
+    if let Some(o) = &old {
+        o.arcs()
+            .filter(|c| !new.as_ref().is_some_and(|n| n.contains(c)))
+            .for_each(removal::unwatch);
+    }
     drop(old);
+}
+
+/// The devres action of a watched channel (removal.rs): its device is
+/// being deleted, its provider is going away. Lets it go before the
+/// provider frees it.
+///
+/// # Safety
+/// `data` is the reference `removal::watch` gave the action, passed once.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dcbm_chan_going(data: *mut c_void) {
+    // SAFETY: the function's contract.
+    let c = unsafe { removal::going_begin(data) };
+    // (a channel the bus notifier let go already is not in the set)
+    if c.held() {
+        log_going(&c, drop_channel(&c));
+    }
+    c.retire();
+    stats::CHANNELS_REMOVED.add(1);
+    removal::going_end(c);
+}
+
+/// A bus notifier (removal.rs): `dev` is about to be unbound from its
+/// driver. The held channels of that device, or of a device below it,
+/// are let go before the driver's remove runs.
+///
+/// # Safety
+/// `dev` is a device being unbound (alive during the call).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dcbm_device_unbinding(dev: *mut bindings::device) {
+    let mut gone = KVec::new();
+    {
+        let _g = CONTROL.lock();
+        let Some(cur) = channels() else {
+            return;
+        };
+        for c in cur.arcs() {
+            // SAFETY: `c` is held (in the held set, under `CONTROL`), so its
+            // device and that device's parents are alive.
+            if unsafe { ffi::dcbm_dev_within(c.device(), dev) }
+                && gone.push(c.clone(), GFP_KERNEL).is_err()
+            {
+                break;
+            }
+        }
+        for c in gone.iter() {
+            log_going(c, drop_channel_locked(c));
+        }
+    }
+    for c in gone {
+        c.retire();
+        stats::CHANNELS_REMOVED.add(1);
+    }
+}
+
+fn log_going(c: &Chan, left: usize) {
+    let off = if left == 0 { ", offloading off" } else { "" };
+    pr_warn!(
+        "{}: its DMA engine is going away: releasing it ({} channel(s) left{})\n",
+        c.name().to_str().unwrap_or("?"),
+        left,
+        off
+    );
+}
+
+/// Takes `gone`, whose provider is going away, out of the held set; with
+/// nothing left, turns offloading off. Returns how many channels are left.
+fn drop_channel(gone: &Chan) -> usize {
+    let _g = CONTROL.lock();
+    drop_channel_locked(gone)
+}
+
+/// As [`drop_channel`], under `CONTROL`.
+fn drop_channel_locked(gone: &Chan) -> usize {
+    let Some(cur) = channels() else {
+        return 0;
+    };
+    if !cur.contains(gone) {
+        return cur.arcs().count();
+    }
+    match cur.without(gone) {
+        Ok(Some(set)) => {
+            let left = set.arcs().count();
+            replace_channels(Some(set));
+            left
+        }
+        // Nothing left, or no memory for the smaller set: off.
+        _ => {
+            disable();
+            0
+        }
+    }
 }
 
 pub(crate) fn enabled() -> bool {

@@ -25,6 +25,7 @@ mod knobs;
 mod prober;
 mod providers;
 mod reasons;
+mod removal;
 mod segments;
 mod sgtable;
 mod stats;
@@ -43,12 +44,14 @@ module! {
 
 struct Dcbm {
     files: Option<attrs::Files>,
+    buses: Option<removal::Buses>,
 }
 
 impl kernel::Module for Dcbm {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Before any channel can be held (a load-time offloading=1).
         prober::init()?;
+        let buses = removal::Buses::watch()?;
         // Parameters given at load were validated and stored as they were
         // parsed; a load-time offloading=1 is applied here.
         if let Err(e) = control::go_live(module) {
@@ -62,7 +65,10 @@ impl kernel::Module for Dcbm {
             "DMA Core Batch Migrator loaded (offload interface {})\n",
             reasons::interface()
         );
-        Ok(Self { files: Some(files) })
+        Ok(Self {
+            files: Some(files),
+            buses: Some(buses),
+        })
     }
 }
 
@@ -72,6 +78,9 @@ impl Drop for Dcbm {
         // then unregister (waiting for copies in flight) and release the
         // channels; parameters/ stays until exit returns, and refuses.
         drop(self.files.take());
+        // No unbind is told to dcbm once this returns; a devres action
+        // already running is waited for by go_away().
+        drop(self.buses.take());
         control::go_away();
         pr_info!("DMA Core Batch Migrator unloaded\n");
     }

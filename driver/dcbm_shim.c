@@ -12,6 +12,8 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/moduleparam.h>
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
@@ -400,4 +402,87 @@ static DEFINE_RATELIMIT_STATE(dcbm_health_rs, 5 * HZ, 20);
 bool dcbm_health_log_ok(void)
 {
 	return __ratelimit(&dcbm_health_rs);
+}
+
+/*
+ * Provider removal (removal.rs). When a provider unregisters a channel
+ * (unbind, PCI removal, an idxd work queue disabled), the dmaengine core
+ * deletes the channel's device, dmaXchanY, and device_del() runs the
+ * device's devres actions: while the channel still exists, before the
+ * provider frees it, with no lock of the core held. dcbm's action lets
+ * the channel go there. (A provider without device_release has already
+ * met the core's "clients hold a reference" WARN_ONCE by then.)
+ */
+static void dcbm_chan_going_action(void *data)
+{
+	dcbm_chan_going(data);
+}
+
+int dcbm_watch_chan(struct dma_chan *chan, void *data)
+{
+	return devm_add_action(&chan->dev->device, dcbm_chan_going_action, data);
+}
+
+/* False when the action is no longer listed: it runs, or is about to. */
+bool dcbm_unwatch_chan(struct dma_chan *chan, void *data)
+{
+	return !devm_remove_action_nowarn(&chan->dev->device,
+					  dcbm_chan_going_action, data);
+}
+
+/*
+ * An unbind (sysfs, PCI removal, module removal of a provider on the
+ * platform or PCI bus) is told to the bus's notifiers before the driver's
+ * remove runs: dcbm lets the device's channels go there, before the
+ * provider unregisters them, so that the core sees no client (and warns
+ * of none). The devres action above still covers the rest (an idxd work
+ * queue, other buses).
+ */
+static int dcbm_bus_notify(struct notifier_block *nb, unsigned long action,
+			   void *data)
+{
+	if (action == BUS_NOTIFY_UNBIND_DRIVER)
+		dcbm_device_unbinding(data);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block dcbm_platform_nb = {
+	.notifier_call = dcbm_bus_notify,
+};
+
+#ifdef CONFIG_PCI
+static struct notifier_block dcbm_pci_nb = {
+	.notifier_call = dcbm_bus_notify,
+};
+#endif
+
+int dcbm_watch_buses(void)
+{
+	int ret = bus_register_notifier(&platform_bus_type, &dcbm_platform_nb);
+
+#ifdef CONFIG_PCI
+	if (!ret) {
+		ret = bus_register_notifier(&pci_bus_type, &dcbm_pci_nb);
+		if (ret)
+			bus_unregister_notifier(&platform_bus_type, &dcbm_platform_nb);
+	}
+#endif
+	return ret;
+}
+
+void dcbm_unwatch_buses(void)
+{
+#ifdef CONFIG_PCI
+	bus_unregister_notifier(&pci_bus_type, &dcbm_pci_nb);
+#endif
+	bus_unregister_notifier(&platform_bus_type, &dcbm_platform_nb);
+}
+
+/* Whether @anc is @dev or one of its parents. */
+bool dcbm_dev_within(struct device *dev, struct device *anc)
+{
+	for (; dev; dev = dev->parent)
+		if (dev == anc)
+			return true;
+	return false;
 }

@@ -10,12 +10,14 @@ struct page;
 struct list_head;
 struct scatterlist;
 
-/* Implemented in Rust (batch.rs, inflight.rs). */
+/* Implemented in Rust (batch.rs, inflight.rs, knobs.rs, control.rs). */
 int dcbm_offload_copy(struct list_head *dst_list, struct list_head *src_list,
 		      unsigned int folio_cnt, unsigned int reason);
 void dcbm_on_complete(void *param, bool ok, u32 residue);
 int dcbm_knob_store(const char *name, const char *val);
 int dcbm_knob_show(const char *name, char *buf);
+void dcbm_chan_going(void *data);
+void dcbm_device_unbinding(struct device *dev);
 
 /* dcbm_submit_memcpy(): the engine gave no descriptor. */
 #define DCBM_NO_DESCRIPTOR 1
@@ -59,5 +61,10 @@ unsigned int dcbm_nowait_ms(void);
 gfp_t dcbm_nowait_gfp(void);
 bool dcbm_copy_aligned(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 		       size_t len);
+int dcbm_watch_chan(struct dma_chan *chan, void *data);
+bool dcbm_unwatch_chan(struct dma_chan *chan, void *data);
+int dcbm_watch_buses(void);
+void dcbm_unwatch_buses(void);
+bool dcbm_dev_within(struct device *dev, struct device *anc);
 
 #endif /* DCBM_SHIM_H */

@@ -59,4 +59,12 @@ unsafe extern "C" {
         src: dma_addr_t,
         len: usize,
     ) -> bool_;
+    pub fn dcbm_watch_chan(
+        chan: *mut dma_chan,
+        data: *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int;
+    pub fn dcbm_unwatch_chan(chan: *mut dma_chan, data: *mut kernel::ffi::c_void) -> bool_;
+    pub fn dcbm_watch_buses() -> kernel::ffi::c_int;
+    pub fn dcbm_unwatch_buses();
+    pub fn dcbm_dev_within(dev: *mut device, anc: *mut device) -> bool_;
 }

@@ -202,6 +202,7 @@ tables! {
     counter!(c"verified_batches", stats::VERIFIED_BATCHES),
     counter!(c"verify_mismatches", stats::VERIFY_MISMATCHES),
     counter!(c"memory_declines", stats::MEMORY_DECLINES),
+    counter!(c"channels_removed", stats::CHANNELS_REMOVED),
     ];
     /// /sys/module/dcbm/reasons/: what became of each migration reason's
     /// batches (stats.rs), a file per reason and one for batches whose

@@ -86,6 +86,8 @@ pub(crate) static CHANNELS_OUT: Counter = Counter::new();
 pub(crate) static HEALTH_DECLINES: Counter = Counter::new();
 pub(crate) static PROBES: Counter = Counter::new();
 pub(crate) static PROBE_FAILURES: Counter = Counter::new();
+/// Held channels let go because their provider went away (removal.rs).
+pub(crate) static CHANNELS_REMOVED: Counter = Counter::new();
 /// Batches whose destinations were compared with their sources after the
 /// engine said done (verify.rs), and the folios that differed.
 pub(crate) static VERIFIED_BATCHES: Counter = Counter::new();

@@ -37,6 +37,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
@@ -239,6 +240,30 @@ module_param(delay_us, uint, 0644);
 MODULE_PARM_DESC(delay_us, "Extra time each copy takes, in microseconds");
 
 /*
+ * Removal while clients hold channels, as real providers meet it: an
+ * unbind through sysfs (unbind=1 allows it), and remove_chan=N, which
+ * unregisters channel N alone and frees it at once, as idxd does when a
+ * work queue is disabled. release=0: no device_release, so the device
+ * and its channels are freed in remove, as ptdma's devm memory is; a
+ * client still using a channel after its removal touches freed memory.
+ */
+static bool unbind;
+module_param(unbind, bool, 0444);
+MODULE_PARM_DESC(unbind, "Allow unbinding the device through sysfs (default 0)");
+
+static bool release = true;
+module_param(release, bool, 0444);
+MODULE_PARM_DESC(release,
+		 "Free the device once the dmaengine core releases it (default 1, as idxd, ioat); 0: in remove, as ptdma");
+
+static int swdma_remove_chan_set(const char *val, const struct kernel_param *kp);
+static const struct kernel_param_ops swdma_remove_chan_ops = {
+	.set = swdma_remove_chan_set,
+};
+module_param_cb(remove_chan, &swdma_remove_chan_ops, NULL, 0200);
+MODULE_PARM_DESC(remove_chan, "Write N: unregister channel N and free it, as idxd's work queue disable");
+
+/*
  * mbps=N: each channel moves at most N MB/s (10^6 bytes per second), like
  *   a hardware queue of known speed: the copy itself is done at once and
  *   the descriptor completes when a channel of that speed would have
@@ -394,8 +419,12 @@ struct swdma_dev {
 	struct dma_device dd;
 	struct device *dev;
 	unsigned int nr;
-	struct swdma_chan chans[] __counted_by(nr);
+	/* NULL once removed (remove_chan); protected by swdma_lock */
+	struct swdma_chan *chans[] __counted_by(nr);
 };
+
+/* swdma_bound and each bound device's chans[] */
+static DEFINE_MUTEX(swdma_lock);
 
 static struct workqueue_struct *swdma_wq;
 static struct platform_device *swdma_pdev;
@@ -1148,9 +1177,27 @@ static void swdma_free_chan_resources(struct dma_chan *chan)
 	swdma_free_list(sc, &head);
 }
 
+/* The engine's own work on @sc stops, then its memory goes. */
+static void swdma_chan_free(struct swdma_chan *sc)
+{
+	swdma_stop(&sc->chan);
+	swdma_stop_sync(&sc->chan);
+	kfree(sc);
+}
+
+static void swdma_free(struct swdma_dev *sd)
+{
+	unsigned int i;
+
+	for (i = 0; i < sd->nr; i++)
+		if (sd->chans[i])
+			swdma_chan_free(sd->chans[i]);
+	kfree(sd);
+}
+
 static void swdma_release(struct dma_device *dd)
 {
-	kfree(container_of(dd, struct swdma_dev, dd));
+	swdma_free(container_of(dd, struct swdma_dev, dd));
 }
 
 static int swdma_stats_show(struct seq_file *s, void *unused)
@@ -1168,9 +1215,12 @@ static int swdma_stats_show(struct seq_file *s, void *unused)
 		   atomic64_read(&swdma_max_outstanding),
 		   atomic64_read(&swdma_pool_waits),
 		   atomic64_read(&swdma_align_rejects));
+	mutex_lock(&swdma_lock);
 	for (i = 0; i < sd->nr; i++) {
-		struct swdma_chan *sc = &sd->chans[i];
+		struct swdma_chan *sc = sd->chans[i];
 
+		if (!sc)
+			continue;
 		spin_lock_irqsave(&sc->lock, flags);
 		seq_printf(s, "%s: copies %llu bytes %llu errors %llu descriptors %d cookie %d completed %d busy %d queued %zu\n",
 			   dma_chan_name(&sc->chan), sc->copies, sc->bytes,
@@ -1183,6 +1233,7 @@ static int swdma_stats_show(struct seq_file *s, void *unused)
 			   list_count_nodes(&sc->active));
 		spin_unlock_irqrestore(&sc->lock, flags);
 	}
+	mutex_unlock(&swdma_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(swdma_stats);
@@ -1228,12 +1279,24 @@ static int swdma_setup(struct device *dev)
 		return -ENODEV;
 	}
 
-	/* freed by swdma_release() once the dmaengine core drops it */
+	/*
+	 * freed by swdma_release() once the dmaengine core drops it, or in
+	 * remove with release=0
+	 */
 	sd = kzalloc_flex(*sd, chans, channels);
 	if (!sd)
 		return -ENOMEM;
 	sd->nr = channels;
 	sd->dev = dev;
+	for (i = 0; i < sd->nr; i++) {
+		sd->chans[i] = kzalloc(sizeof(*sd->chans[i]), GFP_KERNEL);
+		if (!sd->chans[i]) {
+			while (i--)
+				kfree(sd->chans[i]);
+			kfree(sd);
+			return -ENOMEM;
+		}
+	}
 
 	dd = &sd->dd;
 	dd->dev = dev;
@@ -1255,18 +1318,21 @@ static int swdma_setup(struct device *dev)
 		dd->device_terminate_all = swdma_terminate_all;
 		dd->device_synchronize = swdma_synchronize;
 	}
-	dd->device_release = swdma_release;
+	if (release)
+		dd->device_release = swdma_release;
 
 	for (i = 0; i < sd->nr; i++)
-		swdma_chan_init(sd, &sd->chans[i]);
+		swdma_chan_init(sd, sd->chans[i]);
 
 	ret = dma_async_device_register(dd);
 	if (ret) {
-		kfree(sd);
+		swdma_free(sd);
 		return ret;
 	}
 	dev_set_drvdata(dev, sd);
+	mutex_lock(&swdma_lock);
 	swdma_bound = sd;
+	mutex_unlock(&swdma_lock);
 
 	swdma_debugfs = debugfs_create_dir(SWDMA_NAME, NULL);
 	debugfs_create_file("stats", 0444, swdma_debugfs, sd,
@@ -1281,15 +1347,48 @@ static int swdma_setup(struct device *dev)
 	return 0;
 }
 
+/*
+ * Remove: module exit (clients hold module references, so then no channel
+ * is in use), or an unbind (unbind=1) with clients holding channels.
+ */
 static void swdma_teardown(struct device *dev)
 {
 	struct swdma_dev *sd = dev_get_drvdata(dev);
 
 	debugfs_remove_recursive(swdma_debugfs);
 	swdma_debugfs = NULL;
+	mutex_lock(&swdma_lock);
 	swdma_bound = NULL;
-	/* clients hold module references, so no channel is in use here */
 	dma_async_device_unregister(&sd->dd);
+	if (!release)
+		swdma_free(sd);
+	mutex_unlock(&swdma_lock);
+}
+
+static int swdma_remove_chan_set(const char *val, const struct kernel_param *kp)
+{
+	struct swdma_chan *sc;
+	unsigned int i;
+	int ret;
+
+	ret = kstrtouint(val, 0, &i);
+	if (ret)
+		return ret;
+	mutex_lock(&swdma_lock);
+	if (!swdma_bound || i >= swdma_bound->nr || !swdma_bound->chans[i]) {
+		ret = -ENODEV;
+		goto out;
+	}
+	sc = swdma_bound->chans[i];
+	swdma_bound->chans[i] = NULL;
+	dev_info(swdma_bound->dev, "removing channel %u\n", i);
+	/* idxd_unregister_dma_channel(): unregister, unlink, free */
+	dma_async_device_channel_unregister(&swdma_bound->dd, &sc->chan);
+	list_del(&sc->chan.device_node);
+	swdma_chan_free(sc);
+out:
+	mutex_unlock(&swdma_lock);
+	return ret;
 }
 
 static int swdma_probe(struct platform_device *pdev)
@@ -1307,7 +1406,7 @@ static struct platform_driver swdma_driver = {
 	.remove = swdma_remove,
 	.driver = {
 		.name = SWDMA_NAME,
-		/* unbinding while channels are in use is not supported */
+		/* an unbind only with unbind=1 (swdma_init) */
 		.suppress_bind_attrs = true,
 	},
 };
@@ -1423,6 +1522,7 @@ static int __init swdma_init(void)
 		return -ENOMEM;
 
 	swdma_driver.driver.name = driver;
+	swdma_driver.driver.suppress_bind_attrs = !unbind;
 	swdma_pci_driver.name = driver;
 	ret = use_iommu ? swdma_pci_init() : swdma_platform_init();
 	if (ret)
