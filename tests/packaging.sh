@@ -391,22 +391,20 @@ fi
 # PATH_PREFIX first on PATH, so that it runs that DKMS) for both kernels,
 # an explicit build for the rustc-less one, and a status listing.
 hook_checks() {
-  local name=$1 hook=$2 pre=$3 out=$work/hook-$1 rc ver
-  ver=$(PATH=$pre:$PATH dkms --version 2>&1)
-  if PATH=$pre:$PATH $hook "$rel_nooff" >"$out-nooff.out" 2>&1; then
-    ok "$name ($ver): kernel hook for $rel_nooff exits 0"
-  else
-    ko "$name ($ver): kernel hook for $rel_nooff failed: $(tail -3 "$out-nooff.out" | tr '\n' ' ')"
-  fi
-  check "$name: the hook says dcbm skipped $rel_nooff for want of the offload interface" \
-    grep -q "dcbm: not building for kernel $rel_nooff: .*copy-offload interface" "$out-nooff.out"
-  if PATH=$pre:$PATH $hook "$rel_norustc" >"$out-norustc.out" 2>&1; then
-    ok "$name: kernel hook for $rel_norustc (its rustc not installed) exits 0"
-  else
-    ko "$name: kernel hook for $rel_norustc failed: $(tail -3 "$out-norustc.out" | tr '\n' ' ')"
-  fi
-  check "$name: the hook names the rustc to install for $rel_norustc" \
-    grep -q "dcbm: not building for kernel $rel_norustc: .*'$norustc_text'.*rustup toolchain install 1.70.0" "$out-norustc.out"
+  local name=$1 hook=$2 pre=$3 out=$work/hook-$1 rc
+  name="$name ($(PATH=$pre:$PATH dkms --version 2>&1))"
+  # hook_skips KERNEL WHY PATTERN: the hook exits 0 and says why
+  hook_skips() {
+    if PATH=$pre:$PATH $hook "$1" >"$out-$1.out" 2>&1; then
+      ok "$name: kernel hook for $1 ($2) exits 0"
+    else
+      ko "$name: kernel hook for $1 failed: $(tail -3 "$out-$1.out" | tr '\n' ' ')"
+    fi
+    check "$name: the hook says why dcbm skipped $1 ($2)" \
+      grep -q "dcbm: not building for kernel $1: .*$3" "$out-$1.out"
+  }
+  hook_skips "$rel_nooff" "no offload interface" "copy-offload interface"
+  hook_skips "$rel_norustc" "its rustc not installed" "'$norustc_text'.*rustup toolchain install 1.70.0"
   PATH=$pre:$PATH dkms build -m dcbm -v "$version" -k "$rel_norustc" >"$out-build.out" 2>&1
   rc=$?
   check "$name: dkms build -k $rel_norustc skips (exit 77, not $rc) naming the rustc" \

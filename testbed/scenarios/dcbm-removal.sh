@@ -32,12 +32,8 @@ grows() {
 }
 
 check "four channels held: $(cat $D/channels)" test "$(nchan)" = 4
-# Two loops, 4 KiB and THP batches, over the whole scenario; each checks
-# every byte of every round.
-migrate-check loop --seconds 600 --size-mib 8 --page 4k >/tmp/rm4k.out 2>&1 &
-l1=$!
-migrate-check loop --seconds 600 --size-mib 8 --page thp >/tmp/rmthp.out 2>&1 &
-l2=$!
+# Migrations of 4 KiB pages and of THPs over the whole scenario.
+loops_start 8
 grows "before any removal, pages migrate by DMA" 20
 
 # --- one channel goes, as an idxd work queue disabled -----------------------
@@ -78,11 +74,6 @@ else
   fail "offloading=1 after the device came back"
 fi
 
-kill -TERM $l1 $l2
-wait $l1; r1=$?
-wait $l2; r2=$?
-for f in /tmp/rm4k.out /tmp/rmthp.out; do sed -n 's/^RESULT /loop: /p' $f; done
-check "4 KiB loop kept every byte through both removals (exit $r1)" test $r1 = 0
-check "THP loop kept every byte through both removals (exit $r2)" test $r2 = 0
+loops_end "through the removals"
 offload_off
 finish

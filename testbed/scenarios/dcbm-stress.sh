@@ -9,10 +9,7 @@ load dcbm
 echo 0 > $D/min_batch_bytes
 echo 0 > $D/min_folio_bytes
 
-migrate-check loop --seconds 600 --size-mib 16 --page 4k >/tmp/loop4k.out 2>&1 &
-l1=$!
-migrate-check loop --seconds 600 --size-mib 16 --page thp >/tmp/loopthp.out 2>&1 &
-l2=$!
+loops_start 16
 # One line per loop: PASS only if no write of any iteration failed, else
 # one FAIL naming the iterations (and what failed in each).
 i=0 bad=""
@@ -37,12 +34,7 @@ while [ $i -lt 20 ]; do
 done
 if [ -z "$bad" ]; then pass "insmod/rmmod 20 times under load"
 else fail "insmod/rmmod 20 times under load: failed in iterations$bad"; fi
-kill -TERM $l1 $l2
-wait $l1; r1=$?
-wait $l2; r2=$?
-for f in /tmp/loop4k.out /tmp/loopthp.out; do sed -n 's/^RESULT /loop: /p' $f; done
-check "4k loop kept every byte" test $r1 = 0
-check "thp loop kept every byte" test $r2 = 0
+loops_end
 check "rmmod swdma" rmmod swdma
 check "kernel log clean" kernel_log_clean
 finish

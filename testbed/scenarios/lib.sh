@@ -69,6 +69,26 @@ sysfs_read() { cat "/sys/module/dcbm/$1"; }
 
 dmesg_has() { dmesg | grep -q "$1"; }
 
+# loops_start SIZE_MIB: two migrate-check loops in the background, of
+# 4 KiB pages and of THPs, each checking every byte of every round, until
+# loops_end.
+loops_start() {
+  migrate-check loop --seconds 600 --size-mib "$1" --page 4k >/tmp/loop4k.out 2>&1 &
+  loop4k=$!
+  migrate-check loop --seconds 600 --size-mib "$1" --page thp >/tmp/loopthp.out 2>&1 &
+  loopthp=$!
+}
+
+# loops_end [WHILE]: stops them and prints their results; two checks.
+loops_end() {
+  kill -TERM "$loop4k" "$loopthp"
+  wait "$loop4k"; r4k=$?
+  wait "$loopthp"; rthp=$?
+  for f in /tmp/loop4k.out /tmp/loopthp.out; do sed -n 's/^RESULT /loop: /p' $f; done
+  check "4 KiB loop kept every byte${1:+ $1} (exit $r4k)" test $r4k = 0
+  check "THP loop kept every byte${1:+ $1} (exit $rthp)" test $rthp = 0
+}
+
 # Fails when the kernel log shows a bug, warning, lockdep or sleep report.
 kernel_log_clean() {
   ! dmesg | grep -E 'BUG:|WARNING:|Oops|possible circular locking|sleeping function called from invalid context|inconsistent lock state|DMA-API: .*(driver|leak|error)'
