@@ -296,17 +296,17 @@ impl Chan {
     /// holds it to end, then releases it: nothing uses it any more. For
     /// a channel whose provider is going away (removal.rs).
     /// Both removal paths may retire one channel: the second returns once
-    /// the first has released it.
-    pub(crate) fn retire(&self) {
+    /// the first has released it. True for the call that released it.
+    pub(crate) fn retire(&self) -> bool {
         while !self.try_lease() {
             if !self.held() {
-                return;
+                return false;
             }
             kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
         }
         // SAFETY: we hold the lease for good, so nothing else uses the
         // channel any more.
-        unsafe { self.release() };
+        unsafe { self.release() }
     }
 
     /// Whether the channel is still held (not retired).
@@ -314,14 +314,14 @@ impl Chan {
         self.held.load(Ordering::Acquire)
     }
 
-    /// Gives the channel back, once.
+    /// Gives the channel back, once; true if this call did.
     ///
     /// # Safety
     /// Nothing uses the channel any more: the caller holds its lease for
     /// good, or owns the last reference to `self`.
-    unsafe fn release(&self) {
+    unsafe fn release(&self) -> bool {
         if !self.held.swap(false, Ordering::AcqRel) {
-            return;
+            return false;
         }
         if self.public {
             // SAFETY: balances the `dmaengine_get()` of `find_public`.
@@ -331,6 +331,7 @@ impl Chan {
             // nothing uses it any more (the function's contract).
             unsafe { ffi::dma_release_channel(self.as_ptr()) };
         }
+        true
     }
 }
 

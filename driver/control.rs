@@ -163,8 +163,9 @@ pub(crate) unsafe extern "C" fn dcbm_chan_going(data: *mut c_void) {
     if c.held() {
         log_going(&c, drop_channel(&c));
     }
-    c.retire();
-    stats::CHANNELS_REMOVED.add(1);
+    if c.retire() {
+        stats::CHANNELS_REMOVED.add(1);
+    }
     removal::going_end(c);
 }
 
@@ -196,8 +197,9 @@ pub(crate) unsafe extern "C" fn dcbm_device_unbinding(dev: *mut bindings::device
         }
     }
     for c in gone {
-        c.retire();
-        stats::CHANNELS_REMOVED.add(1);
+        if c.retire() {
+            stats::CHANNELS_REMOVED.add(1);
+        }
     }
 }
 

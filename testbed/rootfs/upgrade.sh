@@ -162,10 +162,12 @@ swdma_for() {
   depmod -b "$stage" "$rel"
 }
 
-# boot TAG REL: boot REL's /boot/vmlinuz from the image, the whole image as
-# the initramfs, scenario boot-upgrade; the guest's checks count.
+# boot TAG REL [short]: boot REL's /boot/vmlinuz from the image, the whole
+# image as the initramfs, scenario boot-upgrade (short: boot-systemd's
+# checks of the policy in effect only); the guest's checks count.
 boot() {
   local tag=$1 rel=$2 kdir=$out/kernel-$2 cpio=$out/root.cpio.gz rc line
+  echo "${3:-full}" > "$stage/usr/lib/dcbm-testbed/boot-systemd-mode"
   mkdir -p "$kdir/arch/x86/boot"
   cp "$stage/boot/vmlinuz-$rel" "$kdir/arch/x86/boot/bzImage"
   echo "$rel" > "$stage/usr/lib/dcbm-testbed/expect-release"
@@ -217,7 +219,9 @@ install -m 0755 "$here/dcbm-testbed-check" "$lib/dcbm-testbed-check"
 cp "$here/dcbm-testbed-check.service" "$stage/etc/systemd/system/"
 ln -sfn /etc/systemd/system/dcbm-testbed-check.service \
   "$stage/etc/systemd/system/multi-user.target.wants/dcbm-testbed-check.service"
-boot A "$rel_a"
+# (what `off`, hot-plug, a disabled unit and a missing or broken module do
+# is checked on B, the v6 module)
+boot A "$rel_a" short
 
 # --- 2. bad input: the kernel installs, dcbm is skipped, saying why ----------
 # B's headers without the Rust artifacts (a stock headers package)
