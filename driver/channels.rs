@@ -296,17 +296,19 @@ impl Chan {
     /// holds it to end, then releases it: nothing uses it any more. For
     /// a channel whose provider is going away (removal.rs).
     /// Both removal paths may retire one channel: the second returns once
-    /// the first has released it. True for the call that released it.
-    pub(crate) fn retire(&self) -> bool {
+    /// the first has released it, which counts it in `channels_removed`.
+    pub(crate) fn retire(&self) {
         while !self.try_lease() {
             if !self.held() {
-                return false;
+                return;
             }
             kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
         }
         // SAFETY: we hold the lease for good, so nothing else uses the
         // channel any more.
-        unsafe { self.release() }
+        if unsafe { self.release() } {
+            stats::CHANNELS_REMOVED.add(1);
+        }
     }
 
     /// Whether the channel is still held (not retired).

@@ -13,7 +13,6 @@ use crate::channels::{Chan, ChannelSet};
 use crate::ffi;
 use crate::reasons;
 use crate::removal;
-use crate::stats;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::bindings;
@@ -161,11 +160,10 @@ pub(crate) unsafe extern "C" fn dcbm_chan_going(data: *mut c_void) {
     let c = unsafe { removal::going_begin(data) };
     // (a channel the bus notifier let go already is not in the set)
     if c.held() {
+        let _g = CONTROL.lock();
         log_going(&c, drop_channel(&c));
     }
-    if c.retire() {
-        stats::CHANNELS_REMOVED.add(1);
-    }
+    c.retire();
     removal::going_end(c);
 }
 
@@ -193,14 +191,10 @@ pub(crate) unsafe extern "C" fn dcbm_device_unbinding(dev: *mut bindings::device
             }
         }
         for c in gone.iter() {
-            log_going(c, drop_channel_locked(c));
+            log_going(c, drop_channel(c));
         }
     }
-    for c in gone {
-        if c.retire() {
-            stats::CHANNELS_REMOVED.add(1);
-        }
-    }
+    gone.iter().for_each(|c| c.retire());
 }
 
 fn log_going(c: &Chan, left: usize) {
@@ -215,13 +209,8 @@ fn log_going(c: &Chan, left: usize) {
 
 /// Takes `gone`, whose provider is going away, out of the held set; with
 /// nothing left, turns offloading off. Returns how many channels are left.
+/// Under `CONTROL`.
 fn drop_channel(gone: &Chan) -> usize {
-    let _g = CONTROL.lock();
-    drop_channel_locked(gone)
-}
-
-/// As [`drop_channel`], under `CONTROL`.
-fn drop_channel_locked(gone: &Chan) -> usize {
     let Some(cur) = channels() else {
         return 0;
     };

@@ -137,6 +137,10 @@ fi
 rel1=$(cat "$tree1/include/config/kernel.release")
 ko1=/lib/modules/$rel1/updates/dkms/dcbm.ko
 info "test-bed kernel $rel1: $tree1"
+# Kernels dcbm cannot be built for, as configured trees (dkms reads
+# .config) under $fake: made by the first stage, used by both.
+fake=$work/kernels
+rel_nooff=${rel1%%-*}-nooffload rel_norust=${rel1%%-*}-norust
 
 if ((first)); then
 # --- build and lint ------------------------------------------------------
@@ -207,10 +211,8 @@ conf_internals_outside_old_block() {
 check "dkms.conf reads no DKMS internals (\$action, FUNCNAME, /proc/\$\$) outside its dkms < 3.0.11 block" \
   conf_internals_outside_old_block
 
-# --- kernels that do not qualify (configured trees only: dkms reads .config)
-fake=$work/kernels
+# --- kernels that do not qualify -------------------------------------------
 rm -rf "$fake"
-rel_nooff=${rel1%%-*}-nooffload rel_norust=${rel1%%-*}-norust
 mkdir -p "$fake/$rel_nooff/include/config" "$fake/$rel_norust/include/config"
 grep -v '^CONFIG_MIGRATION_COPY_OFFLOAD=' "$tree1/.config" >"$fake/$rel_nooff/.config"
 ln -s "$tree1/rust" "$fake/$rel_nooff/rust"     # Rust is there, the interface is not
@@ -330,15 +332,10 @@ fi
 # cannot be built for is checked with each DKMS the registries serve: this
 # machine's (Debian 12) and Debian 13's, run from its unpacked package
 # (kept in the cache; Fedora's repositories are not reachable from here).
-# Two such kernels: the offload interface missing, and a Rust tree whose
-# rustc is not installed.
-fake=$work/kernels
-rel_nooff=${rel1%%-*}-nooffload rel_norustc=${rel1%%-*}-norustc
+# Two such kernels: the first stage's without the offload interface, and a
+# Rust tree whose rustc is not installed.
+rel_norustc=${rel1%%-*}-norustc
 norustc_text="rustc 1.70.0 (90c541806 2023-05-31)"
-mkdir -p "$fake/$rel_nooff/include/config"
-grep -v '^CONFIG_MIGRATION_COPY_OFFLOAD=' "$tree1/.config" >"$fake/$rel_nooff/.config"
-ln -sfn "$tree1/rust" "$fake/$rel_nooff/rust"
-echo "$rel_nooff" >"$fake/$rel_nooff/include/config/kernel.release"
 # the norustc tree: tree1 by symlinks, but for the rustc it records
 t=$fake/$rel_norustc
 rm -rf "$t" && mkdir -p "$t/include/config"
@@ -353,7 +350,6 @@ for f in .config include/config/auto.conf; do
   sed "s/^CONFIG_RUSTC_VERSION_TEXT=.*/CONFIG_RUSTC_VERSION_TEXT=\"$norustc_text\"/" "$tree1/$f" >"$t/$f"
 done
 echo "$rel_norustc" >"$t/include/config/kernel.release"
-link_kernel "$rel_nooff" "$fake/$rel_nooff"
 link_kernel "$rel_norustc" "$t"
 
 # Debian 13's dkms package, through apt with a private state directory
