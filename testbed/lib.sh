@@ -5,6 +5,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 # Where built kernels are cached, keyed by the hash of their inputs.
 DCBM_CACHE=${DCBM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dcbm-testbed}
+# Resolved through symlinks, so "mkdir -p" creates a symlinked cache's
+# target when it is gone (an operator who moved the cache away and deleted
+# it gets a cold run, not "File exists").
+DCBM_CACHE=$(readlink -m -- "$DCBM_CACHE")
 
 # The make flags a kernel tree was built with (LLVM=-19 for the san
 # variant; empty for the main kernel): out-of-tree modules must use them.
