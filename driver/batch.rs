@@ -23,7 +23,7 @@ use crate::ffi::{self, Folio};
 use crate::health::{self, Cause};
 use crate::inflight::{Submitted, Tracker};
 use crate::reasons;
-use crate::segments::{Copy, CopyWalk};
+use crate::segments::{Copy, CopyWalk, Dealer, MAX_LANES};
 use crate::sgtable::MappedTable;
 use crate::stats::{self, Decline, ReasonRow};
 use crate::verify;
@@ -160,7 +160,7 @@ struct OnEngine {
 }
 
 /// Submits copy `c` of share `share` on lane `lane`, cut to what the
-/// channel accepts.
+/// channel accepts; `last`: the lane's last copy of the batch.
 ///
 /// dmaengine does not report a provider's longest copy (idxd refuses more
 /// than its `max_xfer_bytes`), so a copy refused while the channel is idle
@@ -174,7 +174,7 @@ struct OnEngine {
 /// sleeps for a free slot, and never returns "no descriptor"). Run out
 /// while the lane is idle, the engine has done all it was given and the
 /// lateness is the submitting task's: the copy goes on.
-fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy) -> Result {
+fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy, last: bool) -> Result {
     let page = PAGE_SIZE;
     let mut cap = t.lanes()[lane].chan().max_len();
     let mut retried = false;
@@ -199,10 +199,17 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy) -> Result {
             }
         }
         let late = t.late();
+        let piece = Copy {
+            dst,
+            src,
+            len: len as u64,
+            off: c.off + done,
+        };
+        let tail = last && done + piece.len == c.len;
         // SAFETY: `c` pairs segments of the share's two tables, mapped on
         // this lane's device and dropped only after the tracker (`OnEngine`),
-        // whose channels the batch leases.
-        match unsafe { t.submit(lane, dst, src, len, share, c.off + done) }? {
+        // whose channels the batch leases; `piece` is a part of it.
+        match unsafe { t.submit(lane, piece, share, tail) }? {
             Submitted::Yes => {
                 done += len as u64;
                 retried = false;
@@ -254,6 +261,10 @@ fn wait_for_slot(t: &mut Tracker) -> bool {
     got
 }
 
+// A share's lanes are channels of one device, all of which the dealer
+// can look ahead over.
+kernel::static_assert!(control::MAX_CHANNELS as usize <= MAX_LANES);
+
 /// Submits the memcpys of one share, cut so that every lane gets a part
 /// even of a single large folio, and dealt round-robin.
 fn submit_share(t: &mut Tracker, idx: usize, share: &Share) -> Result {
@@ -261,8 +272,8 @@ fn submit_share(t: &mut Tracker, idx: usize, share: &Share) -> Result {
     let page = PAGE_SIZE as u64;
     let piece = share.bytes.div_ceil(n as u64).div_ceil(page) * page;
     let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), piece);
-    for (i, c) in (&mut walk).enumerate() {
-        submit_copy(t, share.lanes.start + i % n, idx, c)?;
+    for (i, c, last) in Dealer::new(&mut walk, n) {
+        submit_copy(t, share.lanes.start + i, idx, c, last)?;
     }
     if walk.mismatch() {
         return Err(EINVAL);

@@ -185,6 +185,20 @@ impl Chan {
         unsafe { ffi::dcbm_issue_pending(self.as_ptr()) }
     }
 
+    /// Whether a descriptor submitted without an interrupt is still called
+    /// back (providers.rs): then only the descriptors a batch waits on ask
+    /// for one.
+    pub(crate) fn late_callbacks(&self) -> bool {
+        self.behaviour.late_callbacks
+    }
+
+    /// Reads the channel's status, which on such a provider runs the
+    /// callbacks of the completed descriptors that had no interrupt.
+    pub(crate) fn poll(&self) {
+        // SAFETY: `self.ptr` is a channel we hold.
+        unsafe { ffi::dcbm_poll(self.as_ptr()) }
+    }
+
     /// Whether [`Chan::terminate_async`] may be used: a private channel
     /// (nobody else's descriptors on it) of a provider that has the hooks
     /// to abort and synchronize and whose abort is known to stop the copy

@@ -283,18 +283,20 @@ bool dcbm_folio_same(struct folio *a, struct folio *b)
 
 /*
  * Prepare and submit one memcpy whose completion calls dcbm_on_complete()
- * with @param. Returns 0 once submitted, DCBM_NO_DESCRIPTOR if the engine
- * gave no descriptor (pool empty, copy too long, ...), or the negative
- * submit error (nothing was queued then).
+ * with @param, asking for a completion interrupt if @interrupt. Returns 0
+ * once submitted, DCBM_NO_DESCRIPTOR if the engine gave no descriptor
+ * (pool empty, copy too long, ...), or the negative submit error (nothing
+ * was queued then).
  */
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
-		       size_t len, void *param)
+		       size_t len, void *param, bool interrupt)
 {
 	struct dma_async_tx_descriptor *tx;
 	dma_cookie_t cookie;
 
 	tx = dmaengine_prep_dma_memcpy(chan, dst, src, len,
-				       DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
+				       (interrupt ? DMA_PREP_INTERRUPT : 0) |
+				       DMA_CTRL_ACK);
 	if (!tx)
 		return DCBM_NO_DESCRIPTOR;
 	tx->callback_result = dcbm_dma_done;
@@ -306,6 +308,16 @@ int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 void dcbm_issue_pending(struct dma_chan *chan)
 {
 	dma_async_issue_pending(chan);
+}
+
+/*
+ * Reads the status of the channel's newest descriptor. A provider that
+ * calls back descriptors submitted without an interrupt runs the
+ * callbacks of those completed when asked (ioatdma's tx_status cleans up).
+ */
+void dcbm_poll(struct dma_chan *chan)
+{
+	dmaengine_tx_status(chan, READ_ONCE(chan->cookie), NULL);
 }
 
 /*

@@ -47,8 +47,9 @@ struct device *dcbm_chan_device(struct dma_chan *chan);
 const char *dcbm_chan_driver(struct dma_chan *chan);
 const char *dcbm_chan_name(struct dma_chan *chan);
 int dcbm_submit_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
-		       size_t len, void *param);
+		       size_t len, void *param, bool interrupt);
 void dcbm_issue_pending(struct dma_chan *chan);
+void dcbm_poll(struct dma_chan *chan);
 bool dcbm_chan_can_terminate(struct dma_chan *chan);
 bool dcbm_chan_reports_residue(struct dma_chan *chan);
 bool dcbm_folio_same(struct folio *a, struct folio *b);

@@ -41,8 +41,10 @@ unsafe extern "C" {
         src: dma_addr_t,
         len: usize,
         param: *mut kernel::ffi::c_void,
+        interrupt: bool_,
     ) -> kernel::ffi::c_int;
     pub fn dcbm_issue_pending(chan: *mut dma_chan);
+    pub fn dcbm_poll(chan: *mut dma_chan);
     pub fn dcbm_chan_can_terminate(chan: *mut dma_chan) -> bool_;
     pub fn dcbm_chan_reports_residue(chan: *mut dma_chan) -> bool_;
     pub fn dcbm_folio_same(a: *mut folio, b: *mut folio) -> bool_;

@@ -20,6 +20,7 @@
 use crate::channels::Chan;
 use crate::ffi;
 use crate::health::Cause;
+use crate::segments::Copy;
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -80,6 +81,11 @@ pub(crate) struct Lane {
     unissued: AtomicUsize,
     /// Terminated by `abort`, not yet synchronized (the batch's own flag).
     aborting: AtomicBool,
+    /// The newest descriptor asked for an interrupt (the batch's own
+    /// flag). When it did not, the callbacks of the lane's descriptors
+    /// may wait for one that never comes: the batch reads the channel's
+    /// status instead (`Tracker::take_event`).
+    tail_interrupts: AtomicBool,
     /// The first trouble the batch met on this lane (a `Cause`; 0: none),
     /// for the channel's health (the batch's own value).
     trouble: AtomicU8,
@@ -92,6 +98,11 @@ impl Lane {
 
     fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Acquire)
+    }
+
+    /// Descriptors in flight whose callbacks no coming interrupt brings.
+    fn needs_polling(&self) -> bool {
+        self.outstanding() > 0 && !self.tail_interrupts.load(Ordering::Relaxed)
     }
 }
 
@@ -175,6 +186,11 @@ pub(crate) struct Tracker {
 
 /// Descriptors submitted on a channel before the engine is told to start
 /// them: setup overlaps the engine's copy without a doorbell per copy.
+/// On a provider that calls back descriptors without an interrupt
+/// (providers.rs) the last of these asks for one, and so does a lane's
+/// last descriptor: the batch is woken once per group, not per copy, and
+/// a lane at its bound of descriptors in flight always has an
+/// interrupt to come.
 const ISSUE_EVERY: usize = 16;
 
 impl Tracker {
@@ -198,6 +214,7 @@ impl Tracker {
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
                     aborting: AtomicBool::new(false),
+                    tail_interrupts: AtomicBool::new(true),
                     trouble: AtomicU8::new(Cause::None as u8),
                 },
                 gfp,
@@ -266,32 +283,35 @@ impl Tracker {
     }
 
     /// Prepares and submits one memcpy on lane `i`, copying bytes
-    /// `off..off + len` of share `share`.
+    /// `off..off + len` of share `share`; `last`: the lane's last
+    /// descriptor of the batch (it asks for an interrupt and is started).
     ///
     /// # Safety
-    /// `dst` and `src` are `len` bytes mapped on lane `i`'s channel's
-    /// device, and stay mapped until this tracker is dropped; the caller
-    /// holds the lane's channel's lease.
+    /// `c.dst` and `c.src` are `c.len` bytes mapped on lane `i`'s
+    /// channel's device, and stay mapped until this tracker is dropped;
+    /// the caller holds the lane's channel's lease.
     pub(crate) unsafe fn submit(
         &mut self,
         i: usize,
-        dst: u64,
-        src: u64,
-        len: usize,
+        c: Copy,
         share: usize,
-        off: u64,
+        last: bool,
     ) -> Result<Submitted> {
-        let desc = self.record(i, share, off, len as u64)?;
+        let len = usize::try_from(c.len).map_err(|_| EINVAL)?;
+        let desc = self.record(i, share, c.off, c.len)?;
         if self.deadline.is_none() {
             self.deadline = Some(Instant::<Monotonic>::now() + self.limit);
         }
         let lane = &self.lanes[i];
+        let closes = last || lane.unissued.load(Ordering::Relaxed) + 1 >= ISSUE_EVERY;
+        let interrupt = closes || !lane.chan.late_callbacks();
         lane.outstanding.fetch_add(1, Ordering::AcqRel);
         // SAFETY: the addresses lie in mappings on this channel's device
         // that outlive the descriptor (the function's contract); `desc` and
         // `lane` outlive its callback (invariants).
         let rc = unsafe {
-            ffi::dcbm_submit_memcpy(lane.chan.as_ptr(), dst, src, len, desc.cast_mut().cast())
+            let param = desc.cast_mut().cast();
+            ffi::dcbm_submit_memcpy(lane.chan.as_ptr(), c.dst, c.src, len, param, interrupt)
         };
         if rc != 0 {
             // Never queued: its callback will not run.
@@ -306,7 +326,9 @@ impl Tracker {
                 }
             };
         }
-        if lane.unissued.fetch_add(1, Ordering::Relaxed) + 1 >= ISSUE_EVERY {
+        lane.tail_interrupts.store(interrupt, Ordering::Relaxed);
+        lane.unissued.fetch_add(1, Ordering::Relaxed);
+        if closes {
             lane.unissued.store(0, Ordering::Relaxed);
             lane.chan.issue_pending();
         }
@@ -391,9 +413,41 @@ impl Tracker {
         } else {
             u32::try_from(left.as_millis_ceil().max(1)).unwrap_or(u32::MAX)
         };
-        let got = self.events.take(ms);
+        let got = self.take_event(ms);
         self.consumed += usize::from(got);
         got
+    }
+
+    /// Consumes one callback's event, waiting up to `ms` (0: no wait).
+    /// Everything submitted is started first. A lane whose newest
+    /// descriptor asked for no interrupt (the batch stopped submitting
+    /// early, or a full pool holds its group open) has its channel's
+    /// status read every millisecond meanwhile, which on the providers
+    /// that allow such descriptors runs the callbacks due.
+    fn take_event(&self, ms: u32) -> bool {
+        self.issue_all();
+        let mut left = ms;
+        loop {
+            let polled = self.poll_silent_lanes();
+            let slice = if polled { left.min(1) } else { left };
+            if self.events.take(slice) {
+                return true;
+            }
+            if !polled || slice == 0 || left <= slice {
+                return false;
+            }
+            left -= slice;
+        }
+    }
+
+    /// Reads the status of the lanes that need it; whether there were any.
+    fn poll_silent_lanes(&self) -> bool {
+        let mut any = false;
+        for lane in self.lanes.iter().filter(|l| l.needs_polling()) {
+            lane.chan.poll();
+            any = true;
+        }
+        any
     }
 
     /// Waits until every descriptor called back, or the time limit.
@@ -417,7 +471,10 @@ impl Tracker {
                 continue;
             }
             match lane.chan.terminate_async() {
-                Ok(()) => lane.aborting.store(true, Ordering::Relaxed),
+                Ok(()) => {
+                    lane.aborting.store(true, Ordering::Relaxed);
+                    lane.unissued.store(0, Ordering::Relaxed);
+                }
                 Err(e) => pr_warn!(
                     "{}: terminate failed ({:?}); waiting for the engine\n",
                     lane.chan.name().to_str().unwrap_or("?"),
@@ -449,7 +506,7 @@ impl Tracker {
     pub(crate) fn settle(&mut self) {
         let mut warned = false;
         while self.pending() > 0 {
-            if self.events.take(self.warn_ms.max(1)) {
+            if self.take_event(self.warn_ms.max(1)) {
                 self.consumed += 1;
             } else if !warned {
                 warned = true;

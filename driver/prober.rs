@@ -20,7 +20,7 @@ use crate::control;
 use crate::ffi;
 use crate::health;
 use crate::inflight::{Submitted, Tracker};
-use crate::segments::CopyWalk;
+use crate::segments::{CopyWalk, Dealer};
 use crate::sgtable::MappedTable;
 use crate::stats;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -219,14 +219,14 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
     let mut t = Tracker::new(core::iter::once(c.clone()), 1, limit, limit, GFP_KERNEL)?;
     let mut queued = true;
     let mut walk = CopyWalk::new(st.segs(), dt.segs(), PAGE_SIZE as u64);
-    for piece in &mut walk {
+    for (_, piece, last) in Dealer::new(&mut walk, 1) {
         if !c.copy_aligned(piece.dst, piece.src, piece.len as usize) {
             queued = false;
             break;
         }
         // SAFETY: `piece` pairs segments of `st` and `dt`, mapped on the
         // channel's device and dropped after `t`; `probe_one` leases it.
-        match unsafe { t.submit(0, piece.dst, piece.src, piece.len as usize, 0, piece.off) } {
+        match unsafe { t.submit(0, piece, 0, last) } {
             Ok(Submitted::Yes) => {}
             Ok(Submitted::NoDescriptor) | Err(_) => {
                 queued = false;

@@ -22,7 +22,7 @@ pub(crate) struct Seg {
 /// One memcpy to submit: `len` bytes from `src` to `dst`, which are bytes
 /// `off..off + len` of the mapped data (both sides have the same layout
 /// of bytes, however their segments are cut).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Copy {
     pub(crate) dst: u64,
     pub(crate) src: u64,
@@ -108,6 +108,63 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
             copy.len += more.len;
         }
         Some(copy)
+    }
+}
+
+/// The most lanes a share is dealt over (the channels of one device).
+pub(crate) const MAX_LANES: usize = 16;
+
+/// Deals copies round-robin over `n` lanes, yielding each with its lane
+/// (0..n) and whether it is that lane's last copy: the batch asks for an
+/// interrupt there, where it will wait (inflight.rs). The last `n` copies
+/// are the lanes' last, so the dealer looks `n` copies ahead, in a fixed
+/// buffer: nothing is allocated on the copy path.
+pub(crate) struct Dealer<I> {
+    copies: I,
+    n: usize,
+    ahead: [Copy; MAX_LANES + 1],
+    head: usize,
+    len: usize,
+    dealt: usize,
+}
+
+impl<I: Iterator<Item = Copy>> Dealer<I> {
+    /// `n` is clamped to `1..=MAX_LANES`.
+    pub(crate) fn new(copies: I, n: usize) -> Self {
+        Self {
+            copies,
+            n: n.clamp(1, MAX_LANES),
+            ahead: [Copy::default(); MAX_LANES + 1],
+            head: 0,
+            len: 0,
+            dealt: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Copy>> Iterator for Dealer<I> {
+    /// (lane, copy, the lane's last copy)
+    type Item = (usize, Copy, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const CAP: usize = MAX_LANES + 1;
+        // The copy to deal and the `n` after it, if there are so many.
+        while self.len <= self.n {
+            let Some(c) = self.copies.next() else { break };
+            self.ahead[(self.head + self.len) % CAP] = c;
+            self.len += 1;
+        }
+        if self.len == 0 {
+            return None;
+        }
+        let c = self.ahead[self.head];
+        // Fewer than `n` copies follow: none of them is this lane's.
+        let last = self.len <= self.n;
+        self.head = (self.head + 1) % CAP;
+        self.len -= 1;
+        let lane = self.dealt % self.n;
+        self.dealt += 1;
+        Some((lane, c, last))
     }
 }
 
@@ -246,6 +303,56 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].len, c[1].len), (8192, 4096));
         assert!(covers(&src, &dst, &c));
+    }
+
+    fn copies(n: u64) -> impl Iterator<Item = Copy> {
+        (0..n).map(|i| Copy {
+            dst: i,
+            src: i,
+            len: 1,
+            off: i,
+        })
+    }
+
+    #[test]
+    fn the_dealer_marks_each_lanes_last_copy_only() {
+        for lanes in [1usize, 2, 3, 4, 16] {
+            for total in [0u64, 1, 2, 3, 5, 16, 17, 40] {
+                let mut seen = 0u64;
+                let mut lasts = 0usize;
+                for (lane, c, last) in Dealer::new(copies(total), lanes) {
+                    assert_eq!(c.off, seen);
+                    assert_eq!(lane, seen as usize % lanes);
+                    // Last exactly when no copy `lanes` later exists.
+                    assert_eq!(last, c.off + lanes as u64 >= total);
+                    lasts += usize::from(last);
+                    seen += 1;
+                }
+                assert_eq!(seen, total);
+                assert_eq!(lasts, lanes.min(total as usize));
+            }
+        }
+    }
+
+    #[test]
+    fn the_dealer_clamps_its_lanes() {
+        let mut d = Dealer::new(copies(40), 99);
+        assert!(d.all(|(lane, _, _)| lane < MAX_LANES));
+        assert_eq!(
+            Dealer::new(copies(40), 99)
+                .filter(|&(_, _, last)| last)
+                .count(),
+            MAX_LANES
+        );
+        // No lanes deals to one.
+        let v: KVec<bool> = {
+            let mut v = KVec::new();
+            for (_, _, last) in Dealer::new(copies(3), 0) {
+                v.push(last, GFP_KERNEL).unwrap();
+            }
+            v
+        };
+        assert_eq!(&v[..], &[false, false, true]);
     }
 
     #[test]

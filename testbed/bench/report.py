@@ -136,15 +136,17 @@ def counter_rows(timing, phase, keyf):
             g[keyf(t)].append(t)
     out = {}
     for k, ts in g.items():
-        per_folio, per_batch, desc, fpb, wait = [], [], [], [], []
+        per_folio, per_batch, desc, fpb, wait, irq = [], [], [], [], [], []
         tot = defaultdict(int)
         for t in ts:
             for c in ("batches", "setup_ns", "wait_ns", "teardown_ns", "submit_wait_ns",
                       "folios_migrated",
                       "folios_declined", "folios_failures", "descriptors", "pool_waits",
                       "busy_declines", "thp_migration_split", "thp_migration_fail",
-                      "compact_stall", "pgmigrate_fail"):
+                      "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_irq_asked"):
                 tot[c] += t.get(c) or 0
+            if t.get("swdma_interrupts") is not None and t["size"].isdigit() and int(t["size"]):
+                irq.append(t["swdma_interrupts"] / int(t["size"]))
             b, fm = t.get("batches") or 0, t.get("folios_migrated") or 0
             # Setup's waits for the batch's own descriptors (submit_wait_ns,
             # a lane at its bound, a full pool) are the engine's time.
@@ -164,6 +166,7 @@ def counter_rows(timing, phase, keyf):
                   "overhead_us_per_batch": spread(per_batch),
                   "wait_us_per_batch": spread(wait),
                   "descriptors_per_batch": spread(desc),
+                  "interrupts_per_mib": spread(irq),
                   "folios_per_batch": spread(fpb)}
     return out
 
@@ -353,8 +356,10 @@ def table_md(info, mrows, lrows, gl, extra):
              "call (/proc/stat, clock-tick resolution: 4 ms at HZ=250), which includes the software engine's kworker.\n")
     L.append("`c-N` = the C reference driver (the v5 posting's dcbm.c, built unchanged as module `dcbm_c`) on N channels; "
              "dcbm/C = dcbm-N's GB/s over c-N's, per pair (> 1: dcbm faster).\n")
-    L.append("| page | MiB | config | GB/s | ratio to CPU | dcbm/C | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | offload path µs/folio |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("engine interrupts/MiB = swdma's completion interrupts (tasklet runs, each delivering every callback "
+             "due by then) per MiB moved, for dcbm and the C reference alike.\n")
+    L.append("| page | MiB | config | GB/s | ratio to CPU | dcbm/C | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | engine interrupts/MiB | offload path µs/folio |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
         c = r.get("counters") or {}
         L.append(f"| {r['page']} | {r['size_mib']} | {r['config']} | {fs(r['gbps'], 4, minmax=False)} | "
@@ -362,6 +367,7 @@ def table_md(info, mrows, lrows, gl, extra):
                  f"{fs(r.get('cpu_time_ratio'), 2, minmax=False)} | {fmt((r['busy_s_per_gb'] or {}).get('median'), 2)} | "
                  f"{fmt((c.get('folios_per_batch') or {}).get('median'), 0)} | "
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
+                 f"{fmt((c.get('interrupts_per_mib') or {}).get('median'), 1)} | "
                  f"{fs(c.get('overhead_us_per_folio'), 1, minmax=False) if c.get('folios_migrated') else ('declined' if c.get('folios_declined') else '–')} |")
     L.append("")
     L.append("### Offload path per batch (main phase)\n")

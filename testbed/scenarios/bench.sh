@@ -89,6 +89,7 @@ setconf() { # setconf CONFIG
   esac || { fail "configure $1"; finish; }
 }
 
+S=/sys/module/swdma/parameters
 counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timing/submit_wait_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
 # The kernel's own view of each run: THPs split or failed on migration,
@@ -119,9 +120,13 @@ one() {
   for k in $counters; do echo 0 > "$d/$k"; done
   [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
   vm0=$(grep -E "$vmkeys" /proc/vmstat)
+  i0=$(cat $S/interrupts) a0=$(cat $S/interrupt_requests)
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
   vm=$(vmdelta "$vm0")
+  # The engine's completion interrupts, and the descriptors that asked
+  # for one, over the run (any driver: dcbm or the C reference).
+  vm="$vm swdma_interrupts=$(($(cat $S/interrupts) - i0)) swdma_irq_asked=$(($(cat $S/interrupt_requests) - a0))"
   echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
   # one grep for all counters: under TCG every fork counts
   echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/') $vm

@@ -13,7 +13,7 @@ load dcbm
 nmbps=0
 for kv in "$@"; do case $kv in mbps=*) nmbps=$((nmbps + 1)) ;; esac; done
 spread=0; [ "$chans" -gt 1 ] && spread=1
-plan $((2 + 4 + spread + 1 + $(personality_plan "$@") + nmbps + 4))
+plan $((2 + 4 + 1 + spread + 1 + $(personality_plan "$@") + nmbps + 4))
 echo 0 > /sys/module/dcbm/min_batch_bytes
 echo 0 > /sys/module/dcbm/min_folio_bytes
 echo $chans > /sys/module/dcbm/nr_dma_chan
@@ -32,6 +32,24 @@ for page in 4k thp; do
     fail "$page migration with offload"
   fi
 done
+# swdma calls back a descriptor that asked for no interrupt at the next
+# one's, so of a lane's descriptors only each 16th and its last ask for one
+# (driver/inflight.rs): on 512-folio batches (one move_pages call for the
+# whole region), at most a 16th of them plus one per lane and batch, with
+# enough descriptors per lane that the rule shows.
+P=/sys/module/swdma/parameters
+i0=$(cat $P/interrupt_requests) d0=$(cat $P/preps) b0=$(sysfs_read timing/batches)
+if migrate bench --sizes 8 --reps 1 --page 4k >/dev/null; then
+  n=$(($(cat $P/interrupt_requests) - i0)) m=$(($(cat $P/preps) - d0))
+  b=$(($(sysfs_read timing/batches) - b0)) lanes=$(( (chans + 1) / 2 ))
+  # (Behind an IOMMU a batch's folios map to one segment, and each lane
+  # gets one copy: then every descriptor is a lane's last.)
+  few=$((2 * b * lanes)); case " $* " in *" iommu=1 "*) few=0 ;; esac
+  check "4 KiB batches: $n of $m descriptors asked for an interrupt ($b batches, $lanes lanes each)" \
+    sh -c "test $m -gt $few && test $n -le $((m / 16 + b * lanes))"
+else
+  fail "4 KiB migration in one move_pages call"
+fi
 # Even a single-THP batch is cut over all the channels.
 busy=$(grep -c 'copies [1-9]' /sys/kernel/debug/swdma/stats)
 if [ "$chans" -gt 1 ]; then

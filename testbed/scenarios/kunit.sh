@@ -14,11 +14,11 @@ load migrate_copy_offload_kunit
 suite migrate_copy_offload 10
 if [ -f /modules/dcbm-kunit.ko ]; then
   insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
-  suite dcbm_segments 8
+  suite dcbm_segments 10
   suite dcbm_coverage 4
   suite dcbm_health 3
   suite dcbm_verify 2
-  suite dcbm_providers 2
+  suite dcbm_providers 3
   rmmod dcbm
 else
   fail "dcbm-kunit.ko missing"

@@ -103,7 +103,8 @@ personality_plan() {
       pool=*|iommu=1) pp=$((pp + 2)) ;;
       max_xfer=*|copy_align=*|max_seg=*|null_result=1) pp=$((pp + 1)) ;;
       driver=swdma) ;;
-      driver=*) pp=$((pp + 1)) ;;
+      driver=ioatdma) pp=$((pp + 1)) ;;
+      driver=*) pp=$((pp + 2)) ;;
     esac
   done
   echo $pp
@@ -143,7 +144,14 @@ personality_checks() {
         # dcbm trusts no abort but swdma's: an untrusted channel is waited
         # for, never terminated (its terminate may stop nothing).
         check "no abort on a provider whose abort is not trusted (${kv}): terminates=$(cat $P/terminates)" \
-          test "$(cat $P/terminates)" = 0 ;;
+          test "$(cat $P/terminates)" = 0
+        # Only ioatdma (and swdma) call back a descriptor that asked for no
+        # interrupt (driver/providers.rs): on any other each asks for one.
+        if [ "$kv" != driver=ioatdma ]; then
+          n=$(cat $P/interrupt_requests) m=$(cat $P/preps)
+          check "every descriptor asked for an interrupt on ${kv#driver=} ($n of $m)" \
+            sh -c "test $m -gt 0 && test $n = $m"
+        fi ;;
       null_result=1)
         # The engine hides its errors (a NULL result reads as success): only
         # verify-after-copy, on by default for such a provider, finds them.

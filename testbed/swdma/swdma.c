@@ -5,7 +5,9 @@
  * Each channel owns a work item on an unbound workqueue that performs the
  * copies with the CPU, outside the submitter's context, and a tasklet that
  * delivers the completion callbacks in softirq context like a real engine's
- * interrupt handler would.  Faults (prep/submit/transfer failures, a stalled
+ * interrupt handler would.  As ioatdma's, the interrupt is raised only by a
+ * descriptor prepared with DMA_PREP_INTERRUPT, and delivers the callbacks
+ * of every descriptor completed by then; a status read delivers them too.  Faults (prep/submit/transfer failures, a stalled
  * engine, late and out-of-order completions) can be injected at run time
  * through the module parameters in /sys/module/swdma/parameters/.
  *
@@ -301,6 +303,10 @@ static atomic64_t swdma_pool_waits = ATOMIC64_INIT(0);
 static atomic64_t swdma_align_rejects = ATOMIC64_INIT(0);
 static atomic64_t swdma_iova_translations = ATOMIC64_INIT(0);
 static atomic64_t swdma_terminates = ATOMIC64_INIT(0);
+static atomic64_t swdma_interrupts = ATOMIC64_INIT(0);
+static atomic64_t swdma_status_deliveries = ATOMIC64_INIT(0);
+static atomic64_t swdma_preps = ATOMIC64_INIT(0);
+static atomic64_t swdma_interrupt_requests = ATOMIC64_INIT(0);
 
 static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
 {
@@ -355,6 +361,19 @@ module_param_cb(align_rejects, &swdma_counter_ops, &swdma_align_rejects,
 MODULE_PARM_DESC(align_rejects, "Preps refused for copy_align");
 module_param_cb(terminates, &swdma_counter_ops, &swdma_terminates, 0444);
 MODULE_PARM_DESC(terminates, "device_terminate_all calls by clients (a release's own stop not counted)");
+module_param_cb(preps, &swdma_counter_ops, &swdma_preps, 0444);
+MODULE_PARM_DESC(preps, "Descriptors prepared");
+module_param_cb(interrupt_requests, &swdma_counter_ops,
+		&swdma_interrupt_requests, 0444);
+MODULE_PARM_DESC(interrupt_requests,
+		 "Descriptors prepared with DMA_PREP_INTERRUPT");
+module_param_cb(interrupts, &swdma_counter_ops, &swdma_interrupts, 0444);
+MODULE_PARM_DESC(interrupts,
+		 "Completion interrupts delivered (each runs the callbacks of every descriptor completed by then)");
+module_param_cb(status_deliveries, &swdma_counter_ops,
+		&swdma_status_deliveries, 0444);
+MODULE_PARM_DESC(status_deliveries,
+		 "Cleanups without an interrupt (a status read, a full pool, as ioatdma's) that delivered completed descriptors' callbacks");
 module_param_cb(iova_translations, &swdma_counter_ops,
 		&swdma_iova_translations, 0444);
 MODULE_PARM_DESC(iova_translations,
@@ -407,6 +426,8 @@ struct swdma_chan {
 	/* descriptors allocated, and preps waiting for one to be freed */
 	atomic_t nr_desc;
 	wait_queue_head_t pool_wait;
+	/* preps sleeping for a slot: each completion frees one (cleanup) */
+	atomic_t slot_waiters;
 	/* mbps pacing: when this channel finishes what it was given (engine) */
 	ktime_t busy_until;
 	/* statistics, protected by lock */
@@ -560,10 +581,25 @@ static void swdma_reap_acked(struct swdma_chan *sc)
 	swdma_free_list(sc, &head);
 }
 
-/* Completion "interrupt": deliver the callbacks, never under sc->lock. */
+/*
+ * Whether a descriptor prepared without DMA_PREP_INTERRUPT is called back
+ * at a later interrupt (or a status read), as ioatdma's cleanup does; as
+ * idxd (and any other name posed as), it is never called back.
+ */
+static bool swdma_late_callbacks(void)
+{
+	return !strcmp(driver, SWDMA_NAME) || !strcmp(driver, "ioatdma");
+}
+
+/*
+ * Completion "interrupt", raised by a descriptor that asked for one (or a
+ * status read): delivers the callbacks of every descriptor completed so
+ * far, never under sc->lock.
+ */
 static void swdma_tasklet(struct tasklet_struct *t)
 {
 	struct swdma_chan *sc = from_tasklet(sc, t, task);
+	bool late = swdma_late_callbacks();
 	struct dmaengine_desc_callback cb;
 	struct swdma_desc *d, *n;
 	LIST_HEAD(head);
@@ -571,10 +607,11 @@ static void swdma_tasklet(struct tasklet_struct *t)
 	spin_lock_irq(&sc->lock);
 	list_splice_tail_init(&sc->completed, &head);
 	spin_unlock_irq(&sc->lock);
+	atomic64_inc(&swdma_interrupts);
 
 	list_for_each_entry_safe(d, n, &head, node) {
 		list_del(&d->node);
-		if (d->tx.flags & DMA_PREP_INTERRUPT) {
+		if (late || (d->tx.flags & DMA_PREP_INTERRUPT)) {
 			dmaengine_desc_get_callback(&d->tx, &cb);
 			dmaengine_desc_callback_invoke(&cb, null_result ? NULL : &d->res);
 		}
@@ -583,12 +620,14 @@ static void swdma_tasklet(struct tasklet_struct *t)
 }
 
 /*
- * Mark a descriptor complete and queue its callback.  Completions may come
- * out of cookie order (out_of_order), so completed_cookie only moves
- * forward; tx_status checks the active list for older cookies still
- * pending.  Called with sc->lock held.
+ * Mark a descriptor complete, its callback due at the next interrupt: its
+ * own if it asked for one.  Completions may come out of cookie order
+ * (out_of_order, where @may_interrupt is false: the caller raises the
+ * interrupt once the whole batch is complete), so completed_cookie only moves forward; tx_status checks the
+ * active list for older cookies still pending.  Called with sc->lock held.
  */
-static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d)
+static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d,
+			   bool may_interrupt)
 {
 	struct dma_chan *chan = &sc->chan;
 	dma_cookie_t cookie = d->tx.cookie;
@@ -611,7 +650,30 @@ static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d)
 
 	d->state = SWDMA_COMPLETED;
 	list_move_tail(&d->node, &sc->completed);
-	tasklet_schedule(&sc->task);
+	if (may_interrupt && ((d->tx.flags & DMA_PREP_INTERRUPT) ||
+			      atomic_read(&sc->slot_waiters)))
+		tasklet_schedule(&sc->task);
+}
+
+/*
+ * Cleanup without an interrupt, as ioatdma's on a status read or a full
+ * ring: the callbacks of the descriptors completed so far run (and free
+ * their slots) now.
+ */
+static void swdma_cleanup(struct swdma_chan *sc)
+{
+	unsigned long flags;
+	bool due;
+
+	if (!swdma_late_callbacks())
+		return;
+	spin_lock_irqsave(&sc->lock, flags);
+	due = !list_empty(&sc->completed);
+	spin_unlock_irqrestore(&sc->lock, flags);
+	if (due) {
+		atomic64_inc(&swdma_status_deliveries);
+		tasklet_schedule(&sc->task);
+	}
 }
 
 /* Sleep up to @ms, or less if the batch is terminated; false if it was. */
@@ -851,18 +913,21 @@ static bool swdma_run_batch(struct swdma_chan *sc)
 		sc->bytes += next->len - next->res.residue;
 		next->copied = true;
 		if (!reverse)
-			swdma_complete(sc, next);
+			swdma_complete(sc, next, true);
 	}
 
-	/* out_of_order: complete the batch newest first */
+	/* out_of_order: complete the batch newest first, then interrupt */
 	while (!list_empty(&sc->active)) {
 		swdma_complete(sc, list_last_entry(&sc->active,
-						   struct swdma_desc, node));
+						   struct swdma_desc, node),
+			       false);
 		spin_unlock_irqrestore(&sc->lock, flags);
 		spin_lock_irqsave(&sc->lock, flags);
 		if (sc->gen != gen)
 			break;
 	}
+	if (reverse && !list_empty(&sc->completed))
+		tasklet_schedule(&sc->task);
 out:
 	spin_unlock_irqrestore(&sc->lock, flags);
 	return true;
@@ -959,14 +1024,19 @@ static int swdma_slot_wait(struct swdma_chan *sc)
 {
 	long ret;
 
+	atomic_inc(&sc->slot_waiters);
+	swdma_cleanup(sc);
 	for (;;) {
 		ret = wait_event_interruptible_timeout(sc->pool_wait,
 						       swdma_slot_get(sc),
 				msecs_to_jiffies(SWDMA_POOL_POLL_MS));
 		if (ret)
-			return ret < 0 ? ret : 0;
+			break;
 		swdma_reap_acked(sc);
+		swdma_cleanup(sc);
 	}
+	atomic_dec(&sc->slot_waiters);
+	return ret < 0 ? ret : 0;
 }
 
 static struct dma_async_tx_descriptor *
@@ -996,6 +1066,8 @@ swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 
 	if (!swdma_slot_get(sc)) {
 		atomic64_inc(&swdma_pool_waits);
+		/* a full ring makes ioatdma clean up (its timer event) */
+		swdma_cleanup(sc);
 		if (!pool_block || swdma_slot_wait(sc))
 			return NULL;
 	}
@@ -1008,6 +1080,9 @@ swdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 
 	dma_async_tx_descriptor_init(&d->tx, chan);
 	d->tx.flags = flags;
+	atomic64_inc(&swdma_preps);
+	if (flags & DMA_PREP_INTERRUPT)
+		atomic64_inc(&swdma_interrupt_requests);
 	d->tx.tx_submit = swdma_tx_submit;
 	d->tx.desc_free = swdma_tx_desc_free;
 	d->dst = dst;
@@ -1071,6 +1146,7 @@ static enum dma_status swdma_tx_status(struct dma_chan *chan,
 
 	ret = dma_cookie_status(chan, cookie, state);
 
+	swdma_cleanup(sc);
 	spin_lock_irqsave(&sc->lock, flags);
 	if (ret == DMA_COMPLETE) {
 		/* an older cookie of an out-of-order batch may be pending */
@@ -1253,6 +1329,7 @@ static void swdma_chan_init(struct swdma_dev *sd, struct swdma_chan *sc)
 	tasklet_setup(&sc->task, swdma_tasklet);
 	init_waitqueue_head(&sc->wait);
 	atomic_set(&sc->nr_desc, 0);
+	atomic_set(&sc->slot_waiters, 0);
 	init_waitqueue_head(&sc->pool_wait);
 	sc->chan.device = &sd->dd;
 	dma_cookie_init(&sc->chan);
