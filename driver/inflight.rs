@@ -282,8 +282,8 @@ impl Tracker {
         }
     }
 
-    /// Prepares and submits one memcpy on lane `i`, copying bytes
-    /// `off..off + len` of share `share`; `last`: the lane's last
+    /// Prepares and submits one memcpy on lane `i`: copy `c`, bytes
+    /// `c.off..c.off + c.len` of share `share`; `last`: the lane's last
     /// descriptor of the batch (it asks for an interrupt and is started).
     ///
     /// # Safety
@@ -422,8 +422,8 @@ impl Tracker {
     /// Everything submitted is started first. A lane whose newest
     /// descriptor asked for no interrupt (the batch stopped submitting
     /// early, or a full pool holds its group open) has its channel's
-    /// status read every millisecond meanwhile, which on the providers
-    /// that allow such descriptors runs the callbacks due.
+    /// status read every millisecond (a tick at least) meanwhile, which on
+    /// the providers that allow such descriptors runs the callbacks due.
     fn take_event(&self, ms: u32) -> bool {
         self.issue_all();
         let mut left = ms;
