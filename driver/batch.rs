@@ -302,6 +302,7 @@ fn submit(b: &mut OnEngine, pairs: &mut [Pair], ctx: CallCtx) -> Result {
             off += p.span.len;
         }
         let dev = chans[0].device();
+        let mapping = Instant::<Monotonic>::now();
         // SAFETY: the DMA device of a channel the lease holds.
         let src = unsafe {
             MappedTable::map(
@@ -320,6 +321,7 @@ fn submit(b: &mut OnEngine, pairs: &mut [Pair], ctx: CallCtx) -> Result {
                 ctx,
             )?
         };
+        account(&stats::MAP_NS, mapping, Instant::<Monotonic>::now());
         if src.nents() != dst.nents() {
             stats::UNEVEN_MAPS.add(1);
         }

@@ -180,6 +180,7 @@ tables! {
     counter!(c"wait_ns", stats::WAIT_NS),
     counter!(c"teardown_ns", stats::TEARDOWN_NS),
     counter!(c"submit_wait_ns", stats::SUBMIT_WAIT_NS),
+    counter!(c"map_ns", stats::MAP_NS),
     ];
     /// /sys/module/dcbm/engine/: how batches met the engine, its health.
     ENGINE, ENGINE_LEN = [

@@ -50,6 +50,9 @@ pub(crate) static TEARDOWN_NS: Counter = Counter::new();
 /// complete (a lane at its in-flight bound, a full pool): the engine's
 /// time, not the path's. The path's own cost is setup − this + teardown.
 pub(crate) static SUBMIT_WAIT_NS: Counter = Counter::new();
+/// The part of `SETUP_NS` spent building the scatter-gather tables of the
+/// batch's folios and mapping them on the engine's device.
+pub(crate) static MAP_NS: Counter = Counter::new();
 
 /// How batches met the engine, under /sys/module/dcbm/engine/.
 /// Descriptors submitted (a batch's count over `timing/batches` is the

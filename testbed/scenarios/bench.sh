@@ -90,7 +90,7 @@ setconf() { # setconf CONFIG
 }
 
 S=/sys/module/swdma/parameters
-counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timing/submit_wait_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
+counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timing/submit_wait_ns timing/map_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
 # The kernel's own view of each run: THPs split or failed on migration,
 # direct compaction, pages migrated (deltas over the run).

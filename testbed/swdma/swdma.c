@@ -5,11 +5,15 @@
  * Each channel owns a work item on an unbound workqueue that performs the
  * copies with the CPU, outside the submitter's context, and a tasklet that
  * delivers the completion callbacks in softirq context like a real engine's
- * interrupt handler would.  As ioatdma's, the interrupt is raised only by a
- * descriptor prepared with DMA_PREP_INTERRUPT, and delivers the callbacks
- * of every descriptor completed by then; a status read delivers them too.  Faults (prep/submit/transfer failures, a stalled
- * engine, late and out-of-order completions) can be injected at run time
- * through the module parameters in /sys/module/swdma/parameters/.
+ * interrupt handler would.  A doorbell (issue_pending) wakes the work only
+ * when the engine is idle; while it runs it takes what was issued
+ * meanwhile, as a hardware engine reads its ring.  As ioatdma's, the
+ * interrupt is raised only by a descriptor prepared with
+ * DMA_PREP_INTERRUPT, and delivers the callbacks of every descriptor
+ * completed by then; a status read delivers them too.  Faults
+ * (prep/submit/transfer failures, a stalled engine, late and out-of-order
+ * completions) can be injected at run time through the module parameters
+ * in /sys/module/swdma/parameters/.
  *
  * Personalities (load-time parameters, see below) model the providers real
  * machines have: no terminate_all (ioatdma), a bounded descriptor pool that
@@ -421,6 +425,13 @@ struct swdma_chan {
 	dma_cookie_t failed[SWDMA_ERR_RING];
 	unsigned int failed_next;
 	struct work_struct work;
+	/*
+	 * The engine is running: its work drains the issued list and clears
+	 * this, under lock, only when it finds the list empty.  A doorbell
+	 * (issue_pending) while it runs adds to the list and nothing more,
+	 * as a running hardware engine reads new ring entries on its own.
+	 */
+	bool running;
 	struct tasklet_struct task;
 	wait_queue_head_t wait;
 	/* descriptors allocated, and preps waiting for one to be freed */
@@ -874,6 +885,7 @@ static bool swdma_run_batch(struct swdma_chan *sc)
 	spin_lock_irqsave(&sc->lock, flags);
 	first = list_first_entry_or_null(&sc->issued, struct swdma_desc, node);
 	if (!first) {
+		sc->running = false;
 		spin_unlock_irqrestore(&sc->lock, flags);
 		return false;
 	}
@@ -1113,7 +1125,10 @@ static void swdma_issue_pending(struct dma_chan *chan)
 			d->issued = now;
 		}
 		list_splice_tail_init(&sc->submitted, &sc->issued);
-		queue_work(swdma_wq, &sc->work);
+		if (!sc->running) {
+			sc->running = true;
+			queue_work(swdma_wq, &sc->work);
+		}
 	}
 	spin_unlock_irqrestore(&sc->lock, flags);
 }
