@@ -423,20 +423,27 @@ impl Tracker {
     /// descriptor asked for no interrupt (the batch stopped submitting
     /// early, or a full pool holds its group open) has its channel's
     /// status read every millisecond (a tick at least) meanwhile, which on
-    /// the providers that allow such descriptors runs the callbacks due.
+    /// the providers that allow such descriptors runs the callbacks due;
+    /// the limit is kept by the clock, not by counting those slices (a
+    /// one-millisecond wait ends at the next tick: up to 10 ms at HZ=100).
     fn take_event(&self, ms: u32) -> bool {
         self.issue_all();
-        let mut left = ms;
+        let end = Instant::<Monotonic>::now() + Delta::from_millis(i64::from(ms));
         loop {
+            let left = end - Instant::<Monotonic>::now();
+            let left_ms = if left.as_nanos() <= 0 {
+                0
+            } else {
+                u32::try_from(left.as_millis_ceil()).unwrap_or(u32::MAX)
+            };
             let polled = self.poll_silent_lanes();
-            let slice = if polled { left.min(1) } else { left };
+            let slice = if polled { left_ms.min(1) } else { left_ms };
             if self.events.take(slice) {
                 return true;
             }
-            if !polled || slice == 0 || left <= slice {
+            if !polled || left_ms <= 1 {
                 return false;
             }
-            left -= slice;
         }
     }
 

@@ -359,8 +359,9 @@ def table_md(info, mrows, lrows, gl, extra):
              "call (/proc/stat, clock-tick resolution: 4 ms at HZ=250), which includes the software engine's kworker.\n")
     L.append("`c-N` = the C reference driver (the v5 posting's dcbm.c, built unchanged as module `dcbm_c`) on N channels; "
              "dcbm/C = dcbm-N's GB/s over c-N's, per pair (> 1: dcbm faster).\n")
-    L.append("engine interrupts/MiB = swdma's completion interrupts (tasklet runs, each delivering every callback "
-             "due by then) per MiB moved, for dcbm and the C reference alike.\n")
+    L.append("engine interrupts/MiB = swdma's completion interrupts raised (by descriptors that asked for one; each "
+             "delivers every callback due by then; the cleanups of a status read or a full pool not counted) per MiB "
+             "moved, for dcbm and the C reference alike.\n")
     L.append("| page | MiB | config | GB/s | ratio to CPU | dcbm/C | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | engine interrupts/MiB | offload path µs/folio |")
     L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:

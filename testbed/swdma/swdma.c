@@ -373,7 +373,7 @@ MODULE_PARM_DESC(interrupt_requests,
 		 "Descriptors prepared with DMA_PREP_INTERRUPT");
 module_param_cb(interrupts, &swdma_counter_ops, &swdma_interrupts, 0444);
 MODULE_PARM_DESC(interrupts,
-		 "Completion interrupts delivered (each runs the callbacks of every descriptor completed by then)");
+		 "Completion interrupts raised (each runs the callbacks of every descriptor completed by then; cleanups are status_deliveries)");
 module_param_cb(status_deliveries, &swdma_counter_ops,
 		&swdma_status_deliveries, 0444);
 MODULE_PARM_DESC(status_deliveries,
@@ -618,7 +618,6 @@ static void swdma_tasklet(struct tasklet_struct *t)
 	spin_lock_irq(&sc->lock);
 	list_splice_tail_init(&sc->completed, &head);
 	spin_unlock_irq(&sc->lock);
-	atomic64_inc(&swdma_interrupts);
 
 	list_for_each_entry_safe(d, n, &head, node) {
 		list_del(&d->node);
@@ -628,6 +627,13 @@ static void swdma_tasklet(struct tasklet_struct *t)
 		}
 		swdma_desc_put(sc, d);
 	}
+}
+
+/* The engine raises its completion interrupt. */
+static void swdma_interrupt(struct swdma_chan *sc)
+{
+	atomic64_inc(&swdma_interrupts);
+	tasklet_schedule(&sc->task);
 }
 
 /*
@@ -661,9 +667,15 @@ static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d,
 
 	d->state = SWDMA_COMPLETED;
 	list_move_tail(&d->node, &sc->completed);
-	if (may_interrupt && ((d->tx.flags & DMA_PREP_INTERRUPT) ||
-			      atomic_read(&sc->slot_waiters)))
+	if (!may_interrupt)
+		return;
+	if (d->tx.flags & DMA_PREP_INTERRUPT) {
+		swdma_interrupt(sc);
+	} else if (atomic_read(&sc->slot_waiters)) {
+		/* a prep waits for a slot: clean up, as ioatdma's full ring */
+		atomic64_inc(&swdma_status_deliveries);
 		tasklet_schedule(&sc->task);
+	}
 }
 
 /*
@@ -939,7 +951,7 @@ static bool swdma_run_batch(struct swdma_chan *sc)
 			break;
 	}
 	if (reverse && !list_empty(&sc->completed))
-		tasklet_schedule(&sc->task);
+		swdma_interrupt(sc);
 out:
 	spin_unlock_irqrestore(&sc->lock, flags);
 	return true;
