@@ -145,8 +145,9 @@ def counter_rows(timing, phase, keyf):
                       "busy_declines", "thp_migration_split", "thp_migration_fail",
                       "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_irq_asked"):
                 tot[c] += t.get(c) or 0
+            # (a main-phase run moves its region there and back)
             if t.get("swdma_interrupts") is not None and t["size"].isdigit() and int(t["size"]):
-                irq.append(t["swdma_interrupts"] / int(t["size"]))
+                irq.append(t["swdma_interrupts"] / (2 * int(t["size"])))
             b, fm = t.get("batches") or 0, t.get("folios_migrated") or 0
             # Setup's waits for the batch's own descriptors (submit_wait_ns,
             # a lane at its bound, a full pool) are the engine's time.
@@ -361,7 +362,7 @@ def table_md(info, mrows, lrows, gl, extra):
              "dcbm/C = dcbm-N's GB/s over c-N's, per pair (> 1: dcbm faster).\n")
     L.append("engine interrupts/MiB = swdma's completion interrupts raised (by descriptors that asked for one; each "
              "delivers every callback due by then; the cleanups of a status read or a full pool not counted) per MiB "
-             "moved, for dcbm and the C reference alike.\n")
+             "moved (the region there and back), for dcbm and the C reference alike.\n")
     L.append("| page | MiB | config | GB/s | ratio to CPU | dcbm/C | task CPU s/GB | task CPU ratio | all-CPU busy s/GB | folios/batch | descriptors/batch | engine interrupts/MiB | offload path µs/folio |")
     L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
