@@ -136,15 +136,20 @@ def counter_rows(timing, phase, keyf):
             g[keyf(t)].append(t)
     out = {}
     for k, ts in g.items():
-        per_folio, per_batch, desc, fpb, wait, irq, mapping = [], [], [], [], [], [], []
+        per_folio, per_batch, desc, fpb, wait, irq, mapping, wake, irq_lat = [], [], [], [], [], [], [], [], []
         tot = defaultdict(int)
         for t in ts:
             for c in ("batches", "setup_ns", "wait_ns", "teardown_ns", "submit_wait_ns", "map_ns",
                       "folios_migrated",
                       "folios_declined", "folios_failures", "descriptors", "pool_waits",
                       "busy_declines", "thp_migration_split", "thp_migration_fail",
-                      "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_irq_asked"):
+                      "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_irq_asked",
+                      "swdma_wakes", "swdma_irqs_timed"):
                 tot[c] += t.get(c) or 0
+            if t.get("swdma_wakes"):
+                wake.append(t["swdma_wake_ns"] / t["swdma_wakes"] / 1e3)
+            if t.get("swdma_irqs_timed"):
+                irq_lat.append(t["swdma_irq_ns"] / t["swdma_irqs_timed"] / 1e3)
             # (a main-phase run moves its region there and back)
             if t.get("swdma_interrupts") is not None and t["size"].isdigit() and int(t["size"]):
                 irq.append(t["swdma_interrupts"] / (2 * int(t["size"])))
@@ -169,6 +174,8 @@ def counter_rows(timing, phase, keyf):
                   "overhead_us_per_batch": spread(per_batch),
                   "wait_us_per_batch": spread(wait),
                   "map_us_per_batch": spread(mapping),
+                  "engine_wake_us": spread(wake),
+                  "engine_irq_us": spread(irq_lat),
                   "descriptors_per_batch": spread(desc),
                   "interrupts_per_mib": spread(irq),
                   "folios_per_batch": spread(fpb)}
@@ -379,11 +386,12 @@ def table_md(info, mrows, lrows, gl, extra):
     L.append("setup = lists, sg tables, DMA mapping, submission; wait = the engine's copy, including setup's waits "
              "for the batch's own descriptors (submit_wait_ns: a lane at its bound, a full pool); teardown = unmap, free. "
              "overhead = setup − those waits + teardown; map = the part of setup spent building and mapping the "
-             "scatter-gather tables.\n")
+             "scatter-gather tables. The engine's hand-offs (swdma's, for dcbm and the C reference alike): wake = a "
+             "doorbell on an idle engine to its work starting; irq = an interrupt raised to its callbacks running.\n")
     L.append("The last three columns are the kernel's (/proc/vmstat deltas over all runs of the row): THPs split "
              "or failed on migration, direct compaction stalls, pages that failed to migrate.\n")
-    L.append("| page | MiB | config | batches | folios/batch | descriptors/batch | overhead µs/batch | of which map µs/batch | wait µs/batch | declined folios | failed folios | pool waits | busy declines | THP split/failed | compact stalls | pgmigrate_fail |")
-    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| page | MiB | config | batches | folios/batch | descriptors/batch | overhead µs/batch | of which map µs/batch | wait µs/batch | engine wake µs | engine irq µs | declined folios | failed folios | pool waits | busy declines | THP split/failed | compact stalls | pgmigrate_fail |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in mrows:
         c = r.get("counters")
         if not c:
@@ -394,6 +402,7 @@ def table_md(info, mrows, lrows, gl, extra):
                  f"{fmt((c.get('descriptors_per_batch') or {}).get('median'), 1)} | "
                  f"{fs(c.get('overhead_us_per_batch'), 0, minmax=False)} | {fs(c.get('map_us_per_batch'), 0, minmax=False)} | "
                  f"{fs(c.get('wait_us_per_batch'), 0, minmax=False)} | "
+                 f"{fmt((c.get('engine_wake_us') or {}).get('median'), 0)} | {fmt((c.get('engine_irq_us') or {}).get('median'), 0)} | "
                  f"{c['folios_declined'] if off else '–'} | {c['folios_failures'] if off else '–'} | "
                  f"{c['pool_waits'] if off else '–'} | {c['busy_declines'] if off else '–'} | "
                  f"{c['thp_migration_split']}/{c['thp_migration_fail']} | {c['compact_stall']} | {c['pgmigrate_fail']} |")

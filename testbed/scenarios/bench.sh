@@ -121,12 +121,17 @@ one() {
   [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
   vm0=$(grep -E "$vmkeys" /proc/vmstat)
   i0=$(cat $S/interrupts) a0=$(cat $S/interrupt_requests)
+  w0=$(cat $S/wake_ns) n0=$(cat $S/wakes) q0=$(cat $S/irq_ns) r0=$(cat $S/irqs_timed)
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
   vm=$(vmdelta "$vm0")
   # The engine's completion interrupts, and the descriptors that asked
   # for one, over the run (any driver: dcbm or the C reference).
   vm="$vm swdma_interrupts=$(($(cat $S/interrupts) - i0)) swdma_irq_asked=$(($(cat $S/interrupt_requests) - a0))"
+  # Its hand-offs: a doorbell to an idle engine starting, an interrupt to
+  # its callbacks running (what a hardware engine does not pay).
+  vm="$vm swdma_wake_ns=$(($(cat $S/wake_ns) - w0)) swdma_wakes=$(($(cat $S/wakes) - n0))"
+  vm="$vm swdma_irq_ns=$(($(cat $S/irq_ns) - q0)) swdma_irqs_timed=$(($(cat $S/irqs_timed) - r0))"
   echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
   # one grep for all counters: under TCG every fork counts
   echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/') $vm

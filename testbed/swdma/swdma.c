@@ -310,6 +310,11 @@ static atomic64_t swdma_terminates = ATOMIC64_INIT(0);
 static atomic64_t swdma_interrupts = ATOMIC64_INIT(0);
 static atomic64_t swdma_status_deliveries = ATOMIC64_INIT(0);
 static atomic64_t swdma_preps = ATOMIC64_INIT(0);
+/* the engine's hand-offs: doorbell to start (idle engine), interrupt to callbacks */
+static atomic64_t swdma_wake_ns = ATOMIC64_INIT(0);
+static atomic64_t swdma_wakes = ATOMIC64_INIT(0);
+static atomic64_t swdma_irq_ns = ATOMIC64_INIT(0);
+static atomic64_t swdma_irqs_timed = ATOMIC64_INIT(0);
 static atomic64_t swdma_interrupt_requests = ATOMIC64_INIT(0);
 
 static int swdma_counter_get(char *buffer, const struct kernel_param *kp)
@@ -371,6 +376,17 @@ module_param_cb(interrupt_requests, &swdma_counter_ops,
 		&swdma_interrupt_requests, 0444);
 MODULE_PARM_DESC(interrupt_requests,
 		 "Descriptors prepared with DMA_PREP_INTERRUPT");
+module_param_cb(wake_ns, &swdma_counter_ops, &swdma_wake_ns, 0444);
+MODULE_PARM_DESC(wake_ns,
+		 "Time from a doorbell on an idle engine to its work starting, summed (over wakes)");
+module_param_cb(wakes, &swdma_counter_ops, &swdma_wakes, 0444);
+MODULE_PARM_DESC(wakes, "Doorbells that woke an idle engine");
+module_param_cb(irq_ns, &swdma_counter_ops, &swdma_irq_ns, 0444);
+MODULE_PARM_DESC(irq_ns,
+		 "Time from an interrupt raised to its callbacks starting, summed (over irqs_timed)");
+module_param_cb(irqs_timed, &swdma_counter_ops, &swdma_irqs_timed, 0444);
+MODULE_PARM_DESC(irqs_timed,
+		 "Interrupt deliveries timed (raises while one is pending count once)");
 module_param_cb(interrupts, &swdma_counter_ops, &swdma_interrupts, 0444);
 MODULE_PARM_DESC(interrupts,
 		 "Completion interrupts raised (each runs the callbacks of every descriptor completed by then; cleanups are status_deliveries)");
@@ -432,6 +448,9 @@ struct swdma_chan {
 	 * as a running hardware engine reads new ring entries on its own.
 	 */
 	bool running;
+	ktime_t woken_at;		/* when the idle engine was rung */
+	bool raised;			/* an interrupt is pending, since: */
+	ktime_t raised_at;
 	struct tasklet_struct task;
 	wait_queue_head_t wait;
 	/* descriptors allocated, and preps waiting for one to be freed */
@@ -613,11 +632,22 @@ static void swdma_tasklet(struct tasklet_struct *t)
 	bool late = swdma_late_callbacks();
 	struct dmaengine_desc_callback cb;
 	struct swdma_desc *d, *n;
+	ktime_t raised_at = 0;
+	bool raised;
 	LIST_HEAD(head);
 
 	spin_lock_irq(&sc->lock);
 	list_splice_tail_init(&sc->completed, &head);
+	raised = sc->raised;
+	if (raised)
+		raised_at = sc->raised_at;
+	sc->raised = false;
 	spin_unlock_irq(&sc->lock);
+	if (raised) {
+		atomic64_add(ktime_to_ns(ktime_sub(ktime_get(), raised_at)),
+			     &swdma_irq_ns);
+		atomic64_inc(&swdma_irqs_timed);
+	}
 
 	list_for_each_entry_safe(d, n, &head, node) {
 		list_del(&d->node);
@@ -632,6 +662,11 @@ static void swdma_tasklet(struct tasklet_struct *t)
 /* The engine raises its completion interrupt. */
 static void swdma_interrupt(struct swdma_chan *sc)
 {
+	lockdep_assert_held(&sc->lock);
+	if (!sc->raised) {
+		sc->raised = true;
+		sc->raised_at = ktime_get();
+	}
 	atomic64_inc(&swdma_interrupts);
 	tasklet_schedule(&sc->task);
 }
@@ -960,6 +995,14 @@ out:
 static void swdma_work(struct work_struct *work)
 {
 	struct swdma_chan *sc = container_of(work, struct swdma_chan, work);
+	unsigned long flags;
+	ktime_t woken;
+
+	spin_lock_irqsave(&sc->lock, flags);
+	woken = sc->woken_at;
+	spin_unlock_irqrestore(&sc->lock, flags);
+	atomic64_add(ktime_to_ns(ktime_sub(ktime_get(), woken)), &swdma_wake_ns);
+	atomic64_inc(&swdma_wakes);
 
 	while (swdma_run_batch(sc))
 		cond_resched();
@@ -1139,6 +1182,7 @@ static void swdma_issue_pending(struct dma_chan *chan)
 		list_splice_tail_init(&sc->submitted, &sc->issued);
 		if (!sc->running) {
 			sc->running = true;
+			sc->woken_at = now;
 			queue_work(swdma_wq, &sc->work);
 		}
 	}
