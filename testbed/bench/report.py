@@ -143,7 +143,7 @@ def counter_rows(timing, phase, keyf):
                       "folios_migrated",
                       "folios_declined", "folios_failures", "descriptors", "pool_waits",
                       "busy_declines", "thp_migration_split", "thp_migration_fail",
-                      "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_irq_asked",
+                      "compact_stall", "pgmigrate_fail", "swdma_interrupts", "swdma_interrupt_requests",
                       "swdma_wakes", "swdma_irqs_timed"):
                 tot[c] += t.get(c) or 0
             if t.get("swdma_wakes"):

@@ -89,14 +89,22 @@ setconf() { # setconf CONFIG
   esac || { fail "configure $1"; finish; }
 }
 
-S=/sys/module/swdma/parameters
 counters="timing/batches timing/setup_ns timing/wait_ns timing/teardown_ns timing/submit_wait_ns timing/map_ns folios_migrated folios_failures folios_declined bytes_migrated engine/descriptors engine/pool_waits engine/busy_declines"
 
 # The kernel's own view of each run: THPs split or failed on migration,
 # direct compaction, pages migrated (deltas over the run).
 vmkeys='^(thp_migration_success|thp_migration_fail|thp_migration_split|compact_stall|pgmigrate_success|pgmigrate_fail|pgdemote_kswapd|pgdemote_direct|pgpromote_success|allocstall_normal|allocstall_movable|pgscan_kswapd|pgscan_direct) '
-vmdelta() { # vmdelta BEFORE: KEY=DELTA... against now
-  { echo "$1"; grep -E "$vmkeys" /proc/vmstat; } |
+# The engine's (swdma's, whichever driver runs): its completion
+# interrupts, the descriptors that asked for one, and its hand-offs (a
+# doorbell on an idle engine to its work starting, an interrupt to its
+# callbacks running: what a hardware engine does not pay).
+swdma_counters="interrupts interrupt_requests wake_ns wakes irq_ns irqs_timed"
+snapshot() { # the kernel's and the engine's counters, "KEY VALUE" lines
+  grep -E "$vmkeys" /proc/vmstat
+  (cd /sys/module/swdma/parameters && grep -H . $swdma_counters) | sed 's/^/swdma_/; s/:/ /'
+}
+deltas() { # deltas BEFORE: KEY=DELTA... against now
+  { echo "$1"; snapshot; } |
     awk '{ if ($1 in a) printf "%s=%d ", $1, $2 - a[$1]; else a[$1] = $2 }'
 }
 
@@ -119,19 +127,10 @@ one() {
   setconf "$conf"
   for k in $counters; do echo 0 > "$d/$k"; done
   [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
-  vm0=$(grep -E "$vmkeys" /proc/vmstat)
-  i0=$(cat $S/interrupts) a0=$(cat $S/interrupt_requests)
-  w0=$(cat $S/wake_ns) n0=$(cat $S/wakes) q0=$(cat $S/irq_ns) r0=$(cat $S/irqs_timed)
+  vm0=$(snapshot)
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
-  vm=$(vmdelta "$vm0")
-  # The engine's completion interrupts, and the descriptors that asked
-  # for one, over the run (any driver: dcbm or the C reference).
-  vm="$vm swdma_interrupts=$(($(cat $S/interrupts) - i0)) swdma_irq_asked=$(($(cat $S/interrupt_requests) - a0))"
-  # Its hand-offs: a doorbell to an idle engine starting, an interrupt to
-  # its callbacks running (what a hardware engine does not pay).
-  vm="$vm swdma_wake_ns=$(($(cat $S/wake_ns) - w0)) swdma_wakes=$(($(cat $S/wakes) - n0))"
-  vm="$vm swdma_irq_ns=$(($(cat $S/irq_ns) - q0)) swdma_irqs_timed=$(($(cat $S/irqs_timed) - r0))"
+  vm=$(deltas "$vm0")
   echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
   # one grep for all counters: under TCG every fork counts
   echo "BENCH-TIMING $phase $conf $rep $page $size $folios" $(cd $d && grep -H . $counters | sed 's#^.*/##; s/:/=/') $vm

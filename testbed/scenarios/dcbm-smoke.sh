@@ -56,7 +56,7 @@ if [ "$chans" -gt 1 ]; then
   check "copies spread over the channels ($busy of $chans used)" test "$busy" -ge 2
 fi
 echo "failures=$(sysfs_read folios_failures) declined=$(sysfs_read folios_declined) bytes=$(sysfs_read bytes_migrated)"
-E=/sys/module/dcbm/engine P=/sys/module/swdma/parameters
+E=/sys/module/dcbm/engine
 echo "batches=$(sysfs_read timing/batches) descriptors=$(cat $E/descriptors) pool_waits=$(cat $E/pool_waits) merged_maps=$(cat $E/merged_maps) uneven_maps=$(cat $E/uneven_maps) max_outstanding=$(cat $P/max_outstanding 2>/dev/null)"
 check "no batch failed" test "$(sysfs_read folios_failures)" = 0
 personality_checks "$@"

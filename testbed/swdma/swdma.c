@@ -659,6 +659,13 @@ static void swdma_tasklet(struct tasklet_struct *t)
 	}
 }
 
+/* A cleanup delivers the callbacks due, without an interrupt. */
+static void swdma_deliver(struct swdma_chan *sc)
+{
+	atomic64_inc(&swdma_status_deliveries);
+	tasklet_schedule(&sc->task);
+}
+
 /* The engine raises its completion interrupt. */
 static void swdma_interrupt(struct swdma_chan *sc)
 {
@@ -704,13 +711,10 @@ static void swdma_complete(struct swdma_chan *sc, struct swdma_desc *d,
 	list_move_tail(&d->node, &sc->completed);
 	if (!may_interrupt)
 		return;
-	if (d->tx.flags & DMA_PREP_INTERRUPT) {
+	if (d->tx.flags & DMA_PREP_INTERRUPT)
 		swdma_interrupt(sc);
-	} else if (atomic_read(&sc->slot_waiters)) {
-		/* a prep waits for a slot: clean up, as ioatdma's full ring */
-		atomic64_inc(&swdma_status_deliveries);
-		tasklet_schedule(&sc->task);
-	}
+	else if (atomic_read(&sc->slot_waiters))
+		swdma_deliver(sc);	/* a prep waits: as ioatdma's full ring */
 }
 
 /*
@@ -728,10 +732,8 @@ static void swdma_cleanup(struct swdma_chan *sc)
 	spin_lock_irqsave(&sc->lock, flags);
 	due = !list_empty(&sc->completed);
 	spin_unlock_irqrestore(&sc->lock, flags);
-	if (due) {
-		atomic64_inc(&swdma_status_deliveries);
-		tasklet_schedule(&sc->task);
-	}
+	if (due)
+		swdma_deliver(sc);
 }
 
 /* Sleep up to @ms, or less if the batch is terminated; false if it was. */
