@@ -8,7 +8,9 @@
 //! [`MAX_IN_FLIGHT`] per channel, and when the engine's descriptor pool is
 //! full the batch waits for its own completions instead of failing. The
 //! batch counts as copied only when every descriptor has completed with a
-//! success status, in whatever order the engine completes them.
+//! success status, in whatever order the engine completes them. All of it
+//! happens in the workspace of the lease's first channel (workspace.rs):
+//! the copy path allocates nothing.
 //!
 //! Failures never touch another batch: a descriptor error or a refused
 //! descriptor waits for the batch's other descriptors to finish; only a
@@ -18,20 +20,18 @@
 use crate::channels::{ChannelSet, Lease};
 use crate::context::CallCtx;
 use crate::control;
-use crate::coverage::{self, Span};
-use crate::ffi::{self, Folio};
+use crate::coverage::Span;
+use crate::ffi;
 use crate::health::{self, Cause};
 use crate::inflight::{Submitted, Tracker};
 use crate::reasons;
 use crate::segments::{Copy, CopyWalk, Dealer, MAX_LANES};
-use crate::sgtable::MappedTable;
 use crate::stats::{self, Decline, ReasonRow};
 use crate::verify;
-use core::ops::Range;
+use crate::workspace::{Pair, Share, Taken, Workspace};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use kernel::alloc::Flags;
+use kernel::alloc::KVVec;
 use kernel::bindings;
-use kernel::dma::DataDirection;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
@@ -39,33 +39,6 @@ use kernel::time::{Instant, Monotonic};
 /// Descriptors one batch keeps queued on one channel at most: bounds the
 /// memory and the engine ring a batch takes, whatever the provider.
 const MAX_IN_FLIGHT: usize = 64;
-
-/// One (source, destination) folio pair of the batch, and where its bytes
-/// lie in its share (`span.len` is the folio size).
-#[derive(Clone, Copy)]
-struct Pair {
-    src: *mut Folio,
-    dst: *mut Folio,
-    span: Span,
-}
-
-impl AsRef<Span> for Pair {
-    fn as_ref(&self) -> &Span {
-        &self.span
-    }
-}
-
-impl AsMut<Span> for Pair {
-    fn as_mut(&mut self) -> &mut Span {
-        &mut self.span
-    }
-}
-
-impl verify::Checked for Pair {
-    fn folios(&self) -> (*mut Folio, *mut Folio) {
-        (self.src, self.dst)
-    }
-}
 
 /// The bytes of the source folios and the size of the largest, read off
 /// the list without allocating: a batch the thresholds decline costs one
@@ -90,7 +63,8 @@ unsafe fn measure(src_list: *mut bindings::list_head) -> (u64, u64) {
     (bytes, largest)
 }
 
-/// Reads the pairs off the two lists.
+/// Reads the pairs off the two lists into `pairs` (empty, with room for
+/// `nr`).
 ///
 /// # Safety
 /// `dst_list` and `src_list` are the lists of a migrator call: `nr`
@@ -99,9 +73,8 @@ unsafe fn collect_pairs(
     dst_list: *mut bindings::list_head,
     src_list: *mut bindings::list_head,
     nr: usize,
-    gfp: Flags,
-) -> Result<KVec<Pair>> {
-    let mut pairs = KVec::with_capacity(nr, gfp)?;
+    pairs: &mut KVVec<Pair>,
+) -> Result {
     // SAFETY: per the function's contract, both lists are valid.
     let (mut s, mut d) = unsafe { ((*src_list).next, (*dst_list).next) };
     while s != src_list && d != dst_list {
@@ -115,17 +88,15 @@ unsafe fn collect_pairs(
         if ss != ds {
             return Err(EINVAL);
         }
-        pairs.push(
-            Pair {
-                src,
-                dst,
-                span: Span {
-                    len: ss as u64,
-                    ..Span::default()
-                },
+        let pair = Pair {
+            src,
+            dst,
+            span: Span {
+                len: ss as u64,
+                ..Span::default()
             },
-            gfp,
-        )?;
+        };
+        pairs.push_within_capacity(pair).map_err(|_| EINVAL)?;
         // SAFETY: list entries of valid lists.
         unsafe {
             s = (*s).next;
@@ -135,28 +106,7 @@ unsafe fn collect_pairs(
     if pairs.len() != nr || s != src_list || d != dst_list {
         return Err(EINVAL);
     }
-    Ok(pairs)
-}
-
-/// The share of a batch that goes to one engine device: its folios (the
-/// pairs `folios` of the batch), mapped once on the device, copied over
-/// the lanes `lanes` of the tracker.
-struct Share {
-    src: MappedTable,
-    dst: MappedTable,
-    lanes: Range<usize>,
-    folios: Range<usize>,
-    bytes: u64,
-}
-
-/// A batch on the engine. Fields drop in declaration order, which is the
-/// order the lifetime rule needs: the tracker first waits until no
-/// descriptor can run any more, then the tables are unmapped, then the
-/// channels are handed back.
-struct OnEngine {
-    tracker: Tracker,
-    shares: KVec<Share>,
-    lease: Lease,
+    Ok(())
 }
 
 /// Submits copy `c` of share `share` on lane `lane`, cut to what the
@@ -283,61 +233,36 @@ fn submit_share(t: &mut Tracker, idx: usize, share: &Share) -> Result {
 
 /// Maps the shares and submits their copies; stops at the first error,
 /// leaving what was submitted to be waited for.
-fn submit(b: &mut OnEngine, pairs: &mut [Pair], ctx: CallCtx) -> Result {
-    let groups = b.lease.by_device();
-    let nr_dev = groups.len();
+fn submit(ws: &mut Workspace, lease: &Lease) -> Result {
+    let nr_dev = lease.by_device().count();
+    let nr = ws.pairs.len();
     let mut lane = 0;
-    for (i, chans) in groups.iter().enumerate() {
+    for (i, group) in lease.by_device().enumerate() {
         // Even split over the devices, as the C driver does over channels.
-        let folios = pairs.len() * i / nr_dev..pairs.len() * (i + 1) / nr_dev;
-        let lanes = lane..lane + chans.len();
+        let folios = nr * i / nr_dev..nr * (i + 1) / nr_dev;
+        let lanes = lane..lane + group.len();
         lane = lanes.end;
         if folios.is_empty() {
             continue;
         }
-        let part = &mut pairs[folios.clone()];
         let mut off = 0;
-        for p in part.iter_mut() {
+        for p in ws.pairs[folios.clone()].iter_mut() {
             p.span.off = off;
             off += p.span.len;
         }
-        let dev = chans[0].device();
         let mapping = Instant::<Monotonic>::now();
-        // SAFETY: the DMA device of a channel the lease holds.
-        let src = unsafe {
-            MappedTable::map(
-                part.iter().map(|p| p.src),
-                dev,
-                DataDirection::ToDevice,
-                ctx,
-            )?
-        };
-        // SAFETY: as above.
-        let dst = unsafe {
-            MappedTable::map(
-                part.iter().map(|p| p.dst),
-                dev,
-                DataDirection::FromDevice,
-                ctx,
-            )?
-        };
+        // SAFETY: the DMA device of channels the lease holds; the pairs
+        // are the folios of this migrator call.
+        let idx = unsafe { ws.map_share(folios, lanes, group.device())? };
         account(&stats::MAP_NS, mapping, Instant::<Monotonic>::now());
-        if src.nents() != dst.nents() {
+        let (tracker, share) = ws.share(idx);
+        if share.src.nents() != share.dst.nents() {
             stats::UNEVEN_MAPS.add(1);
         }
-        if src.nents() < src.entries() {
+        if share.src.nents() < share.src.entries() {
             stats::MERGED_MAPS.add(1);
         }
-        let share = Share {
-            src,
-            dst,
-            lanes,
-            folios,
-            bytes: off,
-        };
-        b.shares.push(share, ctx.gfp)?;
-        let idx = b.shares.len() - 1;
-        submit_share(&mut b.tracker, idx, &b.shares[idx])?;
+        submit_share(tracker, idx, share)?;
     }
     Ok(())
 }
@@ -346,36 +271,24 @@ fn account(counter: &stats::Counter, from: Instant<Monotonic>, to: Instant<Monot
     counter.add((to - from).as_nanos().max(0) as u64);
 }
 
-/// Copies the batch (`bytes` in all) with DMA and credits each pair's span
-/// with the bytes confirmed copied. `Ok(Err(_))`: declined before anything was submitted.
-/// An error means the batch did not go through whole (some folios may
-/// still have been copied: see the spans).
+/// Copies the batch (the workspace's pairs, `bytes` in all) with DMA on
+/// the leased channels, and credits each pair's span with the bytes
+/// confirmed copied. An error means the batch did not go through whole
+/// (some folios may still have been copied: see the spans).
 fn copy(
     set: &ChannelSet,
-    pairs: &mut [Pair],
+    lease: &Lease,
+    ws: &mut Workspace,
     bytes: u64,
     ctx: CallCtx,
     start: Instant<Monotonic>,
-) -> Result<core::result::Result<(), Decline>> {
-    let Some(lease) = set.lease(ctx.gfp)? else {
-        // Why none: all busy, or none in the pool (offloading paused).
-        // (The second walk of the set only when the first found nothing.)
-        if set.any_in_pool() {
-            return Ok(Err(Decline::Busy));
-        }
-        health::set_paused(true);
-        return Ok(Err(Decline::Unhealthy));
-    };
-    health::set_paused(false);
-    if ctx.nowait && !lease.all_abortable() {
-        return Ok(Err(Decline::NotAbortable));
-    }
+) -> Result {
     // The time limit fits the batch: a hung engine is found in about the
     // time a healthy one would have taken (health.rs).
     let lanes = lease.iter().count().max(1) as u64;
     // About a descriptor per folio, spread over the lanes (a THP is cut
     // over all of them, contiguous 4 KiB folios are joined: fewer).
-    let descs = (pairs.len() as u64).div_ceil(lanes);
+    let descs = (ws.pairs.len() as u64).div_ceil(lanes);
     let limit_ms = health::fitted_timeout_ms(
         bytes,
         descs,
@@ -383,34 +296,28 @@ fn copy(
         control::min_timeout_ms(),
         ctx.timeout_ms,
     );
-    let tracker = Tracker::new(
-        lease.by_device().iter().flat_map(|g| g.iter().cloned()),
-        lease.by_device().iter().map(|g| g.len()).sum(),
-        limit_ms,
-        ctx.timeout_ms,
-        ctx.gfp,
-    )?;
-    let mut b = OnEngine {
-        tracker,
-        shares: KVec::with_capacity(lease.by_device().len(), ctx.gfp)?,
-        lease,
-    };
+    // Only a call that may sleep may need more descriptor records than
+    // the workspace holds (it never does for the core's batches).
+    let grow = (!ctx.nowait).then_some(ctx.gfp);
+    ws.tracker
+        .start(lease.iter().cloned(), limit_ms, ctx.timeout_ms, grow)?;
 
-    let mut result = submit(&mut b, pairs, ctx);
-    b.tracker.issue_all();
+    let mut result = submit(ws, lease);
+    let tracker = &mut ws.tracker;
+    tracker.issue_all();
     let submitted = Instant::<Monotonic>::now();
     account(&stats::SETUP_NS, start, submitted);
     // Whatever happened, the batch's descriptors run to their end (or are
     // aborted) before its tables are unmapped.
-    if !b.tracker.wait_all() {
+    if !tracker.wait_all() {
         result = Err(ETIMEDOUT);
-        b.tracker.mark_timeouts();
-        if b.tracker.abort() == 0 {
+        tracker.mark_timeouts();
+        if tracker.abort() == 0 {
             stats::ABORTED.add(1);
         } else {
             stats::WAITED_OUT.add(1);
         }
-    } else if result.is_ok() && b.tracker.failed() {
+    } else if result.is_ok() && tracker.failed() {
         result = Err(EIO);
     }
     let teardown = Instant::<Monotonic>::now();
@@ -419,42 +326,33 @@ fn copy(
     // channel in trouble leaves the pool; one that copied its part of a
     // whole batch teaches the fitted time limit its rate.
     let mut troubled = false;
-    for (chan, cause) in b.tracker.troubles() {
+    for (chan, cause) in tracker.troubles() {
         troubled = true;
         set.report(chan, cause);
     }
     if result.is_ok() && !troubled {
         let ns = (teardown - start).as_nanos().max(0) as u64;
-        let per_lane = (b.tracker.submitted() as u64).div_ceil(lanes);
-        for c in b.lease.iter() {
+        let per_lane = (tracker.submitted() as u64).div_ceil(lanes);
+        for c in lease.iter() {
             c.health().note_success(bytes / lanes, per_lane, ns);
             c.note_whole_batch();
         }
     }
-    let OnEngine {
-        mut tracker,
-        shares,
-        lease,
-    } = b;
-    for d in tracker.completed() {
-        let share = &shares[d.share];
-        coverage::credit(&mut pairs[share.folios.clone()], d.off, d.len);
-    }
+    ws.credit_completed();
     // The lifetime rule's order: no descriptor runs, then the tables are
     // unmapped (which makes what the engine wrote visible to the CPU),
-    // then the bytes may be checked, then the channels go back.
-    drop(tracker);
-    drop(shares);
-    if verify::this_batch(lease.any_silent_errors()) && verify::check(pairs) > 0 {
+    // then the bytes may be checked, then the channels go back (the
+    // caller's lease).
+    ws.unmap();
+    if verify::this_batch(lease.any_silent_errors()) && verify::check(&mut ws.pairs) > 0 {
         result = Err(EIO);
         for c in lease.iter() {
             set.report(c, Cause::Mismatch);
         }
     }
-    drop(lease);
     account(&stats::TEARDOWN_NS, teardown, Instant::<Monotonic>::now());
     stats::BATCHES.add(1);
-    result.map(Ok)
+    result
 }
 
 static FAILED_BATCHES: AtomicUsize = AtomicUsize::new(0);
@@ -508,29 +406,42 @@ unsafe fn offload_copy(
     if bytes < control::min_batch_bytes() || largest < control::min_folio_bytes() {
         return declined(nr, Decline::Small, row);
     }
-    // SAFETY: forwarded from the core's contract.
-    let mut pairs = match unsafe { collect_pairs(dst_list, src_list, nr, ctx.gfp) } {
-        Ok(v) => v,
-        Err(e) if e == ENOMEM => return declined(nr, Decline::Memory, row),
-        Err(e) => {
-            row.failed(nr as u64);
-            return e.to_errno();
+    let Some(set) = control::channels() else {
+        return failed(&[], nr, ENODEV, row);
+    };
+    let Some(lease) = set.lease() else {
+        // Why none: all busy, or none in the pool (offloading paused).
+        // (The second walk of the set only when the first found nothing.)
+        if set.any_in_pool() {
+            return declined(nr, Decline::Busy, row);
         }
+        health::set_paused(true);
+        return declined(nr, Decline::Unhealthy, row);
     };
-    let result = match control::channels() {
-        Some(set) => copy(&set, &mut pairs, bytes, ctx, start),
-        None => Err(ENODEV),
+    health::set_paused(false);
+    if ctx.nowait && !lease.all_abortable() {
+        return declined(nr, Decline::NotAbortable, row);
+    }
+    let pages = bytes.div_ceil(PAGE_SIZE as u64);
+    // Dropped before the lease: the workspace goes back to its channel
+    // while the batch still holds it.
+    let Some(mut ws) = Taken::for_lease(&lease, nr, pages, ctx) else {
+        return declined(nr, Decline::Memory, row);
     };
-    match result {
-        Ok(Err(why)) => declined(nr, why, row),
-        Ok(Ok(())) => {
+    // SAFETY: forwarded from the core's contract; the workspace has room
+    // for `nr` pairs.
+    if let Err(e) = unsafe { collect_pairs(dst_list, src_list, nr, &mut ws.pairs) } {
+        return failed(&[], nr, e, row);
+    }
+    match copy(&set, &lease, &mut ws, bytes, ctx, start) {
+        Ok(()) => {
             row.copied(nr as u64, bytes);
             if reasons::is_v6() {
-                mark_copied(&pairs);
+                mark_copied(&ws.pairs);
             }
             0
         }
-        Err(e) => failed(&pairs, e, row),
+        Err(e) => failed(&ws.pairs, nr, e, row),
     }
 }
 
@@ -555,11 +466,12 @@ fn mark_copied(pairs: &[Pair]) -> (u64, u64) {
     (copied, bytes)
 }
 
-/// A batch that did not go through whole: on v6 the folios that were
-/// copied keep their copy (they are marked), the rest go to the CPU; on
-/// v5 the whole batch does.
-fn failed(pairs: &[Pair], e: Error, row: &ReasonRow) -> i32 {
-    let nr = pairs.len() as u64;
+/// A batch of `nr` folios that did not go through whole (`pairs`: those
+/// read off the lists, if any): on v6 the folios that were copied keep
+/// their copy (they are marked), the rest go to the CPU; on v5 the whole
+/// batch does.
+fn failed(pairs: &[Pair], nr: usize, e: Error, row: &ReasonRow) -> i32 {
+    let nr = nr as u64;
     // On v5 the core copies the whole batch on the CPU.
     let (copied, bytes) = if reasons::is_v6() {
         mark_copied(pairs)
@@ -569,7 +481,7 @@ fn failed(pairs: &[Pair], e: Error, row: &ReasonRow) -> i32 {
     row.copied(copied, bytes);
     // Out of memory before any copy ran: a decline, not an engine failure.
     if e == ENOMEM && copied == 0 {
-        return declined(pairs.len(), Decline::Memory, row);
+        return declined(nr as usize, Decline::Memory, row);
     }
     row.failed(nr - copied);
     let n = FAILED_BATCHES.fetch_add(1, Ordering::Relaxed);

@@ -26,10 +26,11 @@ use crate::ffi::{self, DmaChan};
 use crate::health::{Cause, Health, Pace};
 use crate::prober;
 use crate::providers::{self, Behaviour};
+use crate::segments::MAX_LANES;
 use crate::stats;
+use crate::workspace::Workspace;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use kernel::alloc::Flags;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
@@ -46,6 +47,7 @@ use kernel::sync::Arc;
 /// the lease for good ([`Chan::retire`]) or owns the last reference
 /// (drop): `ptr` is dereferenced only by a lease holder or while `held`.
 /// `name` and `dev` are copies taken while it was held.
+/// `workspace` is null or a `KBox<Workspace>` leaked to it, which it owns.
 pub(crate) struct Chan {
     ptr: NonNull<DmaChan>,
     held: AtomicBool,
@@ -81,6 +83,9 @@ pub(crate) struct Chan {
     /// What its provider's driver is known to do (providers.rs).
     behaviour: Behaviour,
     health: Health,
+    /// The batch workspace of the channel (workspace.rs): taken by the
+    /// holder of the channel's lease, given back before the lease ends.
+    workspace: AtomicPtr<Workspace>,
 }
 
 /// Room for a channel's name: "dma" + two numbers and "chan".
@@ -144,6 +149,34 @@ impl Chan {
                 CStr::from_char_ptr(ffi::dcbm_chan_driver(ptr.as_ptr())).to_bytes()
             }),
             health: Health::new(),
+            workspace: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// A channel just acquired, with a workspace for the batches that
+    /// will lease it: they allocate nothing (workspace.rs). Dropped
+    /// (released) when there is no memory for it.
+    fn equipped(c: Self) -> Result<Arc<Self>> {
+        let c = Arc::new(c, GFP_KERNEL)?;
+        c.give_workspace(Workspace::for_batches()?);
+        Ok(c)
+    }
+
+    /// Takes the channel's workspace (for the holder of its lease).
+    pub(crate) fn take_workspace(&self) -> Option<KBox<Workspace>> {
+        let p = self.workspace.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a non-null pointer is a leaked `KBox` the `Chan` owned
+        // (the type invariant), swapped out: ownership moves to the caller.
+        (!p.is_null()).then(|| unsafe { KBox::from_raw(p) })
+    }
+
+    /// Gives the channel `ws` as its workspace (freeing one it had).
+    pub(crate) fn give_workspace(&self, ws: KBox<Workspace>) {
+        // INVARIANT: a leaked `KBox`, owned by the `Chan` from here.
+        let old = self.workspace.swap(KBox::into_raw(ws), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: a leaked `KBox` the `Chan` owned, swapped out.
+            drop(unsafe { KBox::from_raw(old) });
         }
     }
 
@@ -353,6 +386,7 @@ impl Chan {
 
 impl Drop for Chan {
     fn drop(&mut self) {
+        drop(self.take_workspace());
         // SAFETY: the last reference: every batch, probe and watch holds
         // an `Arc` to the `Chan` it uses.
         unsafe { self.release() };
@@ -381,13 +415,13 @@ impl ChannelSet {
         // A public channel is shared per CPU by dmaengine: there is one.
         while !public && chans.len() < want {
             match Chan::request_private() {
-                Some(c) => chans.push(Arc::new(c, GFP_KERNEL)?, GFP_KERNEL)?,
+                Some(c) => chans.push(Chan::equipped(c)?, GFP_KERNEL)?,
                 None => break,
             }
         }
         if chans.is_empty() {
             let c = Chan::find_public().ok_or(ENODEV)?;
-            chans.push(Arc::new(c, GFP_KERNEL)?, GFP_KERNEL)?;
+            chans.push(Chan::equipped(c)?, GFP_KERNEL)?;
         }
         let mut by_device: KVec<KVec<Arc<Chan>>> = KVec::new();
         for c in chans.drain_all() {
@@ -477,76 +511,98 @@ impl ChannelSet {
         if !c.try_lease() {
             return None;
         }
-        let mut lease = Lease {
-            by_device: KVec::new(),
-        };
-        if lease.add(c.clone(), 1, GFP_KERNEL).is_err() {
-            c.leased.store(false, Ordering::Release);
-            return None;
-        }
+        let mut lease = Lease::empty();
+        lease.add(c.clone());
         Some(lease)
     }
 
     /// Leases idle channels in the pool for one batch: at most half of
     /// the set (at least one), grouped by device. `None` when every
-    /// channel in the pool is leased.
-    pub(crate) fn lease(&self, gfp: Flags) -> Result<Option<Lease>> {
+    /// channel in the pool is leased. Allocates nothing.
+    pub(crate) fn lease(&self) -> Option<Lease> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let total = self.arcs().count();
-        let cap = total.div_ceil(2).max(1);
+        let cap = total.div_ceil(2).clamp(1, MAX_LANES);
         // Start at a rotating channel, so that leases spread over all.
         let first = NEXT.fetch_add(1, Ordering::Relaxed);
-        // Sized up front: a batch allocates each vector once.
-        let mut lease = Lease {
-            by_device: KVec::with_capacity(self.by_device.len(), gfp)?,
-        };
-        let mut taken = 0;
+        let mut lease = Lease::empty();
         for k in 0..total {
-            if taken == cap {
+            if lease.len == cap {
                 break;
             }
             let Some(c) = self.arcs().nth((first + k) % total) else {
                 break;
             };
-            if !c.health.in_pool() || !c.try_lease() {
-                continue;
+            if c.health.in_pool() && c.try_lease() {
+                lease.add(c.clone());
             }
-            if let Err(e) = lease.add(c.clone(), cap, gfp) {
-                c.leased.store(false, Ordering::Release);
-                return Err(e);
-            }
-            taken += 1;
         }
-        Ok((taken > 0).then_some(lease))
+        (lease.len > 0).then_some(lease)
     }
 }
 
-/// Channels leased by one batch, released on drop.
+/// Channels leased by one batch, released on drop. Held in place: a
+/// no-wait call leases too, and allocates nothing.
 ///
 /// # Invariants
-/// Every channel in `by_device` has `leased` set, by this lease; no group
-/// is empty.
+/// `chans[..len]` are `Some`, the rest `None`; every channel in it has
+/// `leased` set, by this lease; those of one device are next to each
+/// other.
 pub(crate) struct Lease {
-    by_device: KVec<KVec<Arc<Chan>>>,
+    chans: [Option<Arc<Chan>>; MAX_LANES],
+    len: usize,
+}
+
+/// The leased channels of one engine device (never empty).
+pub(crate) struct Group<'a>(&'a [Option<Arc<Chan>>]);
+
+impl Group<'_> {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn chans(&self) -> impl Iterator<Item = &Arc<Chan>> {
+        self.0.iter().flatten()
+    }
+
+    /// The device the group's channels map DMA addresses on.
+    pub(crate) fn device(&self) -> *mut bindings::device {
+        self.chans()
+            .next()
+            .map_or(core::ptr::null_mut(), |c| c.device())
+    }
 }
 
 impl Lease {
-    /// Adds a channel this batch has just leased, of at most `cap`.
-    fn add(&mut self, c: Arc<Chan>, cap: usize, gfp: Flags) -> Result {
-        let group = self
-            .by_device
-            .iter_mut()
-            .find(|g| g[0].device() == c.device());
-        match group {
-            Some(g) => g.push(c, gfp)?,
-            None => {
-                let mut g = KVec::with_capacity(cap, gfp)?;
-                g.push(c, gfp)?;
-                // INVARIANT: the new group is not empty.
-                self.by_device.push(g, gfp)?;
-            }
+    fn empty() -> Self {
+        Self {
+            chans: [const { None }; MAX_LANES],
+            len: 0,
         }
-        Ok(())
+    }
+
+    /// Adds a channel this batch has just leased (within `MAX_LANES`: the
+    /// callers lease fewer), after the others of its device.
+    fn add(&mut self, c: Arc<Chan>) {
+        if self.len == MAX_LANES {
+            c.leased.store(false, Ordering::Release);
+            return;
+        }
+        let dev = c.device();
+        let at = self.chans[..self.len]
+            .iter()
+            .rposition(|x| x.as_ref().is_some_and(|x| x.device() == dev))
+            .map_or(self.len, |i| i + 1);
+        // INVARIANT: the `None` at `len` moves to `at`, which takes the
+        // channel, next to the others of its device.
+        self.chans[at..=self.len].rotate_right(1);
+        self.chans[at] = Some(c);
+        self.len += 1;
+    }
+
+    /// The channel whose workspace the batch uses (workspace.rs).
+    pub(crate) fn first(&self) -> Option<&Arc<Chan>> {
+        self.iter().next()
     }
 
     /// Whether a leased channel's provider cannot report a failed copy.
@@ -556,15 +612,12 @@ impl Lease {
 
     /// Whether every leased channel can be aborted.
     pub(crate) fn all_abortable(&self) -> bool {
-        self.by_device
-            .iter()
-            .flat_map(|g| g.iter())
-            .all(|c| c.can_terminate())
+        self.iter().all(|c| c.can_terminate())
     }
 
-    /// The leased channels.
+    /// The leased channels, those of one device next to each other.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Chan>> {
-        self.by_device.iter().flat_map(|g| g.iter())
+        self.chans[..self.len].iter().flatten()
     }
 
     /// What the batch can expect of the leased channels: the slowest
@@ -588,15 +641,18 @@ impl Lease {
         }
     }
 
-    /// The leased channels of each engine device; none is empty.
-    pub(crate) fn by_device(&self) -> &[KVec<Arc<Chan>>] {
-        &self.by_device
+    /// The leased channels of each engine device.
+    pub(crate) fn by_device(&self) -> impl Iterator<Item = Group<'_>> {
+        let dev = |c: &Option<Arc<Chan>>| c.as_ref().map(|c| c.device());
+        self.chans[..self.len]
+            .chunk_by(move |a, b| dev(a) == dev(b))
+            .map(Group)
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        for c in self.by_device.iter().flat_map(|g| g.iter()) {
+        for c in self.iter() {
             c.leased.store(false, Ordering::Release);
         }
     }

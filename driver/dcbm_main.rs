@@ -30,6 +30,7 @@ mod segments;
 mod sgtable;
 mod stats;
 mod verify;
+mod workspace;
 
 module! {
     type: Dcbm,

@@ -210,6 +210,21 @@ unsigned int dcbm_max_seg_size(struct device *dev)
 	return dma_get_max_seg_size(dev);
 }
 
+/*
+ * The most folios one batch holds: the migration core closes a batch at the
+ * folio that brings it to NR_MAX_BATCHED_MIGRATION base pages (mm/migrate.c,
+ * not in a header: HPAGE_PMD_NR with THP, else 512), so a batch holds at
+ * most that many folios and fewer than twice that many base pages.
+ */
+unsigned int dcbm_batch_folios_max(void)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	return HPAGE_PMD_NR;
+#else
+	return 512;
+#endif
+}
+
 /* A private memcpy channel, or an ERR_PTR. */
 struct dma_chan *dcbm_request_memcpy_chan(void)
 {

@@ -151,25 +151,35 @@ pub(crate) enum Submitted {
     NoDescriptor,
 }
 
-/// Descriptor records per allocation: a chunk never grows, so records do
-/// not move while callbacks point to them.
-const CHUNK: usize = 64;
+/// Descriptor records per allocation (a page of them): a chunk never
+/// grows, so records do not move while callbacks point to them.
+const CHUNK: usize = kernel::page::PAGE_SIZE / core::mem::size_of::<Desc>();
 
-/// The descriptors of one batch, over its leased channels.
+/// The descriptors of one batch at a time, over its leased channels. A
+/// tracker is allocated with its channel's workspace (workspace.rs) and
+/// serves batch after batch: [`Tracker::start`] and [`Tracker::finish`]
+/// allocate nothing.
 ///
 /// # Invariants
-/// - `lanes` is never resized nor borrowed mutably after creation:
-///   callbacks on other CPUs hold shared pointers to its elements.
+/// - `lanes` never holds more than its capacity and is not resized nor
+///   borrowed mutably while a batch runs: callbacks on other CPUs hold
+///   shared pointers to its elements.
 /// - Each chunk of `descs` holds at most its capacity ([`CHUNK`]) and only
 ///   grows within it (`push_within_capacity`), so records never move;
-///   a record is removed only if its descriptor was never queued.
+///   records are added to chunk `chunk`, those before it are full; a
+///   record is removed only if its descriptor was never queued, or by
+///   `finish` once settled.
 /// - `submitted - forgotten - consumed` callbacks have not been consumed
-///   yet; `drop` consumes them all before the memory is freed.
+///   yet, and `events` holds no other event; `finish` and `drop` consume
+///   them all before the records are reused or freed.
 pub(crate) struct Tracker {
     events: Pin<KBox<Events>>,
     lanes: KVec<Lane>,
     descs: KVec<KVec<Desc>>,
-    gfp: kernel::alloc::Flags,
+    chunk: usize,
+    /// How a batch may add a chunk when those allocated are full: only a
+    /// call that may sleep may (a no-wait call allocates nothing).
+    grow: Option<kernel::alloc::Flags>,
     submitted: usize,
     consumed: usize,
     /// Descriptors of terminated channels: they never call back.
@@ -194,44 +204,73 @@ pub(crate) struct Tracker {
 const ISSUE_EVERY: usize = 16;
 
 impl Tracker {
-    /// A tracker over `nr` channels, `chans`, for a batch that may take
-    /// `limit_ms` from its first descriptor.
-    pub(crate) fn new(
+    /// A tracker with room for `lanes` channels and `descs` descriptor
+    /// records, allocated with `gfp`.
+    pub(crate) fn new(lanes: usize, descs: usize, gfp: kernel::alloc::Flags) -> Result<Self> {
+        let mut chunks = KVec::with_capacity(descs.div_ceil(CHUNK).max(1), gfp)?;
+        for _ in 0..chunks.capacity() {
+            chunks.push(KVec::with_capacity(CHUNK, gfp)?, gfp)?;
+        }
+        Ok(Self {
+            events: KBox::pin_init(Events::new(), gfp)?,
+            lanes: KVec::with_capacity(lanes, gfp)?,
+            descs: chunks,
+            chunk: 0,
+            grow: None,
+            submitted: 0,
+            consumed: 0,
+            forgotten: 0,
+            warn_ms: 0,
+            limit: Delta::from_millis(0),
+            deadline: None,
+        })
+    }
+
+    /// Starts a batch over the channels `chans`, which may take `limit_ms`
+    /// from its first descriptor; `grow`: how it may allocate more records
+    /// (`None`: never). EINVAL when there are more channels than room.
+    pub(crate) fn start(
+        &mut self,
         chans: impl Iterator<Item = Arc<Chan>>,
-        nr: usize,
         limit_ms: u32,
         warn_ms: u32,
-        gfp: kernel::alloc::Flags,
-    ) -> Result<Self> {
-        let events = KBox::pin_init(Events::new(), gfp)?;
-        let mut lanes = KVec::with_capacity(nr, gfp)?;
+        grow: Option<kernel::alloc::Flags>,
+    ) -> Result {
+        self.finish();
         for chan in chans {
-            lanes.push(
-                // INVARIANT: `events` is pinned and lives as long as `Self`.
-                Lane {
+            // INVARIANT: `events` is pinned and lives as long as `Self`;
+            // within capacity, or refused.
+            self.lanes
+                .push_within_capacity(Lane {
                     chan,
-                    events: ptr::from_ref(&*events),
+                    events: ptr::from_ref(&*self.events),
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
                     aborting: AtomicBool::new(false),
                     tail_interrupts: AtomicBool::new(true),
                     trouble: AtomicU8::new(Cause::None as u8),
-                },
-                gfp,
-            )?;
+                })
+                .map_err(|_| EINVAL)?;
         }
-        Ok(Self {
-            events,
-            lanes,
-            descs: KVec::new(),
-            gfp,
-            submitted: 0,
-            consumed: 0,
-            forgotten: 0,
-            warn_ms,
-            limit: Delta::from_millis(i64::from(limit_ms)),
-            deadline: None,
-        })
+        self.grow = grow;
+        self.warn_ms = warn_ms;
+        self.limit = Delta::from_millis(i64::from(limit_ms));
+        Ok(())
+    }
+
+    /// Ends the batch: waits for every callback still due (as `drop`),
+    /// then forgets its channels and records, keeping their room.
+    pub(crate) fn finish(&mut self) {
+        self.settle();
+        self.lanes.clear();
+        for c in self.descs.iter_mut() {
+            c.clear();
+        }
+        self.chunk = 0;
+        self.submitted = 0;
+        self.consumed = 0;
+        self.forgotten = 0;
+        self.deadline = None;
     }
 
     pub(crate) fn lanes(&self) -> &[Lane] {
@@ -257,9 +296,16 @@ impl Tracker {
 
     /// A record for a descriptor about to be submitted on `lane`.
     fn record(&mut self, lane: usize, share: usize, off: u64, len: u64) -> Result<*const Desc> {
-        if self.descs.last().is_none_or(|c| c.len() == c.capacity()) {
-            let chunk = KVec::with_capacity(CHUNK, self.gfp)?;
-            self.descs.push(chunk, self.gfp)?;
+        while self
+            .descs
+            .get(self.chunk)
+            .is_some_and(|c| c.len() == c.capacity())
+        {
+            self.chunk += 1;
+        }
+        if self.chunk == self.descs.len() {
+            let gfp = self.grow.ok_or(ENOMEM)?;
+            self.descs.push(KVec::with_capacity(CHUNK, gfp)?, gfp)?;
         }
         let desc = Desc {
             // INVARIANT: a lane of this tracker, which owns the record.
@@ -269,15 +315,15 @@ impl Tracker {
             len,
             ok: AtomicBool::new(false),
         };
-        let chunk = self.descs.last_mut().ok_or(ENOMEM)?;
-        // INVARIANT: within capacity (a full chunk was replaced above).
+        let chunk = &mut self.descs[self.chunk];
+        // INVARIANT: within capacity (full chunks were passed above).
         chunk.push_within_capacity(desc).map_err(|_| ENOMEM)?;
         chunk.last().map(ptr::from_ref).ok_or(ENOMEM)
     }
 
     /// Drops the record of a descriptor that was never queued (the last).
     fn unrecord(&mut self) {
-        if let Some(c) = self.descs.last_mut() {
+        if let Some(c) = self.descs.get_mut(self.chunk) {
             c.pop();
         }
     }

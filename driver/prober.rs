@@ -14,18 +14,18 @@
 //! first flush waits for a run that may have armed it once more before
 //! the lock was taken, the second runs and waits for that one.
 
-use crate::channels::{Chan, ChannelSet};
+use crate::channels::{Chan, ChannelSet, Lease};
 use crate::context::CallCtx;
 use crate::control;
+use crate::coverage::Span;
 use crate::ffi;
 use crate::health;
-use crate::inflight::{Submitted, Tracker};
+use crate::inflight::Submitted;
 use crate::segments::{CopyWalk, Dealer};
-use crate::sgtable::MappedTable;
 use crate::stats;
+use crate::workspace::{Pair, Taken};
 use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::bindings;
-use kernel::dma::DataDirection;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -141,12 +141,12 @@ impl WorkItem for Prober {
 fn probe_one(set: &ChannelSet, c: &Arc<Chan>) {
     // A batch still holds it (one waiting for an engine that cannot
     // abort): later.
-    let Some(_lease) = set.lease_one(c) else {
+    let Some(lease) = set.lease_one(c) else {
         c.health().defer_probe();
         return;
     };
     stats::PROBES.add(1);
-    let ok = match copy_pattern(c) {
+    let ok = match copy_pattern(&lease, c) {
         Ok(ok) => ok,
         Err(e) => {
             // No memory for the probe says nothing of the engine: later.
@@ -181,9 +181,10 @@ fn pattern_block(seed: u8) -> [u8; 256] {
     core::array::from_fn(|i| (i as u8).wrapping_mul(167) ^ seed)
 }
 
-/// Copies one page of a known pattern on `c` and checks it. `Ok(false)`:
-/// the engine failed, timed out or wrote wrong bytes.
-fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
+/// Copies one page of a known pattern on `c`, which `lease` holds, and
+/// checks it. `Ok(false)`: the engine failed, timed out or wrote wrong
+/// bytes.
+fn copy_pattern(lease: &Lease, c: &Arc<Chan>) -> Result<bool> {
     let block = pattern_block(SEED.fetch_add(2, Ordering::Relaxed) | 1);
     let (src, dst) = (Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?);
     // SAFETY: `block` holds `block.len()` bytes, written within the page;
@@ -202,7 +203,6 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
         control::timeout_ms(),
     )
     .max(PROBE_MIN_MS);
-    let ctx = CallCtx::worker(limit);
     // SAFETY: the pages are ours and order 0; each is its own folio.
     let (sf, df) = unsafe {
         (
@@ -210,23 +210,35 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
             ffi::dcbm_page_folio(dst.as_ptr()),
         )
     };
-    let dev = c.device();
-    // SAFETY: the DMA device of a channel the caller's lease holds.
-    let st = unsafe { MappedTable::map(core::iter::once(sf), dev, DataDirection::ToDevice, ctx)? };
-    // SAFETY: as above.
-    let dt =
-        unsafe { MappedTable::map(core::iter::once(df), dev, DataDirection::FromDevice, ctx)? };
-    let mut t = Tracker::new(core::iter::once(c.clone()), 1, limit, limit, GFP_KERNEL)?;
+    // The channel's own workspace, as a batch on it would use.
+    let mut ws = Taken::for_lease(lease, 1, 1, CallCtx::worker(limit)).ok_or(ENOMEM)?;
+    let span = Span {
+        len: PAGE_SIZE as u64,
+        ..Span::default()
+    };
+    let pair = Pair {
+        src: sf,
+        dst: df,
+        span,
+    };
+    ws.pairs.push_within_capacity(pair).map_err(|_| ENOMEM)?;
+    ws.tracker
+        .start(core::iter::once(c.clone()), limit, limit, Some(GFP_KERNEL))?;
+    // SAFETY: the DMA device of the channel `lease` holds; the pages are
+    // ours until this function returns, after the workspace is cleared.
+    let idx = unsafe { ws.map_share(0..1, 0..1, c.device())? };
+    let (t, share) = ws.share(idx);
     let mut queued = true;
-    let mut walk = CopyWalk::new(st.segs(), dt.segs(), PAGE_SIZE as u64);
+    let mut walk = CopyWalk::new(share.src.segs(), share.dst.segs(), PAGE_SIZE as u64);
     for (_, piece, last) in Dealer::new(&mut walk, 1) {
         if !c.copy_aligned(piece.dst, piece.src, piece.len as usize) {
             queued = false;
             break;
         }
-        // SAFETY: `piece` pairs segments of `st` and `dt`, mapped on the
-        // channel's device and dropped after `t`; `probe_one` leases it.
-        match unsafe { t.submit(0, piece, 0, last) } {
+        // SAFETY: `piece` pairs segments of the share's tables, mapped on
+        // the channel's device and unmapped only after the tracker has
+        // settled (`Workspace::unmap`); `lease` holds the channel.
+        match unsafe { t.submit(0, piece, idx, last) } {
             Ok(Submitted::Yes) => {}
             Ok(Submitted::NoDescriptor) | Err(_) => {
                 queued = false;
@@ -234,18 +246,17 @@ fn copy_pattern(c: &Arc<Chan>) -> Result<bool> {
             }
         }
     }
+    let mismatch = walk.mismatch();
     t.issue_all();
     let done = t.wait_all();
     if !done {
         t.abort();
     }
-    let ok = queued && done && !walk.mismatch() && !t.failed();
+    let ok = queued && done && !mismatch && !t.failed();
     drop(walk);
     // The lifetime rule: the tracker settles (the engine is done with the
-    // pages) before the pages are unmapped and freed.
-    drop(t);
-    drop(dt);
-    drop(st);
+    // pages) before the pages are unmapped, then compared, then freed.
+    ws.unmap();
     // The same comparison as verify-after-copy's (verify.rs).
     // SAFETY: two order-0 folios of ours; the page is unmapped from the
     // device, so the CPU sees what the engine wrote.

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Scatter-gather tables over the folios of a batch, in two states: built
-//! ([`FolioTable`]) and mapped on a DMA device ([`MappedTable`]). A mapped
-//! table owns the built one, so it is unmapped before it is freed.
+//! Scatter-gather tables over the folios of a batch. Their entries come
+//! from an [`SgArena`], allocated once per workspace (workspace.rs) and
+//! handed out per batch as one run of entries per engine device; a
+//! [`MappedTable`] is such a run, filled and mapped on a device, and
+//! unmapped on drop.
 
-use crate::context::CallCtx;
 use crate::ffi::{self, Folio};
 use crate::segments::Seg;
 use core::ptr;
@@ -16,129 +17,184 @@ use kernel::prelude::*;
 use kernel::scatterlist::SGTable;
 use kernel::sync::aref::ARef;
 
-/// A table over folios, freed on drop: one entry per folio, or per piece
-/// of at most `seg` bytes of a folio larger than that (the device's
-/// mapping limit: the DMA API maps no segment longer than
-/// `dma_get_max_seg_size()`, 64 KiB for a PCI device unless its driver
-/// raises it, and a THP is 2 MiB).
+/// Scatter-gather entries allocated once and reused: each batch takes
+/// consecutive runs of them ([`SgArena::map`]) and gives them all back
+/// ([`SgArena::reset`]).
 ///
 /// # Invariants
-/// `table` was allocated by `sg_alloc_table` and its entries cover the
-/// folios given to [`FolioTable::new`], in order; it lives in a box, so its
-/// address is stable while mapped.
-struct FolioTable {
-    table: KBox<bindings::sg_table>,
+/// `table` was allocated by `sg_alloc_table` and is never changed after
+/// (its entries are, by the runs handed out); `next` is its entry number
+/// `used` (null once `used` is the table's size).
+pub(crate) struct SgArena {
+    table: bindings::sg_table,
+    next: *mut bindings::scatterlist,
+    used: u32,
 }
 
-impl FolioTable {
-    fn new(
+impl SgArena {
+    /// An arena of `n` entries (`n` > 0), allocated with `gfp`.
+    pub(crate) fn new(n: u32, gfp: bindings::gfp_t) -> Result<Self> {
+        // SAFETY: an all-zero `sg_table` is its documented empty state.
+        let mut table: bindings::sg_table = unsafe { core::mem::zeroed() };
+        // SAFETY: `table` is an empty table owned here; on failure
+        // `sg_alloc_table` frees what it allocated.
+        kernel::error::to_result(unsafe { bindings::sg_alloc_table(&mut table, n, gfp) })?;
+        // INVARIANT: allocated just above; nothing handed out yet.
+        Ok(Self {
+            next: table.sgl,
+            table,
+            used: 0,
+        })
+    }
+
+    /// The entries not handed out since the last reset.
+    pub(crate) fn left(&self) -> u32 {
+        self.table.orig_nents - self.used
+    }
+
+    /// Takes every entry back.
+    ///
+    /// # Safety
+    /// No [`MappedTable`] of this arena is alive.
+    pub(crate) unsafe fn reset(&mut self) {
+        // INVARIANT: entry 0; nothing handed out.
+        self.next = self.table.sgl;
+        self.used = 0;
+    }
+
+    /// Takes the next entries and fills them with `folios`: one entry per
+    /// folio, or per piece of at most `seg` bytes (a multiple of the page
+    /// size) of a folio larger than that. The run's own table header: the
+    /// entries are the arena's, the counts the run's (the DMA API walks
+    /// `orig_nents` entries from `sgl`, whatever follows them). ENOSPC,
+    /// and nothing taken, when the arena has too few entries left.
+    ///
+    /// # Safety
+    /// The folios are valid.
+    unsafe fn fill(
+        &mut self,
         folios: impl Iterator<Item = *mut Folio> + Clone,
         seg: usize,
-        ctx: CallCtx,
-    ) -> Result<Self> {
-        // SAFETY: the folios are valid for the whole migrator call.
+    ) -> Result<bindings::sg_table> {
+        // SAFETY: the folios are valid (the function's contract).
         let size = |f: *mut Folio| unsafe { ffi::dcbm_folio_size(f) };
         let n: usize = folios.clone().map(|f| size(f).div_ceil(seg)).sum();
-        let n = u32::try_from(n)?;
-        // SAFETY: an all-zero `sg_table` is its documented empty state.
-        let mut table = KBox::new(unsafe { core::mem::zeroed() }, ctx.gfp)?;
-        // SAFETY: `table` is an empty table owned by us.
-        kernel::error::to_result(unsafe { bindings::sg_alloc_table(&mut *table, n, ctx.raw_gfp) })?;
-        // INVARIANT: allocated above; filled below, in order.
-        let t = Self { table };
-        let mut sg = t.table.sgl;
-        let mut i = 0;
+        let n = u32::try_from(n).map_err(|_| ENOSPC)?;
+        if n == 0 || n > self.left() {
+            return Err(ENOSPC);
+        }
+        let first = self.next;
         for folio in folios {
             let len = size(folio);
             let mut off = 0;
             while off < len {
                 let part = (len - off).min(seg);
-                // SAFETY: `sg` is entry `i` of a table of `n` entries; the
-                // folio is valid for the whole migrator call and
+                // SAFETY: `next` is entry `used` of the table, below its
+                // size (checked above); the folio is valid and
                 // `off + part` lies within it.
-                unsafe { ffi::dcbm_sg_set_folio_part(sg, folio, part, off) };
+                unsafe { ffi::dcbm_sg_set_folio_part(self.next, folio, part, off) };
                 off += part;
-                i += 1;
-                if i < n as usize {
-                    // SAFETY: entry `i - 1` is not the last one.
-                    sg = unsafe { bindings::sg_next(sg) };
-                }
+                // INVARIANT: `next` follows `used`.
+                self.used += 1;
+                self.next = if self.used < self.table.orig_nents {
+                    // SAFETY: entry `used - 1` is not the table's last.
+                    unsafe { bindings::sg_next(self.next) }
+                } else {
+                    ptr::null_mut()
+                };
             }
         }
-        Ok(t)
+        Ok(bindings::sg_table {
+            sgl: first,
+            nents: 0,
+            orig_nents: n,
+        })
+    }
+
+    /// Takes the next entries, fills them with `folios` (cut at the
+    /// device's mapping limit: the DMA API maps no segment longer than
+    /// `dma_get_max_seg_size()`, 64 KiB for a PCI device unless its driver
+    /// raises it, and a THP is 2 MiB) and maps them on `dev`. ENOSPC when
+    /// the arena has too few entries left.
+    ///
+    /// # Safety
+    /// `dev` is a valid device with a non-zero reference count (the DMA
+    /// device of a channel the caller holds); the folios stay valid while
+    /// the result lives; the arena is neither reset nor dropped while the
+    /// result lives.
+    pub(crate) unsafe fn map(
+        &mut self,
+        folios: impl Iterator<Item = *mut Folio> + Clone,
+        dev: *mut bindings::device,
+        dir: DataDirection,
+    ) -> Result<MappedTable> {
+        // SAFETY: per the function's contract; any thread may drop it.
+        let dev_ref = unsafe { Device::get_device(dev) };
+        // SAFETY: `dev` is alive (`dev_ref`).
+        let limit = unsafe { ffi::dcbm_max_seg_size(dev) } as usize;
+        let seg = (limit / PAGE_SIZE).max(1) * PAGE_SIZE;
+        // SAFETY: the folios are valid (the function's contract).
+        let mut run = unsafe { self.fill(folios, seg)? };
+        // SAFETY: the run's entries are filled; `dev` is alive (`dev_ref`).
+        kernel::error::to_result(unsafe {
+            bindings::dma_map_sgtable(dev, &mut run, dir.into(), 0)
+        })?;
+        // INVARIANT: mapped just above, on the device `dev_ref` holds; the
+        // entries stay the run's until the arena is reset, which the
+        // caller does only after this table is dropped.
+        Ok(MappedTable {
+            run,
+            dev,
+            _dev_ref: dev_ref,
+            dir,
+        })
     }
 }
 
-impl Drop for FolioTable {
+impl Drop for SgArena {
     fn drop(&mut self) {
-        // SAFETY: allocated by `sg_alloc_table` (the type invariant) and
-        // no longer mapped (a `MappedTable` unmaps before this drops).
-        unsafe { bindings::sg_free_table(&mut *self.table) };
+        // SAFETY: allocated by `sg_alloc_table` and unchanged (the type
+        // invariant); no run is mapped any more (`map`'s contract).
+        unsafe { bindings::sg_free_table(&mut self.table) };
     }
 }
 
-/// A folio table mapped on a device, unmapped on drop.
+/// A run of an arena's entries, over folios, mapped on a device; unmapped
+/// on drop.
 ///
 /// # Invariants
-/// `folios.table` is mapped on `dev` with `dir`; `dev` is the device
-/// `dev_ref` holds a reference on, so it outlives the mapping whatever
-/// happens to the channel it came from. (The raw pointer is kept because
-/// `Device::as_raw()` is private to the kernel crate in 7.3.)
+/// `run.sgl` is the first of `run.orig_nents` entries of an arena, filled
+/// and mapped on `dev` with `dir` (`run.nents` DMA segments); the arena
+/// outlives this table. `dev` is the device `dev_ref` holds a reference
+/// on, so it outlives the mapping whatever happens to the channel it came
+/// from. (The raw pointer is kept because `Device::as_raw()` is private to
+/// the kernel crate in 7.3.)
 pub(crate) struct MappedTable {
-    folios: FolioTable,
+    run: bindings::sg_table,
     dev: *mut bindings::device,
     _dev_ref: ARef<Device>,
     dir: DataDirection,
 }
 
 impl MappedTable {
-    /// Builds a table over `folios` and maps it on `dev`.
-    ///
-    /// # Safety
-    /// `dev` is a valid device with a non-zero reference count (the DMA
-    /// device of a channel the caller holds).
-    pub(crate) unsafe fn map(
-        folios: impl Iterator<Item = *mut Folio> + Clone,
-        dev: *mut bindings::device,
-        dir: DataDirection,
-        ctx: CallCtx,
-    ) -> Result<Self> {
-        // SAFETY: per the function's contract; any thread may drop it.
-        let dev_ref = unsafe { Device::get_device(dev) };
-        // SAFETY: `dev` is alive (`dev_ref`).
-        let limit = unsafe { ffi::dcbm_max_seg_size(dev) } as usize;
-        let seg = (limit / PAGE_SIZE).max(1) * PAGE_SIZE;
-        let mut folios = FolioTable::new(folios, seg, ctx)?;
-        // SAFETY: the table is filled; `dev` is alive (`dev_ref`).
-        kernel::error::to_result(unsafe {
-            bindings::dma_map_sgtable(dev, &mut *folios.table, dir.into(), 0)
-        })?;
-        // INVARIANT: mapped just above, on the device `dev_ref` holds.
-        Ok(Self {
-            folios,
-            dev,
-            _dev_ref: dev_ref,
-            dir,
-        })
-    }
-
     /// The number of mapped DMA segments (an IOMMU may merge entries).
     pub(crate) fn nents(&self) -> u32 {
-        self.folios.table.nents
+        self.run.nents
     }
 
     /// The number of entries the table was built with.
     pub(crate) fn entries(&self) -> u32 {
-        self.folios.table.orig_nents
+        self.run.orig_nents
     }
 
     /// The mapped DMA segments.
     pub(crate) fn segs(&self) -> impl Iterator<Item = Seg> + '_ {
-        // SAFETY: our table, mapped (the type invariant) and not modified
+        // SAFETY: our run, mapped (the type invariant) and not modified
         // while borrowed. (`SGTable<Owned>` takes only vmalloc-backed
-        // pages and a bound device, so the folio table is built here and
-        // only walked with the kernel crate's iterator.)
-        let table = unsafe { SGTable::from_raw(ptr::from_ref(&*self.folios.table).cast_mut()) };
+        // pages and a bound device, so the table is built here and only
+        // walked with the kernel crate's iterator, which stops after
+        // `nents` segments.)
+        let table = unsafe { SGTable::from_raw(ptr::from_ref(&self.run).cast_mut()) };
         table.iter().map(|e| Seg {
             addr: e.dma_address(),
             len: e.dma_len(),
@@ -151,8 +207,78 @@ impl Drop for MappedTable {
         // SAFETY: mapped on `dev` with `dir` (the type invariant); the
         // engine is done with it: a batch drops its tables only after its
         // tracker has settled every descriptor (inflight.rs).
-        unsafe {
-            bindings::dma_unmap_sgtable(self.dev, &mut *self.folios.table, self.dir.into(), 0)
-        };
+        unsafe { bindings::dma_unmap_sgtable(self.dev, &mut self.run, self.dir.into(), 0) };
+    }
+}
+
+#[cfg(dcbm_kunit)]
+#[kernel::macros::kunit_tests(dcbm_sgtable)]
+mod tests {
+    use super::*;
+    use kernel::page::Page;
+
+    /// Takes `n` entries of `arena` for the folio `f`, repeated.
+    fn fill(arena: &mut SgArena, f: *mut Folio, n: usize) -> Result<bindings::sg_table> {
+        // SAFETY: the callers' folio is the one of a page they hold.
+        unsafe { arena.fill(core::iter::repeat_n(f, n), PAGE_SIZE) }
+    }
+
+    /// Walks `n` entries from `sg`; whether each is one whole page.
+    fn whole_pages(mut sg: *mut bindings::scatterlist, n: u32) -> bool {
+        for i in 0..n {
+            // SAFETY: an entry of a live arena, within its size.
+            let (len, off) = unsafe { ((*sg).length, (*sg).offset) };
+            if len as usize != PAGE_SIZE || off != 0 {
+                return false;
+            }
+            if i + 1 < n {
+                // SAFETY: not the run's last entry.
+                sg = unsafe { bindings::sg_next(sg) };
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn runs_follow_each_other_across_chained_chunks() {
+        let page = Page::alloc_page(GFP_KERNEL).unwrap();
+        // SAFETY: our order-0 page is a folio.
+        let folio = unsafe { ffi::dcbm_page_folio(page.as_ptr()) };
+        // More entries than one chunk holds: the table is chained.
+        let mut arena = SgArena::new(300, bindings::GFP_KERNEL).unwrap();
+        let a = fill(&mut arena, folio, 200).unwrap();
+        assert_eq!(a.orig_nents, 200);
+        assert_eq!(arena.left(), 100);
+        let b = fill(&mut arena, folio, 100).unwrap();
+        assert_eq!(arena.left(), 0);
+        assert!(whole_pages(a.sgl, 200) && whole_pages(b.sgl, 100));
+        // The second run starts where the first ends.
+        let mut sg = a.sgl;
+        for _ in 0..200 {
+            // SAFETY: within the arena's 300 entries.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+        assert_eq!(sg, b.sgl);
+        assert_eq!(fill(&mut arena, folio, 1).err(), Some(ENOSPC));
+        // SAFETY: nothing was mapped.
+        unsafe { arena.reset() };
+        assert_eq!(arena.left(), 300);
+        let c = fill(&mut arena, folio, 300).unwrap();
+        assert_eq!(c.sgl, a.sgl);
+        assert!(whole_pages(c.sgl, 300));
+    }
+
+    #[test]
+    fn a_run_that_does_not_fit_takes_nothing() {
+        let page = Page::alloc_page(GFP_KERNEL).unwrap();
+        // SAFETY: our order-0 page is a folio.
+        let folio = unsafe { ffi::dcbm_page_folio(page.as_ptr()) };
+        let mut arena = SgArena::new(4, bindings::GFP_KERNEL).unwrap();
+        assert!(fill(&mut arena, folio, 3).is_ok());
+        assert_eq!(fill(&mut arena, folio, 2).err(), Some(ENOSPC));
+        assert_eq!(arena.left(), 1);
+        assert!(fill(&mut arena, folio, 1).is_ok());
+        assert_eq!(arena.left(), 0);
+        assert_eq!(fill(&mut arena, folio, 0).err(), Some(ENOSPC));
     }
 }
