@@ -5,7 +5,9 @@
 # /sys/module/dcbm/reasons/, with every byte and every write intact.
 # Demotion runs on a healthy engine, and with `engines` on a failing and
 # a hung one too; on a v6 kernel the reason mask is checked: with demotion
-# masked off, demotion goes on by the CPU and its row stays 0.
+# masked off, demotion goes on by the CPU and its row stays 0. Last,
+# demotion while every allocation kswapd would make inside dcbm fails:
+# no batch is declined for memory.
 #   tiering.sh [engines]
 . ./lib.sh
 D=/sys/module/dcbm
@@ -23,7 +25,7 @@ reset_row() { echo 0 > "$R/$1"; }
 offload_on 10000
 iface=$(cat $D/interface)
 engines=${1:-}
-n=16
+n=18
 [ "$engines" = engines ] && n=$((n + 8))
 [ "$iface" = v6 ] && n=$((n + 3))
 plan $((n + OFFLOAD_OFF_CHECKS))
@@ -47,51 +49,10 @@ intact() {
     sh -c "test $rc = 0 && test $(json_num lost_writes) = 0"
 }
 
-# failslab (FAILSLAB with its stack filter) fails the slab allocations of
-# the tasks marked make-it-fail that have a dcbm frame on their stack and
-# no swdma one (the engine driver's own allocations are its business).
-F=/sys/kernel/debug/failslab
-INJECT=1000000
-# text_range MODULE: its first and last address (/proc/modules: size and
-# base; the module area's low 32 bits do not carry, checked)
-text_range() {
-  set -- $(awk -v m="$1" '$1 == m { print $2, $6 }' /proc/modules)
-  hi=${2%????????} lo=0x${2#"${2%????????}"}
-  [ $((lo + $1)) -le $((0xffffffff)) ] || { echo "text_range: carry" >&2; return 1; }
-  printf '%s %s%08x\n' "$2" "$hi" $((lo + $1))
-}
-failslab_arm() {
-  set -- $(text_range dcbm) $(text_range swdma)
-  [ $# = 4 ] || return 1
-  echo "$1" > $F/require-start && echo "$2" > $F/require-end &&
-    echo "$3" > $F/reject-start && echo "$4" > $F/reject-end &&
-    echo 32 > $F/stacktrace-depth && echo Y > $F/task-filter &&
-    echo N > $F/ignore-gfp-wait && echo 0 > $F/verbose && echo 1 > $F/interval &&
-    echo $INJECT > $F/times && echo 100 > $F/probability
-}
-injected() { echo $((INJECT - $(cat $F/times))); }
-kswapds() { for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in kswapd*) echo "${p#/proc/}" ;; esac; done; }
-
 # 1. Healthy engine. (Each phase resets the row it checks.)
 for f in "$R"/*; do echo 0 > "$f"; done
 echo 0 > $D/engine/nowait_max_us
-# The injection reaches dcbm: a channel resize by a task whose every
-# allocation in dcbm fails is refused with ENOMEM and changes nothing.
-failslab_arm || echo "failslab: cannot arm it"
-chans=$(cat $D/nr_dma_chan)
-err=$(sh -c "echo 1 > /proc/self/make-it-fail && echo 3 > $D/nr_dma_chan" 2>&1)
-check "failslab reaches dcbm's allocations: a resize is refused ($err), nr_dma_chan still $(cat $D/nr_dma_chan), $(injected) failures injected" \
-  sh -c "echo '$err' | grep -qi 'out of memory\|cannot allocate memory' && test $(cat $D/nr_dma_chan) = $chans && test $(injected) -gt 0"
-# Now in kswapd, whose demotions are no-wait calls: a batch that needed
-# an allocation would be declined for memory.
-echo $INJECT > $F/times
-for p in $(kswapds); do echo 1 > /proc/$p/make-it-fail; done
-k0=$(vm pgdemote_kswapd)
 demote healthy
-for p in $(kswapds); do echo 0 > /proc/$p/make-it-fail; done
-echo 0 > $F/probability
-check "kswapd demoted pages ($(($(vm pgdemote_kswapd) - k0))) while every allocation it made in dcbm would have failed ($(injected) did)" \
-  test $(($(vm pgdemote_kswapd) - k0)) -gt 0
 intact "demotion, healthy engine"
 check "the kernel demoted pages to node 1 ($moved), some of them written to while they moved ($(json_num pages_on_to_node))" \
   sh -c "test $moved -gt 0 && test $(json_num pages_on_to_node) -gt 0"
@@ -99,7 +60,7 @@ check "demotion went through dcbm: $(row demotion batches) batches offered, $(ro
   sh -c "test $(row demotion folios_copied) -gt 0"
 check "demotion batches were no-wait calls, the longest $(cat $D/engine/nowait_max_us) us (at most 100 ms)" \
   sh -c "test $(cat $D/engine/nowait_batches) -gt 0 && test $(cat $D/engine/nowait_max_us) -le 100000"
-check "no demotion batch declined for memory, kswapd's included (declined_memory $(row demotion declined_memory))" \
+check "no demotion batch declined for memory (declined_memory $(row demotion declined_memory))" \
   test "$(row demotion declined_memory)" = 0
 # (A healthy engine may still miss a no-wait call's 25 ms under TCG on a
 # busy host: those batches go to the CPU, and the channel comes back.)
@@ -201,6 +162,70 @@ if [ "$iface" = v6 ]; then
     test "$(row demotion batches)" = 0
   echo all > $D/reason_mask
 fi
+
+# 7. kswapd without memory: demotion while every allocation kswapd would
+# make inside dcbm fails. A batch allocates nothing (its channel's
+# workspace), so none is declined for memory. Last: the kernel's DMA-API
+# debugging allocates under dcbm's frames too (its cacheline tracking,
+# for the mappings dcbm asks for) and turns itself off at the first
+# failure.
+# failslab (FAILSLAB with its stack filter) fails the slab allocations of
+# the tasks marked make-it-fail that have a dcbm frame on their stack and
+# no swdma one (the engine driver's own allocations are its business).
+F=/sys/kernel/debug/failslab
+INJECT=1000000
+# text_range MODULE: a range that holds MODULE's code and no other
+# module's: from its base (/proc/modules) to the next module's base or to
+# its size (all its sections), whichever comes first. The module area's
+# addresses share their upper 32 bits; only the lower ones are computed.
+text_range() {
+  set -- $(awk -v m="$1" '$1 == m { print $2, $6 }' /proc/modules)
+  [ $# = 2 ] || return 1
+  base=$2 hi=${2%????????}
+  lo=$((0x${2#"$hi"})) end=$((0x${2#"$hi"} + $1))
+  for b in $(awk '{ print $6 }' /proc/modules); do
+    [ "${b%????????}" = "$hi" ] || continue
+    b=$((0x${b#"$hi"}))
+    [ $b -gt $lo ] && [ $b -lt $end ] && end=$b
+  done
+  [ $end -le $((0xffffffff)) ] || return 1
+  printf '%s %s%08x\n' "$base" "$hi" $end
+}
+failslab_arm() {
+  set -- $(text_range dcbm) $(text_range swdma)
+  [ $# = 4 ] || return 1
+  echo "$1" > $F/require-start && echo "$2" > $F/require-end &&
+    echo "$3" > $F/reject-start && echo "$4" > $F/reject-end &&
+    echo 32 > $F/stacktrace-depth && echo Y > $F/task-filter &&
+    echo N > $F/ignore-gfp-wait && echo 0 > $F/verbose && echo 1 > $F/interval &&
+    echo $INJECT > $F/times && echo 100 > $F/probability
+}
+injected() { echo $((INJECT - $(cat $F/times))); }
+kswapds() { for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in kswapd*) echo "${p#/proc/}" ;; esac; done; }
+
+reset_row demotion
+# The injection reaches dcbm: a channel resize by a task whose every
+# allocation in dcbm fails is refused with ENOMEM and changes nothing.
+failslab_arm || echo "failslab: cannot arm it"
+chans=$(cat $D/nr_dma_chan)
+err=$(sh -c "echo 1 > /proc/self/make-it-fail && echo 3 > $D/nr_dma_chan" 2>&1)
+check "failslab reaches dcbm's allocations: a resize is refused ($err), nr_dma_chan still $(cat $D/nr_dma_chan), $(injected) failures injected" \
+  sh -c "echo '$err' | grep -qi 'out of memory\|cannot allocate memory' && test $(cat $D/nr_dma_chan) = $chans && test $(injected) -gt 0"
+echo $INJECT > $F/times
+for p in $(kswapds); do echo 1 > /proc/$p/make-it-fail; done
+k0=$(vm pgdemote_kswapd)
+demote nomem
+for p in $(kswapds); do echo 0 > /proc/$p/make-it-fail; done
+echo 0 > $F/probability
+intact "demotion, kswapd without memory"
+# (The failures injected are the test kernel's DMA-API debugging, which
+# allocates under dcbm's frames when dcbm maps: booted with dma_debug=off,
+# none is.)
+check "kswapd demoted pages ($(($(vm pgdemote_kswapd) - k0))) while every allocation it made in dcbm failed ($(injected) did)" \
+  test $(($(vm pgdemote_kswapd) - k0)) -gt 0
+check "kswapd without memory: no demotion batch declined for memory (declined_memory $(row demotion declined_memory)), $(row demotion folios_copied) of $(row demotion folios) folios copied by DMA" \
+  sh -c "test $(row demotion declined_memory) = 0 && test $(row demotion folios_copied) -gt 0"
+
 echo 0 > /sys/kernel/mm/numa/demotion_enabled
 offload_off
 finish
