@@ -201,6 +201,21 @@ size_t dcbm_folio_size(struct folio *folio)
 void dcbm_sg_set_folio_part(struct scatterlist *sg, struct folio *folio,
 			    size_t len, size_t offset)
 {
+	/*
+	 * A workspace's entries are reused batch after batch (sgtable.rs):
+	 * forget the last mapping's DMA state, as sg_init_table() does for a
+	 * new table, since unmapping does not clear all of it (dma-iommu
+	 * leaves SG_DMA_SWIOTLB on a bounced run's first entry, and takes
+	 * the next run that starts there for bounced too). The chain and end
+	 * marks in page_link stay.
+	 */
+	sg->dma_address = 0;
+#ifdef CONFIG_NEED_SG_DMA_LENGTH
+	sg->dma_length = 0;
+#endif
+#ifdef CONFIG_NEED_SG_DMA_FLAGS
+	sg->dma_flags = 0;
+#endif
 	sg_set_folio(sg, folio, len, offset);
 }
 

@@ -260,12 +260,28 @@ mod tests {
         }
         assert_eq!(sg, b.sgl);
         assert_eq!(fill(&mut arena, folio, 1).err(), Some(ENOSPC));
+        // A mapping leaves its DMA state in the entries.
+        let mut sg = a.sgl;
+        for _ in 0..300 {
+            // SAFETY: an entry of the arena, which nothing maps.
+            unsafe { (*sg).dma_address = 0xdead_0000 };
+            // SAFETY: within the arena's 300 entries (the last is marked).
+            sg = unsafe { bindings::sg_next(sg) };
+        }
         // SAFETY: nothing was mapped.
         unsafe { arena.reset() };
         assert_eq!(arena.left(), 300);
         let c = fill(&mut arena, folio, 300).unwrap();
         assert_eq!(c.sgl, a.sgl);
         assert!(whole_pages(c.sgl, 300));
+        // Filled again, the entries have forgotten it.
+        let mut sg = c.sgl;
+        for _ in 0..300 {
+            // SAFETY: as above.
+            assert_eq!(unsafe { (*sg).dma_address }, 0);
+            // SAFETY: as above.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
     }
 
     #[test]
