@@ -157,8 +157,9 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy, last: bool) 
         };
         let tail = last && done + piece.len == c.len;
         // SAFETY: `c` pairs segments of the share's two tables, mapped on
-        // this lane's device and dropped only after the tracker (`OnEngine`),
-        // whose channels the batch leases; `piece` is a part of it.
+        // this lane's device and unmapped only once the tracker has
+        // finished the batch (`Workspace::unmap`); the batch leases the
+        // lane's channel; `piece` is a part of `c`.
         match unsafe { t.submit(lane, piece, share, tail) }? {
             Submitted::Yes => {
                 done += len as u64;
@@ -431,7 +432,9 @@ unsafe fn offload_copy(
     // SAFETY: forwarded from the core's contract; the workspace has room
     // for `nr` pairs.
     if let Err(e) = unsafe { collect_pairs(dst_list, src_list, nr, &mut ws.pairs) } {
-        return failed(&[], nr, e, row);
+        // Lists not as the core promised: no DMA was tried.
+        row.failed(nr as u64);
+        return e.to_errno();
     }
     match copy(&set, &lease, &mut ws, bytes, ctx, start) {
         Ok(()) => {

@@ -105,7 +105,9 @@ unsafe impl Send for Chan {}
 // (`issue_pending`, terminate and synchronize, the getters). Preparing and
 // submitting descriptors, which a provider serialises only per channel, is
 // done only by the holder of the channel's lease (`leased`: one batch or
-// one probe at a time; `Lease`, `ChannelSet::lease_one`).
+// one probe at a time; `Lease`, `ChannelSet::lease_one`). So is the use of
+// the workspace, which moves between the `Chan` and that holder by an
+// atomic swap; idle, it holds no channel, and any thread may free it.
 unsafe impl Sync for Chan {}
 
 impl Chan {

@@ -226,17 +226,19 @@ unsigned int dcbm_max_seg_size(struct device *dev)
 }
 
 /*
- * The most folios one batch holds: the migration core closes a batch at the
- * folio that brings it to NR_MAX_BATCHED_MIGRATION base pages (mm/migrate.c,
- * not in a header: HPAGE_PMD_NR with THP, else 512), so a batch holds at
- * most that many folios and fewer than twice that many base pages.
+ * A bound on the base pages, and so on the folios, of one batch: the
+ * migration core closes a batch at the folio that brings it to
+ * NR_MAX_BATCHED_MIGRATION base pages (mm/migrate.c, not in a header:
+ * HPAGE_PMD_NR with THP, else 512), so a batch holds fewer than twice that
+ * many; the large folios of a batch that had to be split are retried as one
+ * batch of their order-0 folios.
  */
-unsigned int dcbm_batch_folios_max(void)
+unsigned int dcbm_batch_pages_max(void)
 {
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
-	return HPAGE_PMD_NR;
+	return 2 * HPAGE_PMD_NR;
 #else
-	return 512;
+	return 2 * 512;
 #endif
 }
 

@@ -41,7 +41,7 @@ size_t dcbm_folio_size(struct folio *folio);
 void dcbm_sg_set_folio_part(struct scatterlist *sg, struct folio *folio,
 			    size_t len, size_t offset);
 unsigned int dcbm_max_seg_size(struct device *dev);
-unsigned int dcbm_batch_folios_max(void);
+unsigned int dcbm_batch_pages_max(void);
 struct dma_chan *dcbm_request_memcpy_chan(void);
 struct dma_chan *dcbm_find_public_memcpy_chan(void);
 struct device *dcbm_chan_device(struct dma_chan *chan);

@@ -30,7 +30,7 @@ unsafe extern "C" {
         offset: usize,
     );
     pub fn dcbm_max_seg_size(dev: *mut device) -> kernel::ffi::c_uint;
-    pub fn dcbm_batch_folios_max() -> kernel::ffi::c_uint;
+    pub fn dcbm_batch_pages_max() -> kernel::ffi::c_uint;
     pub fn dcbm_request_memcpy_chan() -> *mut dma_chan;
     pub fn dcbm_find_public_memcpy_chan() -> *mut dma_chan;
     pub fn dcbm_chan_device(chan: *mut dma_chan) -> *mut device;

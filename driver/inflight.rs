@@ -334,8 +334,9 @@ impl Tracker {
     ///
     /// # Safety
     /// `c.dst` and `c.src` are `c.len` bytes mapped on lane `i`'s
-    /// channel's device, and stay mapped until this tracker is dropped;
-    /// the caller holds the lane's channel's lease.
+    /// channel's device, and stay mapped until this tracker has finished
+    /// the batch (`finish`, or its drop); the caller holds the lane's
+    /// channel's lease.
     pub(crate) unsafe fn submit(
         &mut self,
         i: usize,

@@ -8,9 +8,10 @@
 //! short exactly when it needs the offload most: with the workspace, its
 //! copy path allocates nothing.
 //!
-//! A workspace is sized for the largest batch the migration core makes
-//! (`dcbm_batch_folios_max()`, 512 folios on x86-64, in fewer than twice
-//! that many base pages); each entry of a table covers at least a page.
+//! A workspace is sized for the largest batch the migration core makes:
+//! fewer than `dcbm_batch_pages_max()` base pages (1024 on x86-64), so as
+//! many folios at most (a batch of split folios is retried whole, one
+//! folio a page), and as many table entries (each covers at least a page).
 //! A batch that does not fit (a kernel built with larger batches) gets a
 //! workspace of its own when it may sleep, and is declined for memory
 //! when it may not.
@@ -33,6 +34,12 @@ use kernel::sync::Arc;
 
 /// One (source, destination) folio pair of the batch, and where its bytes
 /// lie in its share (`span.len` is the folio size).
+///
+/// # Invariants
+/// `src` and `dst` are folios of the same size that stay valid while the
+/// pair is in a workspace: those of the current migrator call (or a
+/// probe's own pages), from `collect_pairs` until the workspace is cleared
+/// before the call returns.
 #[derive(Clone, Copy)]
 pub(crate) struct Pair {
     pub(crate) src: *mut Folio,
@@ -108,13 +115,8 @@ impl Workspace {
     /// A workspace sized for any batch of the migration core (a channel's).
     pub(crate) fn for_batches() -> Result<KBox<Self>> {
         // SAFETY: no preconditions.
-        let folios = unsafe { ffi::dcbm_batch_folios_max() };
-        Self::new(
-            folios as usize,
-            2 * folios,
-            GFP_KERNEL,
-            bindings::GFP_KERNEL,
-        )
+        let pages = unsafe { ffi::dcbm_batch_pages_max() };
+        Self::new(pages as usize, pages, GFP_KERNEL, bindings::GFP_KERNEL)
     }
 
     /// Whether a batch of `folios` folios in `pages` base pages fits.
@@ -127,7 +129,7 @@ impl Workspace {
     ///
     /// # Safety
     /// `dev` is the DMA device of the lanes' channels, which the caller
-    /// leases; the pairs are folios of the current migrator call.
+    /// leases.
     pub(crate) unsafe fn map_share(
         &mut self,
         folios: Range<usize>,
@@ -136,9 +138,11 @@ impl Workspace {
     ) -> Result<usize> {
         let part = &self.pairs[folios.clone()];
         let bytes = part.iter().map(|p| p.span.len).sum();
-        // SAFETY: `dev` is held (the function's contract); the runs are
-        // dropped before the arenas are reset (`clear`) or freed (field
-        // order).
+        // SAFETY: `dev` is held (the function's contract); the folios stay
+        // valid while the runs live (`Pair`'s invariant: the runs are
+        // dropped when the workspace is cleared, before the call returns);
+        // the runs are dropped before the arenas are reset (`unmap`) or
+        // freed (field order).
         let src = unsafe {
             self.src
                 .map(part.iter().map(|p| p.src), dev, DataDirection::ToDevice)?
