@@ -20,7 +20,6 @@
 use crate::channels::{ChannelSet, Lease};
 use crate::context::CallCtx;
 use crate::control;
-use crate::coverage::Span;
 use crate::ffi;
 use crate::health::{self, Cause};
 use crate::inflight::{Submitted, Tracker};
@@ -88,15 +87,9 @@ unsafe fn collect_pairs(
         if ss != ds {
             return Err(EINVAL);
         }
-        let pair = Pair {
-            src,
-            dst,
-            span: Span {
-                len: ss as u64,
-                ..Span::default()
-            },
-        };
-        pairs.push_within_capacity(pair).map_err(|_| EINVAL)?;
+        pairs
+            .push_within_capacity(Pair::new(src, dst, ss as u64))
+            .map_err(|_| EINVAL)?;
         // SAFETY: list entries of valid lists.
         unsafe {
             s = (*s).next;
@@ -245,11 +238,6 @@ fn submit(ws: &mut Workspace, lease: &Lease) -> Result {
         lane = lanes.end;
         if folios.is_empty() {
             continue;
-        }
-        let mut off = 0;
-        for p in ws.pairs[folios.clone()].iter_mut() {
-            p.span.off = off;
-            off += p.span.len;
         }
         let mapping = Instant::<Monotonic>::now();
         // SAFETY: the DMA device of channels the lease holds; the pairs

@@ -563,13 +563,11 @@ impl Group<'_> {
         self.0.len()
     }
 
-    pub(crate) fn chans(&self) -> impl Iterator<Item = &Arc<Chan>> {
-        self.0.iter().flatten()
-    }
-
     /// The device the group's channels map DMA addresses on.
     pub(crate) fn device(&self) -> *mut bindings::device {
-        self.chans()
+        self.0
+            .iter()
+            .flatten()
             .next()
             .map_or(core::ptr::null_mut(), |c| c.device())
     }

@@ -17,7 +17,6 @@
 use crate::channels::{Chan, ChannelSet, Lease};
 use crate::context::CallCtx;
 use crate::control;
-use crate::coverage::Span;
 use crate::ffi;
 use crate::health;
 use crate::inflight::Submitted;
@@ -212,16 +211,9 @@ fn copy_pattern(lease: &Lease, c: &Arc<Chan>) -> Result<bool> {
     };
     // The channel's own workspace, as a batch on it would use.
     let mut ws = Taken::for_lease(lease, 1, 1, CallCtx::worker(limit)).ok_or(ENOMEM)?;
-    let span = Span {
-        len: PAGE_SIZE as u64,
-        ..Span::default()
-    };
-    let pair = Pair {
-        src: sf,
-        dst: df,
-        span,
-    };
-    ws.pairs.push_within_capacity(pair).map_err(|_| ENOMEM)?;
+    ws.pairs
+        .push_within_capacity(Pair::new(sf, df, PAGE_SIZE as u64))
+        .map_err(|_| ENOMEM)?;
     ws.tracker
         .start(core::iter::once(c.clone()), limit, limit, Some(GFP_KERNEL))?;
     // SAFETY: the DMA device of the channel `lease` holds; the pages are

@@ -47,6 +47,18 @@ pub(crate) struct Pair {
     pub(crate) span: Span,
 }
 
+impl Pair {
+    /// A pair of folios of `len` bytes each, its place in a share not set
+    /// yet.
+    pub(crate) fn new(src: *mut Folio, dst: *mut Folio, len: u64) -> Self {
+        let span = Span {
+            len,
+            ..Span::default()
+        };
+        Self { src, dst, span }
+    }
+}
+
 impl AsRef<Span> for Pair {
     fn as_ref(&self) -> &Span {
         &self.span
@@ -124,8 +136,9 @@ impl Workspace {
         folios <= self.pairs.capacity() && pages <= u64::from(self.src.left().min(self.dst.left()))
     }
 
-    /// Maps the pairs `folios` (their spans set) on `dev`, the device of
-    /// the tracker's lanes `lanes`, as a new share; its number.
+    /// Maps the pairs `folios` on `dev`, the device of the tracker's lanes
+    /// `lanes`, as a new share, and sets each pair's place in it; the
+    /// share's number.
     ///
     /// # Safety
     /// `dev` is the DMA device of the lanes' channels, which the caller
@@ -136,8 +149,12 @@ impl Workspace {
         lanes: Range<usize>,
         dev: *mut bindings::device,
     ) -> Result<usize> {
+        let mut bytes = 0;
+        for p in self.pairs[folios.clone()].iter_mut() {
+            p.span.off = bytes;
+            bytes += p.span.len;
+        }
         let part = &self.pairs[folios.clone()];
-        let bytes = part.iter().map(|p| p.span.len).sum();
         // SAFETY: `dev` is held (the function's contract); the folios stay
         // valid while the runs live (`Pair`'s invariant: the runs are
         // dropped when the workspace is cleared, before the call returns);

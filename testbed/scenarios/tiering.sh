@@ -182,7 +182,8 @@ text_range() {
   set -- $(awk -v m="$1" '$1 == m { print $2, $6 }' /proc/modules)
   [ $# = 2 ] || return 1
   base=$2 hi=${2%????????}
-  lo=$((0x${2#"$hi"})) end=$((0x${2#"$hi"} + $1))
+  lo=$((0x${2#"$hi"}))
+  end=$((lo + $1))
   for b in $(awk '{ print $6 }' /proc/modules); do
     [ "${b%????????}" = "$hi" ] || continue
     b=$((0x${b#"$hi"}))
