@@ -33,12 +33,12 @@ done
 # clang-19, lld-19 and llvm-19 (llvm-ar-19, llvm-nm-19, ...) build the
 # sanitizer kernel (build-kernel.sh --variant san, LLVM=-19); rsync the
 # kernel packages (headers_install); debootstrap the Debian 12 root;
-# ansible-core and ansible-lint for the Ansible collection. All
+# ansible-core, ansible-lint and ssh for the Ansible collection. All
 # here, so that no later step runs apt while another does.
 pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
       libclang-19-dev clang-19 lld-19 llvm-19 busybox-static kmod
       dkms dh-dkms debhelper devscripts lintian fakeroot rpm rpmlint
-      python3-matplotlib zstd debootstrap rsync ansible-core ansible-lint)
+      python3-matplotlib zstd debootstrap rsync ansible-core ansible-lint openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -96,14 +96,25 @@ layer_key=$( { basename "$base"; sed -n '/^# --- the image with DKMS/,/^# --- en
 layer=$DCBM_CACHE/rootfs-dkms-$layer_key.tar
 rm -rf "$stage" && mkdir -p "$stage" || die "cannot empty $stage"
 if [ ! -f "$layer" ]; then
-  log "adding dkms, gcc, make, libelf1 to the image (apt, from $mirror)"
+  log "adding dkms, gcc, make, libelf1, openssh-server, python3, sudo to the image (apt, from $mirror)"
   tar -C "$stage" --numeric-owner -xf "$base"
   cp /etc/resolv.conf "$stage/etc/resolv.conf"
   echo "deb $mirror bookworm main" > "$stage/etc/apt/sources.list"
+  # (sshd, python3, python3-apt and sudo: an Ansible managed node, for
+  # the collection's test in boot A; sudo for plays with become)
   in_root apt-get update >>"$log" 2>&1 &&
-    in_root apt-get install -y --no-install-recommends dkms libelf1 >>"$log" 2>&1 ||
+    in_root apt-get install -y --no-install-recommends dkms libelf1 \
+      openssh-server python3 python3-apt sudo >>"$log" 2>&1 ||
     { tail -20 "$log" >&2; die "apt-get install dkms in the image failed"; }
   in_root apt-get clean
+  # QEMU's user network (vm/run --ssh-port): the guest is 10.0.2.15. (No
+  # LLDP: it needs packet sockets, which the test-bed kernel leaves out,
+  # and networkd fails the link when it cannot start it.)
+  mkdir -p "$stage/etc/systemd/network"
+  printf '[Match]\nName=e*\n\n[Network]\nAddress=10.0.2.15/24\nGateway=10.0.2.2\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nLLDP=no\nEmitLLDP=no\n' \
+    > "$stage/etc/systemd/network/10-qemu-user.network"
+  in_root systemctl enable systemd-networkd.service >>"$log" 2>&1 ||
+    die "systemctl enable systemd-networkd in the image failed"
   rm -rf "$stage"/var/lib/apt/lists/* "$stage/etc/resolv.conf"
   tar -C "$stage" --numeric-owner -cf "$layer.tmp" . && mv "$layer.tmp" "$layer"
   for old in "$DCBM_CACHE"/rootfs-dkms-*.tar; do [ "$old" = "$layer" ] || rm -f "$old"; done
@@ -162,15 +173,56 @@ swdma_for() {
   depmod -b "$stage" "$rel"
 }
 
+# The Ansible collection's test (deploy/ansible/tests/vm/check-collection)
+# shares boot A: once the guest's own checks are done it says
+# DCBM-ANSIBLE-READY and waits; the collection's playbooks run from here
+# over SSH (QEMU's user network, port 22 forwarded to the host's
+# loopback, a key made for this run), then the guest is told it is done.
+ansible_check=$top/deploy/ansible/tests/vm/check-collection
+ansible_key=$out/ansible-key
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+guest_ssh() {
+  ssh -q -i "$ansible_key" -p "$1" -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30 root@127.0.0.1 "${@:2}"
+}
+# ansible_run PORT VM_PID CONSOLE: the collection's checks, once the guest is ready
+ansible_run() {
+  local port=$1 vm=$2 console=$3 line summary=""
+  while kill -0 "$vm" 2>/dev/null && ! grep -q '^DCBM-ANSIBLE-READY' "$console" 2>/dev/null; do sleep 1; done
+  if ! grep -q '^DCBM-ANSIBLE-READY' "$console" 2>/dev/null; then
+    ko "boot A: ansible: the guest ended before it was ready for Ansible"
+    return
+  fi
+  while IFS= read -r line; do
+    case $line in
+      PASS\ *) ok "boot A: ansible: ${line#PASS }" ;;
+      FAIL\ *) ko "boot A: ansible: ${line#FAIL }" ;;
+      *\ passed,\ *\ failed) summary=$line ;;
+      *) echo "  $line" >>"$log" ;;
+    esac
+  done < <("$ansible_check" "$port" "$ansible_key" "$out/ansible" 2>&1)
+  [ -n "$summary" ] || ko "boot A: ansible: $ansible_check stopped before its summary (see $log)"
+  guest_ssh "$port" touch /run/dcbm-ansible-done || ko "boot A: ansible: the guest could not be told Ansible is done"
+}
+
 # boot TAG REL [short]: boot REL's /boot/vmlinuz from the image, the whole
 # image as the initramfs, scenario boot-upgrade (short: boot-systemd's
 # checks of the policy in effect only); the guest's checks count.
 boot() {
-  local tag=$1 rel=$2 kdir=$out/kernel-$2 cpio=$out/root.cpio.gz rc line
+  local tag=$1 rel=$2 kdir=$out/kernel-$2 cpio=$out/root.cpio.gz rc line port="" vm
   echo "${3:-full}" > "$stage/usr/lib/dcbm-testbed/boot-systemd-mode"
   mkdir -p "$kdir/arch/x86/boot"
   cp "$stage/boot/vmlinuz-$rel" "$kdir/arch/x86/boot/bzImage"
   echo "$rel" > "$stage/usr/lib/dcbm-testbed/expect-release"
+  rm -f "$stage/usr/lib/dcbm-testbed/ansible-wait" "$stage/root/.ssh/authorized_keys"
+  if [ "$tag" = A ]; then
+    rm -f "$ansible_key" "$ansible_key.pub"
+    ssh-keygen -q -t ed25519 -N "" -C dcbm-testbed -f "$ansible_key"
+    install -d -m 0700 "$stage/root/.ssh"
+    install -m 0600 "$ansible_key.pub" "$stage/root/.ssh/authorized_keys"
+    touch "$stage/usr/lib/dcbm-testbed/ansible-wait"
+    port=$(free_port)
+  fi
   # (the headers packages' files stay out: nothing reads them at run time,
   # and 200 MiB each would make the TCG boot unpack for minutes; dpkg's
   # database still lists them. So does the compiler DKMS used, 140 MiB
@@ -181,8 +233,12 @@ boot() {
     cpio -o -H newc --quiet | gzip -1) > "$cpio"
   log "boot $tag: $rel, image $(du -h "$cpio" | cut -f1)"
   # (2 GiB per node: the image, with the headers packages, is unpacked in RAM)
+  rm -f "$out/boot-$tag.log"
   "$top/testbed/vm/run" --kernel "$kdir" --initramfs "$cpio" --timeout "${VM_TIMEOUT:-900}" --mem-mib 2048 \
-    --log "$out/boot-$tag.log" boot-upgrade >"$out/boot-$tag.host" 2>&1
+    ${port:+--ssh-port "$port"} --log "$out/boot-$tag.log" boot-upgrade >"$out/boot-$tag.host" 2>&1 &
+  vm=$!
+  [ -z "$port" ] || ansible_run "$port" "$vm" "$out/boot-$tag.log"
+  wait "$vm"
   rc=$?
   while IFS= read -r line; do
     case $line in
