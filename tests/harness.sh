@@ -31,6 +31,8 @@ took() { took+=("$(($SECONDS - $1)) $2"); }
 phase_table() {
   phase_secs+=($((SECONDS - phase_t0)))
   local i secs name
+  # (every one of them, slowest first, in the logs)
+  ((${#took[@]})) && printf '%s\n' "${took[@]}" | sort -rn >"$logdir/times.txt"
   printf '%-44s %7s\n' "slowest steps and boots" seconds
   ((${#took[@]})) && printf '%s\n' "${took[@]}" | sort -rn | head -12 |
     while read -r secs name; do printf '%-44s %7d\n' "${name:0:44}" "$secs"; done

@@ -278,6 +278,9 @@ ln -sfn /etc/systemd/system/dcbm-testbed-check.service \
 # (what `off`, hot-plug, a disabled unit and a missing or broken module do
 # is checked on B, the v6 module)
 boot A "$rel_a" short
+# (deploy/ansible/try-on-testbed: a newcomer's playbook against boot A is
+# all that was asked for)
+[ -z "${DCBM_TRY_PLAYBOOK:-}" ] || finish
 
 # --- 2. bad input: the kernel installs, dcbm is skipped, saying why ----------
 # B's headers without the Rust artifacts (a stock headers package)
