@@ -177,14 +177,11 @@ swdma_for() {
 # shares boot A: once the guest's own checks are done it says
 # DCBM-ANSIBLE-READY and waits; the collection's playbooks run from here
 # over SSH (QEMU's user network, port 22 forwarded to the host's
-# loopback, a key made for this run), then the guest is told it is done.
+# loopback, a key made for this run), which tell the guest when they are
+# done.
 ansible_check=$top/deploy/ansible/tests/vm/check-collection
 ansible_key=$out/ansible-key
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-guest_ssh() {
-  ssh -q -i "$ansible_key" -p "$1" -o BatchMode=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30 root@127.0.0.1 "${@:2}"
-}
 # ansible_run PORT VM_PID CONSOLE: the collection's checks, once the guest is ready
 ansible_run() {
   local port=$1 vm=$2 console=$3 line summary=""
@@ -202,7 +199,6 @@ ansible_run() {
     esac
   done < <("$ansible_check" "$port" "$ansible_key" "$out/ansible" 2>&1)
   [ -n "$summary" ] || ko "boot A: ansible: $ansible_check stopped before its summary (see $log)"
-  guest_ssh "$port" touch /run/dcbm-ansible-done || ko "boot A: ansible: the guest could not be told Ansible is done"
 }
 
 # boot TAG REL [short]: boot REL's /boot/vmlinuz from the image, the whole

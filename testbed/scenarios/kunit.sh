@@ -1,7 +1,7 @@
 # The KUnit suites: the copy offload registration rules (kernel series)
 # and dcbm's own (a DCBM_KUNIT=1 build of the module, /modules/dcbm-kunit.ko).
 . ./lib.sh
-plan 7
+plan 8
 # suite NAME COUNT: the suite ran COUNT cases and all passed
 suite() {
   summary=$(dmesg | grep -E "# $1: pass:" | tail -1 | sed 's/.*# /# /')
@@ -20,6 +20,7 @@ if [ -f /modules/dcbm-kunit.ko ]; then
   suite dcbm_verify 2
   suite dcbm_providers 3
   suite dcbm_sgtable 2
+  suite dcbm_inflight 1
   rmmod dcbm
 else
   fail "dcbm-kunit.ko missing"
