@@ -20,7 +20,7 @@ if [ -f /modules/dcbm-kunit.ko ]; then
   suite dcbm_verify 2
   suite dcbm_providers 3
   suite dcbm_sgtable 2
-  suite dcbm_inflight 1
+  suite dcbm_inflight 2
   rmmod dcbm
 else
   fail "dcbm-kunit.ko missing"
