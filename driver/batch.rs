@@ -398,7 +398,7 @@ unsafe fn offload_copy(
     let Some(set) = control::channels() else {
         return failed(&[], nr, ENODEV, row);
     };
-    let Some(lease) = set.lease() else {
+    let Some(lease) = set.lease(bytes) else {
         // Why none: all busy, or none in the pool (offloading paused).
         // (The second walk of the set only when the first found nothing.)
         if set.any_in_pool() {

@@ -26,7 +26,7 @@ use crate::ffi::{self, DmaChan};
 use crate::health::{Cause, Health, Pace};
 use crate::prober;
 use crate::providers::{self, Behaviour};
-use crate::segments::MAX_LANES;
+use crate::segments::{lanes_for, MAX_LANES};
 use crate::stats;
 use crate::workspace::Workspace;
 use core::ptr::NonNull;
@@ -518,13 +518,14 @@ impl ChannelSet {
         Some(lease)
     }
 
-    /// Leases idle channels in the pool for one batch: at most half of
-    /// the set (at least one), grouped by device. `None` when every
+    /// Leases idle channels in the pool for a batch of `bytes`: at most
+    /// half of the set (at least one), and no more than the batch has
+    /// bytes for (`lanes_for`), grouped by device. `None` when every
     /// channel in the pool is leased. Allocates nothing.
-    pub(crate) fn lease(&self) -> Option<Lease> {
+    pub(crate) fn lease(&self, bytes: u64) -> Option<Lease> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let total = self.arcs().count();
-        let cap = total.div_ceil(2).clamp(1, MAX_LANES);
+        let cap = total.div_ceil(2).min(lanes_for(bytes)).clamp(1, MAX_LANES);
         // Start at a rotating channel, so that leases spread over all.
         let first = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut lease = Lease::empty();

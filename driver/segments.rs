@@ -114,6 +114,21 @@ impl<S: Iterator<Item = Seg>, D: Iterator<Item = Seg>> Iterator for CopyWalk<S, 
 /// The most lanes a share is dealt over (the channels of one device).
 pub(crate) const MAX_LANES: usize = 16;
 
+/// The least a lane is given of a batch: below it, one more lane costs
+/// more than it saves (a leased channel another batch could have had, a
+/// doorbell, an interrupt, a run of callbacks). 256 KiB is 25 µs or more
+/// of copying on a hardware engine, against a few µs of hand-offs there;
+/// on the test bed's software engine a hand-off costs 0.1–0.4 ms. So
+/// demotion's 128 KiB batches and one-folio promotions go on one channel.
+const MIN_LANE_BYTES: u64 = 256 << 10;
+
+/// How many lanes a batch of `bytes` has work for (at least one).
+pub(crate) fn lanes_for(bytes: u64) -> usize {
+    usize::try_from(bytes / MIN_LANE_BYTES)
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
 /// Deals copies round-robin over `n` lanes, yielding each with its lane
 /// (0..n) and whether it is that lane's last copy: the batch asks for an
 /// interrupt there, where it will wait (inflight.rs). The last `n` copies
@@ -362,5 +377,21 @@ mod tests {
         let (c, mismatch) = walk(&src, &dst, u64::MAX);
         assert!(!mismatch);
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_gets_a_lane_per_quarter_mebibyte() {
+        // A one-folio promotion, demotion's 32 x 4 KiB: one lane.
+        assert_eq!(lanes_for(0), 1);
+        assert_eq!(lanes_for(4096), 1);
+        assert_eq!(lanes_for(128 << 10), 1);
+        assert_eq!(lanes_for(MIN_LANE_BYTES - 1), 1);
+        assert_eq!(lanes_for(MIN_LANE_BYTES), 1);
+        assert_eq!(lanes_for(2 * MIN_LANE_BYTES - 1), 1);
+        assert_eq!(lanes_for(2 * MIN_LANE_BYTES), 2);
+        // A THP, and the core's largest 4 KiB batch: every lane a
+        // lease gives (half of 16 channels at most).
+        assert!(lanes_for(2 << 20) >= 8);
+        assert!(lanes_for(u64::MAX) >= MAX_LANES);
     }
 }

@@ -14,7 +14,7 @@ load migrate_copy_offload_kunit
 suite migrate_copy_offload 10
 if [ -f /modules/dcbm-kunit.ko ]; then
   insmod /modules/dcbm-kunit.ko || fail "insmod dcbm-kunit"
-  suite dcbm_segments 10
+  suite dcbm_segments 11
   suite dcbm_coverage 4
   suite dcbm_health 3
   suite dcbm_verify 2
