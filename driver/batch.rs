@@ -198,6 +198,9 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy, last: bool) 
 /// (a lane at its bound, a full pool); false on timeout. That time is the
 /// engine's and is counted apart from the path's own.
 fn wait_for_slot(t: &mut Tracker) -> bool {
+    if t.take_ready() {
+        return true;
+    }
     let from = Instant::<Monotonic>::now();
     t.issue_all();
     let got = t.wait_one();

@@ -62,36 +62,34 @@ impl SgArena {
         self.used = 0;
     }
 
-    /// Takes the next entries and fills them with `folios`: one entry per
-    /// folio, or per piece of at most `seg` bytes (a multiple of the page
-    /// size) of a folio larger than that. The run's own table header: the
+    /// Takes the next entries and fills them with `folios` (each with its
+    /// size, known to the caller: a call into C per folio saved): one entry
+    /// per folio, or per piece of at most `seg` bytes (a multiple of the
+    /// page size) of a folio larger than that. The run's own table header: the
     /// entries are the arena's, the counts the run's (the DMA API walks
     /// `orig_nents` entries from `sgl`, whatever follows them). ENOSPC,
     /// and nothing taken, when the arena has too few entries left.
     ///
     /// # Safety
-    /// The folios are valid.
+    /// The folios are valid, and each is at least the size given with it.
     unsafe fn fill(
         &mut self,
-        folios: impl Iterator<Item = *mut Folio> + Clone,
+        folios: impl Iterator<Item = (*mut Folio, usize)> + Clone,
         seg: usize,
     ) -> Result<bindings::sg_table> {
-        // SAFETY: the folios are valid (the function's contract).
-        let size = |f: *mut Folio| unsafe { ffi::dcbm_folio_size(f) };
-        let n: usize = folios.clone().map(|f| size(f).div_ceil(seg)).sum();
+        let n: usize = folios.clone().map(|(_, len)| len.div_ceil(seg)).sum();
         let n = u32::try_from(n).map_err(|_| ENOSPC)?;
         if n == 0 || n > self.left() {
             return Err(ENOSPC);
         }
         let first = self.next;
-        for folio in folios {
-            let len = size(folio);
+        for (folio, len) in folios {
             let mut off = 0;
             while off < len {
                 let part = (len - off).min(seg);
                 // SAFETY: `next` is entry `used` of the table, below its
                 // size (checked above); the folio is valid and
-                // `off + part` lies within it.
+                // `off + part` lies within it (its size is `len` or more).
                 unsafe { ffi::dcbm_sg_set_folio_part(self.next, folio, part, off) };
                 off += part;
                 // INVARIANT: `next` follows `used`.
@@ -119,12 +117,12 @@ impl SgArena {
     ///
     /// # Safety
     /// `dev` is a valid device with a non-zero reference count (the DMA
-    /// device of a channel the caller holds); the folios stay valid while
-    /// the result lives; the arena is neither reset nor dropped while the
-    /// result lives.
+    /// device of a channel the caller holds); the folios, each at least the
+    /// size given with it, stay valid while the result lives; the arena is
+    /// neither reset nor dropped while the result lives.
     pub(crate) unsafe fn map(
         &mut self,
-        folios: impl Iterator<Item = *mut Folio> + Clone,
+        folios: impl Iterator<Item = (*mut Folio, usize)> + Clone,
         dev: *mut bindings::device,
         dir: DataDirection,
     ) -> Result<MappedTable> {
@@ -133,7 +131,8 @@ impl SgArena {
         // SAFETY: `dev` is alive (`dev_ref`).
         let limit = unsafe { ffi::dcbm_max_seg_size(dev) } as usize;
         let seg = (limit / PAGE_SIZE).max(1) * PAGE_SIZE;
-        // SAFETY: the folios are valid (the function's contract).
+        // SAFETY: the folios are valid, and their sizes right (the
+        // function's contract).
         let mut run = unsafe { self.fill(folios, seg)? };
         // SAFETY: the run's entries are filled; `dev` is alive (`dev_ref`).
         kernel::error::to_result(unsafe {
@@ -220,7 +219,7 @@ mod tests {
     /// Takes `n` entries of `arena` for the folio `f`, repeated.
     fn fill(arena: &mut SgArena, f: *mut Folio, n: usize) -> Result<bindings::sg_table> {
         // SAFETY: the callers' folio is the one of a page they hold.
-        unsafe { arena.fill(core::iter::repeat_n(f, n), PAGE_SIZE) }
+        unsafe { arena.fill(core::iter::repeat_n((f, PAGE_SIZE), n), PAGE_SIZE) }
     }
 
     /// Walks `n` entries from `sg`; whether each is one whole page.

@@ -155,19 +155,26 @@ impl Workspace {
             bytes += p.span.len;
         }
         let part = &self.pairs[folios.clone()];
-        // SAFETY: `dev` is held (the function's contract); the folios stay
-        // valid while the runs live (`Pair`'s invariant: the runs are
+        // SAFETY: `dev` is held (the function's contract); `span.len` is
+        // the size of both folios of a pair, and they stay valid while the
+        // runs live (`Pair`'s invariant: the runs are
         // dropped when the workspace is cleared, before the call returns);
         // the runs are dropped before the arenas are reset (`unmap`) or
         // freed (field order).
         let src = unsafe {
-            self.src
-                .map(part.iter().map(|p| p.src), dev, DataDirection::ToDevice)?
+            self.src.map(
+                part.iter().map(|p| (p.src, p.span.len as usize)),
+                dev,
+                DataDirection::ToDevice,
+            )?
         };
         // SAFETY: as above.
         let dst = unsafe {
-            self.dst
-                .map(part.iter().map(|p| p.dst), dev, DataDirection::FromDevice)?
+            self.dst.map(
+                part.iter().map(|p| (p.dst, p.span.len as usize)),
+                dev,
+                DataDirection::FromDevice,
+            )?
         };
         let share = Share {
             src,
