@@ -4,9 +4,10 @@
 //! its folios evenly over their engine devices, maps each device's share
 //! once as a pair of scatter-gather tables, cuts the DMA segment pairs so
 //! that every leased channel of the device gets a part (even of a single
-//! THP), and submits them as memcpy descriptors in bounded chunks: at most
-//! [`MAX_IN_FLIGHT`] per channel, and when the engine's descriptor pool is
-//! full the batch waits for its own completions instead of failing. The
+//! THP), and submits them as memcpy descriptors in bounded chunks (a bound
+//! per channel, lower on a channel shared with other clients: inflight.rs),
+//! and when the engine's descriptor pool is full the batch waits for its
+//! own completions instead of failing. The
 //! batch counts as copied only when every descriptor has completed with a
 //! success status, in whatever order the engine completes them. All of it
 //! happens in the workspace of the lease's first channel (workspace.rs):
@@ -34,10 +35,6 @@ use kernel::bindings;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
-
-/// Descriptors one batch keeps queued on one channel at most: bounds the
-/// memory and the engine ring a batch takes, whatever the provider.
-const MAX_IN_FLIGHT: usize = 64;
 
 /// The bytes of the source folios and the size of the largest, read off
 /// the list without allocating: a batch the thresholds decline costs one
@@ -135,7 +132,7 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy, last: bool) 
         if !t.lanes()[lane].chan().copy_aligned(dst, src, len) {
             return Err(EINVAL);
         }
-        while t.outstanding(lane) >= MAX_IN_FLIGHT {
+        while t.at_bound(lane) {
             if !wait_for_slot(t) {
                 t.mark(lane, Cause::Timeout);
                 return Err(ETIMEDOUT);
@@ -166,6 +163,7 @@ fn submit_copy(t: &mut Tracker, lane: usize, share: usize, c: Copy, last: bool) 
             // The pool is full of our own descriptors: wait for one.
             Submitted::NoDescriptor if t.outstanding(lane) > 0 => {
                 stats::POOL_WAITS.add(1);
+                t.pool_full(lane);
                 if !wait_for_slot(t) {
                     t.mark(lane, Cause::Timeout);
                     return Err(ETIMEDOUT);
@@ -304,7 +302,7 @@ fn copy(
     if !tracker.wait_all() {
         result = Err(ETIMEDOUT);
         tracker.mark_timeouts();
-        if tracker.abort() == 0 {
+        if tracker.abort() {
             stats::ABORTED.add(1);
         } else {
             stats::WAITED_OUT.add(1);

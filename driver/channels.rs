@@ -227,6 +227,11 @@ impl Chan {
         self.behaviour.late_callbacks
     }
 
+    /// Whether other dmaengine clients use the channel too (a public one).
+    pub(crate) fn shared(&self) -> bool {
+        self.public
+    }
+
     /// Reads the channel's status, which on such a provider runs the
     /// callbacks of the completed descriptors that had no interrupt.
     pub(crate) fn poll(&self) {

@@ -79,6 +79,12 @@ pub(crate) struct Lane {
     /// Submitted since the last `issue_pending` (the batch's own count;
     /// atomic only because callbacks share the lane).
     unissued: AtomicUsize,
+    /// Submitted since the last that asked for an interrupt (the batch's
+    /// own count).
+    uninterrupted: AtomicUsize,
+    /// The most descriptors the batch keeps in flight here (lowered to
+    /// the engine's pool once that is found full).
+    bound: AtomicUsize,
     /// Terminated by `abort`, not yet synchronized (the batch's own flag).
     aborting: AtomicBool,
     /// The newest descriptor asked for an interrupt (the batch's own
@@ -216,12 +222,28 @@ fn jiffies_now() -> Jiffies {
 
 /// Descriptors submitted on a channel before the engine is told to start
 /// them: setup overlaps the engine's copy without a doorbell per copy.
-/// On a provider that calls back descriptors without an interrupt
-/// (providers.rs) the last of these asks for one, and so does a lane's
-/// last descriptor: the batch is woken once per group, not per copy, and
-/// a lane at its bound of descriptors in flight always has an
-/// interrupt to come.
 const ISSUE_EVERY: usize = 16;
+
+/// On a provider that calls back descriptors without an interrupt
+/// (providers.rs), one descriptor in this many asks for one, and so do a
+/// lane's last and the one that fills the lane to its bound: the batch's
+/// thread is woken a few times a batch, not per copy nor per doorbell,
+/// and a lane at its bound always has an interrupt to come. (On other
+/// providers every descriptor asks for one.)
+const INTERRUPT_EVERY: usize = 64;
+
+/// Descriptors one batch keeps in flight on a channel it shares with
+/// other clients (a public channel): the rest of the engine's ring is
+/// theirs.
+const MAX_IN_FLIGHT_SHARED: usize = 64;
+
+/// Descriptors one batch keeps in flight on a channel of its own. The
+/// engine's ring or pool is the real bound there (a full one gives no
+/// descriptor, and the batch waits for one of its own); this one keeps a
+/// provider with an unbounded pool to a core batch's worth (512 folios),
+/// so that the submitter of a batch rarely sleeps for a slot: each such
+/// sleep is a wake-up of the task, and the engine idles meanwhile.
+const MAX_IN_FLIGHT: usize = 512;
 
 impl Tracker {
     /// A tracker with room for `lanes` channels and `descs` descriptor
@@ -259,6 +281,11 @@ impl Tracker {
     ) -> Result {
         self.finish();
         for chan in chans {
+            let bound = if chan.shared() {
+                MAX_IN_FLIGHT_SHARED
+            } else {
+                MAX_IN_FLIGHT
+            };
             // INVARIANT: `events` is pinned and lives as long as `Self`;
             // within capacity, or refused.
             self.lanes
@@ -267,6 +294,8 @@ impl Tracker {
                     events: ptr::from_ref(&*self.events),
                     outstanding: AtomicUsize::new(0),
                     unissued: AtomicUsize::new(0),
+                    uninterrupted: AtomicUsize::new(0),
+                    bound: AtomicUsize::new(bound),
                     aborting: AtomicBool::new(false),
                     tail_interrupts: AtomicBool::new(true),
                     trouble: AtomicU8::new(Cause::None as u8),
@@ -375,7 +404,10 @@ impl Tracker {
         }
         let lane = &self.lanes[i];
         let closes = last || lane.unissued.load(Ordering::Relaxed) + 1 >= ISSUE_EVERY;
-        let interrupt = closes || !lane.chan.late_callbacks();
+        let interrupt = last
+            || lane.outstanding() + 1 >= lane.bound.load(Ordering::Relaxed)
+            || lane.uninterrupted.load(Ordering::Relaxed) + 1 >= INTERRUPT_EVERY
+            || !lane.chan.late_callbacks();
         lane.outstanding.fetch_add(1, Ordering::AcqRel);
         // SAFETY: the addresses lie in mappings on this channel's device
         // that outlive the descriptor (the function's contract); `desc` and
@@ -398,6 +430,11 @@ impl Tracker {
             };
         }
         lane.tail_interrupts.store(interrupt, Ordering::Relaxed);
+        if interrupt {
+            lane.uninterrupted.store(0, Ordering::Relaxed);
+        } else {
+            lane.uninterrupted.fetch_add(1, Ordering::Relaxed);
+        }
         lane.unissued.fetch_add(1, Ordering::Relaxed);
         if closes {
             lane.unissued.store(0, Ordering::Relaxed);
@@ -460,6 +497,23 @@ impl Tracker {
     /// Descriptors of lane `i` in flight.
     pub(crate) fn outstanding(&self, i: usize) -> usize {
         self.lanes[i].outstanding()
+    }
+
+    /// Whether lane `i` holds as many descriptors in flight as the batch
+    /// keeps there (its newest asked for an interrupt).
+    pub(crate) fn at_bound(&self, i: usize) -> bool {
+        self.lanes[i].outstanding() >= self.lanes[i].bound.load(Ordering::Relaxed)
+    }
+
+    /// The engine gave lane `i` no descriptor while the batch has some in
+    /// flight there: its pool holds no more. The lane keeps no more than
+    /// that in flight from now on, so the descriptor that fills it asks
+    /// for an interrupt (the first wait reads the channel's status).
+    pub(crate) fn pool_full(&self, i: usize) {
+        let held = self.lanes[i].outstanding();
+        if held > 0 {
+            self.lanes[i].bound.fetch_min(held, Ordering::Relaxed);
+        }
     }
 
     fn pending(&self) -> usize {
@@ -552,9 +606,13 @@ impl Tracker {
     }
 
     /// Aborts the descriptors still outstanding on the lanes whose channel
-    /// can be terminated; they will never call back. Returns how many
-    /// descriptors are left to wait for (on channels that cannot abort).
-    pub(crate) fn abort(&mut self) -> usize {
+    /// can be terminated; they will never call back. Whether that ended
+    /// the batch: a channel was terminated, and no descriptor is left to
+    /// wait for (on channels that cannot abort). A batch whose last
+    /// callbacks came in just as its time ran out, on a channel that
+    /// cannot abort, was not aborted: it waited the engine out.
+    pub(crate) fn abort(&mut self) -> bool {
+        let mut terminated = false;
         // Every channel is told to stop first, then each is waited for:
         // the channels stop in parallel (a no-wait call has little time).
         for lane in self.lanes.iter().filter(|l| l.outstanding() > 0) {
@@ -575,6 +633,7 @@ impl Tracker {
         }
         for lane in self.lanes.iter() {
             if lane.aborting.swap(false, Ordering::Relaxed) {
+                terminated = true;
                 lane.chan.synchronize();
                 // Stable now: once synchronized, no callback of the lane's
                 // aborted descriptors runs any more.
@@ -586,7 +645,7 @@ impl Tracker {
         while self.pending() > 0 && self.events.take(0) {
             self.consumed += 1;
         }
-        self.pending()
+        terminated && self.pending() == 0
     }
 }
 
