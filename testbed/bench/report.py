@@ -8,6 +8,7 @@ The guest prints (see testbed/scenarios/bench.sh):
     BENCH PHASE CONFIG REP {migrate-check RESULT json}
     BENCH-TIMING PHASE CONFIG REP PAGE SIZE FOLIOS key=value...
     BENCH-INFO key=value...
+    BENCH-PROFILE ...   a profiled run's samples (sampled.py: profile.md)
 
 Statistics. CPU and offload runs alternate within one boot (the order
 rotates per repetition), so every offload sample has a CPU sample of the
@@ -22,6 +23,8 @@ import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
+
+import sampled
 
 CONFIGS = ["cpu", "dcbm-1", "dcbm-2", "dcbm-4", "dcbm-16", "default", "c-1", "c-2", "c-4", "c-16"]
 OFFLOAD = "dcbm-4"          # offload forced in the latency phase
@@ -602,6 +605,8 @@ def main():
     outdir = Path(a.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     info, msamples, lsamples, timing, tsamples = parse(a.log)
+    prof = sampled.markdown([ln.strip() for ln in Path(a.log).read_text(errors="replace").splitlines()
+                             if ln.strip().startswith("BENCH-PROFILE ")])
     if not msamples and not lsamples:
         raise SystemExit(f"no BENCH lines in {a.log}")
     mrows = main_rows(msamples, timing)
@@ -618,7 +623,9 @@ def main():
     (outdir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
     (outdir / "table.md").write_text(table_md(info, mrows, lrows, gl, extra.strip()) + "\n" + tier_md(info, trows))
     plot(mrows, lrows, outdir / "plot.svg")
-    print(f"wrote {outdir}/results.json, table.md, plot.svg, plot.png")
+    if prof:
+        (outdir / "profile.md").write_text(prof)
+    print(f"wrote {outdir}/results.json, table.md, plot.svg, plot.png" + (", profile.md" if prof else ""))
 
 
 if __name__ == "__main__":

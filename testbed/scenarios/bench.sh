@@ -15,6 +15,10 @@
 # drift hit them alike and a CPU sample can be paired with the offload
 # sample of the same repetition.
 #
+# With /modules/bench_sampler.ko (bench/run --profile) each main-phase
+# run is sampled: BENCH-PROFILE PHASE CONFIG REP PAGE SIZE lines, the
+# sampler's report (testbed/bench/sampler).
+#
 # PHASE tiering (the tiered machine, vm/run --tiered): demotion under
 # memory pressure (migrate-check pressure: a region of 3/8 of node 0,
 # written to all along, then 5/8 of it more bound to node 0, so reclaim
@@ -128,8 +132,16 @@ one() {
   for k in $counters; do echo 0 > "$d/$k"; done
   [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
   vm0=$(snapshot)
+  profiled=""
+  if [ "$phase" = main ] && [ -f /modules/bench_sampler.ko ]; then
+    insmod /modules/bench_sampler.ko && profiled=1 || fail "insmod bench_sampler"
+  fi
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
   rc=$?
+  if [ -n "$profiled" ]; then
+    sed "s/^/BENCH-PROFILE $phase $conf $rep $page $size /" /sys/kernel/debug/bench_sampler/report
+    rmmod bench_sampler
+  fi
   vm=$(deltas "$vm0")
   echo "$out" | grep -v '"cmd":"[a-z]*_summary"' | sed -n "s/^RESULT /BENCH $phase $conf $rep /p"
   # one grep for all counters: under TCG every fork counts
