@@ -606,13 +606,12 @@ impl Tracker {
     }
 
     /// Aborts the descriptors still outstanding on the lanes whose channel
-    /// can be terminated; they will never call back. Whether that ended
-    /// the batch: a channel was terminated, and no descriptor is left to
-    /// wait for (on channels that cannot abort). A batch whose last
-    /// callbacks came in just as its time ran out, on a channel that
-    /// cannot abort, was not aborted: it waited the engine out.
+    /// can be terminated; they will never call back. Whether the batch
+    /// ended without waiting for the engine: no descriptor is left, and
+    /// every channel could have been stopped. A batch whose last callbacks
+    /// came in just as its time ran out counts by its channels: aborted
+    /// where they can abort, waited out where they cannot.
     pub(crate) fn abort(&mut self) -> bool {
-        let mut terminated = false;
         // Every channel is told to stop first, then each is waited for:
         // the channels stop in parallel (a no-wait call has little time).
         for lane in self.lanes.iter().filter(|l| l.outstanding() > 0) {
@@ -633,7 +632,6 @@ impl Tracker {
         }
         for lane in self.lanes.iter() {
             if lane.aborting.swap(false, Ordering::Relaxed) {
-                terminated = true;
                 lane.chan.synchronize();
                 // Stable now: once synchronized, no callback of the lane's
                 // aborted descriptors runs any more.
@@ -645,7 +643,7 @@ impl Tracker {
         while self.pending() > 0 && self.events.take(0) {
             self.consumed += 1;
         }
-        terminated && self.pending() == 0
+        self.pending() == 0 && self.lanes.iter().all(|l| l.chan.can_terminate())
     }
 }
 
