@@ -4,6 +4,7 @@ The guest prints, per main-phase run, what bench_sampler (sampler/)
 counted during it:
     BENCH-PROFILE PHASE CONFIG REP PAGE SIZE period_us N
     BENCH-PROFILE PHASE CONFIG REP PAGE SIZE ctx CONTEXT SAMPLES
+    BENCH-PROFILE PHASE CONFIG REP PAGE SIZE mod CONTEXT SAMPLES MODULE
     BENCH-PROFILE PHASE CONFIG REP PAGE SIZE fn CONTEXT SAMPLES SYMBOL [MODULE]
 Samples become CPU time per GB moved (a run moves its region there and
 back), summed over the repetitions of a configuration, so that
@@ -19,8 +20,10 @@ WHAT = {"task": "the migrating task in the kernel", "kthread": "kernel threads (
 
 
 def parse(lines):
-    """{(page, config): {"gb": GB moved, "ctx": {ctx: ms}, "fn": {(ctx, sym): ms}}}"""
-    runs = defaultdict(lambda: {"period": 0, "ctx": defaultdict(int), "fn": defaultdict(int)})
+    """{(page, config): {"gb": GB moved, "ctx": {ctx: ms}, "mod": {(ctx, module): ms},
+    "fn": {(ctx, sym): ms}}}"""
+    runs = defaultdict(lambda: {"period": 0, "ctx": defaultdict(int), "mod": defaultdict(int),
+                                "fn": defaultdict(int)})
     for line in lines:
         f = line.split()
         key = (f[1], f[2], f[3], f[4], f[5])   # phase config rep page size
@@ -29,18 +32,22 @@ def parse(lines):
             r["period"] = int(f[7])
         elif f[6] == "ctx":
             r["ctx"][f[7]] += int(f[8])
+        elif f[6] == "mod":
+            r["mod"][(f[7], f[9])] += int(f[8])
         elif f[6] == "fn":
             sym = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+", "", " ".join(f[9:]))
             r["fn"][(f[7], sym)] += int(f[8])
-    prof = defaultdict(lambda: {"gb": 0.0, "ctx": defaultdict(float), "fn": defaultdict(float)})
+    prof = defaultdict(lambda: {"gb": 0.0, "ctx": defaultdict(float), "mod": defaultdict(float),
+                                "fn": defaultdict(float)})
     for (_, config, _, page, size), r in runs.items():
         p = prof[(page, config)]
         p["gb"] += int(size) * 2 * 2**20 / 1e9
         ms = r["period"] / 1000
         for c, n in r["ctx"].items():
             p["ctx"][c] += n * ms
-        for k, n in r["fn"].items():
-            p["fn"][k] += n * ms
+        for k in ("mod", "fn"):
+            for key, n in r[k].items():
+                p[k][key] += n * ms
     return prof
 
 
@@ -92,6 +99,17 @@ def markdown(lines, top=20):
         out.append(f"| {page} | {config} | {p['gb']:.2f} | " +
                    " | ".join(f"{per_gb(p, p['ctx'].get(c, 0)):.0f}" for c in CONTEXTS) + " |")
     out += ["", "Contexts: " + "; ".join(f"{c}: {WHAT[c]}" for c in CONTEXTS) + "."]
+    # The modules' own code, every function counted (the lists below keep
+    # only the larger ones).
+    mods = sorted({m for p in prof.values() for (_, m) in p["mod"]})
+    if mods:
+        out += ["", "In the modules' own code, every function counted (ms/GB; task / kthread / softirq):", "",
+                "| page | config | " + " | ".join(mods) + " |",
+                "| --- | --- | " + " | ".join("---:" for _ in mods) + " |"]
+        for (page, config), p in sorted(prof.items()):
+            cells = [" / ".join(f"{per_gb(p, p['mod'].get((c, m), 0)):.0f}" for c in ("task", "kthread", "softirq"))
+                     for m in mods]
+            out.append(f"| {page} | {config} | " + " | ".join(cells) + " |")
     # dcbm against the C driver on as many channels, function by function.
     for (page, config), p in sorted(prof.items()):
         if not config.startswith("dcbm-") or (page, "c-" + config[5:]) not in prof:

@@ -7,9 +7,10 @@
  * task, a softirq or a section with them off, a kernel thread such as the
  * engine's worker, a task in the kernel, a task in user mode) from load
  * until the report is first read.  The report, /sys/kernel/debug/bench_sampler/
- * report, is one line per context ("ctx CONTEXT SAMPLES") and one per
- * kernel function with at least min_permille of the samples
- * ("fn CONTEXT SAMPLES SYMBOL [MODULE]").
+ * report, is one line per context ("ctx CONTEXT SAMPLES"), one per module
+ * and context with all its functions' samples ("mod CONTEXT SAMPLES
+ * MODULE"), and one per kernel function with at least min_permille of
+ * the samples ("fn CONTEXT SAMPLES SYMBOL [MODULE]").
  *
  * A time spent with interrupts off is counted where they come back on
  * (_raw_spin_unlock_irqrestore, say); the hrtimer itself costs the guest
@@ -49,7 +50,7 @@ struct sample {
 static struct sample *samples;
 static atomic_t taken = ATOMIC_INIT(0);
 static atomic_t dropped = ATOMIC_INIT(0);
-static bool stopped, reduced;
+static bool stopped, reduced, reported;
 static DEFINE_MUTEX(report_lock);
 static DEFINE_PER_CPU(struct hrtimer, sampler);
 static struct dentry *dir;
@@ -118,6 +119,35 @@ static unsigned long function_start(unsigned long ip)
 	return kstrtoul(plus + 1, 0, &off) ? ip : ip - off;
 }
 
+/* Samples per module and context, however few each function has. */
+#define MAX_MODS 16
+static struct {
+	char name[MODULE_NAME_LEN];
+	unsigned int n[C_NR];
+} mods[MAX_MODS];
+
+static void count_module(unsigned long ip, enum ctx ctx, unsigned int n)
+{
+	char buf[KSYM_SYMBOL_LEN], *open, *close;
+	int i;
+
+	sprint_symbol(buf, ip);
+	open = strstr(buf, " [");
+	close = open ? strchr(open, ']') : NULL;
+	if (!close)
+		return;		/* the kernel's own */
+	*close = 0;
+	open += 2;
+	for (i = 0; i < MAX_MODS && mods[i].name[0]; i++)
+		if (!strcmp(mods[i].name, open))
+			break;
+	if (i == MAX_MODS)
+		return;
+	if (!mods[i].name[0])
+		strscpy(mods[i].name, open);
+	mods[i].n[ctx] += n;
+}
+
 static int by_ctx_then_ip(const void *a, const void *b)
 {
 	const struct sample *x = a, *y = b;
@@ -152,11 +182,21 @@ static int report_show(struct seq_file *m, void *unused)
 		for (j = i; j < n && samples[j].ctx == samples[i].ctx &&
 			    samples[j].ip == samples[i].ip; j++)
 			;
-		if (!samples[i].ip || (u64)(j - i) * 1000 < (u64)n * min_permille)
+		if (!samples[i].ip)
+			continue;
+		if (!reported)
+			count_module(samples[i].ip, samples[i].ctx, j - i);
+		if ((u64)(j - i) * 1000 < (u64)n * min_permille)
 			continue;
 		seq_printf(m, "fn %s %u %pS\n", ctx_name[samples[i].ctx], j - i,
 			   (void *)samples[i].ip);
 	}
+	reported = true;
+	for (i = 0; i < MAX_MODS && mods[i].name[0]; i++)
+		for (j = 0; j < C_NR; j++)
+			if (mods[i].n[j])
+				seq_printf(m, "mod %s %u %s\n", ctx_name[j],
+					   mods[i].n[j], mods[i].name);
 	mutex_unlock(&report_lock);
 	return 0;
 }
