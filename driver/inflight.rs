@@ -79,19 +79,16 @@ pub(crate) struct Lane {
     /// Submitted since the last `issue_pending` (the batch's own count;
     /// atomic only because callbacks share the lane).
     unissued: AtomicUsize,
-    /// Submitted since the last that asked for an interrupt (the batch's
-    /// own count).
+    /// Submitted since the newest that asked for an interrupt (the batch's
+    /// own count). When not 0, the callbacks of the lane's newest
+    /// descriptors may wait for an interrupt that never comes: the batch
+    /// reads the channel's status instead (`Tracker::take_event`).
     uninterrupted: AtomicUsize,
     /// The most descriptors the batch keeps in flight here (lowered to
     /// the engine's pool once that is found full).
     bound: AtomicUsize,
     /// Terminated by `abort`, not yet synchronized (the batch's own flag).
     aborting: AtomicBool,
-    /// The newest descriptor asked for an interrupt (the batch's own
-    /// flag). When it did not, the callbacks of the lane's descriptors
-    /// may wait for one that never comes: the batch reads the channel's
-    /// status instead (`Tracker::take_event`).
-    tail_interrupts: AtomicBool,
     /// The first trouble the batch met on this lane (a `Cause`; 0: none),
     /// for the channel's health (the batch's own value).
     trouble: AtomicU8,
@@ -108,7 +105,7 @@ impl Lane {
 
     /// Descriptors in flight whose callbacks no coming interrupt brings.
     fn needs_polling(&self) -> bool {
-        self.outstanding() > 0 && !self.tail_interrupts.load(Ordering::Relaxed)
+        self.outstanding() > 0 && self.uninterrupted.load(Ordering::Relaxed) > 0
     }
 }
 
@@ -297,7 +294,6 @@ impl Tracker {
                     uninterrupted: AtomicUsize::new(0),
                     bound: AtomicUsize::new(bound),
                     aborting: AtomicBool::new(false),
-                    tail_interrupts: AtomicBool::new(true),
                     trouble: AtomicU8::new(Cause::None as u8),
                 })
                 .map_err(|_| EINVAL)?;
@@ -429,7 +425,6 @@ impl Tracker {
                 }
             };
         }
-        lane.tail_interrupts.store(interrupt, Ordering::Relaxed);
         if interrupt {
             lane.uninterrupted.store(0, Ordering::Relaxed);
         } else {
@@ -640,9 +635,7 @@ impl Tracker {
             }
         }
         // Callbacks that ran before the terminate are consumed here.
-        while self.pending() > 0 && self.events.take(0) {
-            self.consumed += 1;
-        }
+        while self.take_ready() {}
         self.pending() == 0 && self.lanes.iter().all(|l| l.chan.can_terminate())
     }
 }
