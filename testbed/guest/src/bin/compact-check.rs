@@ -2,13 +2,15 @@
 //! then checks that every page kept its contents and reports how many
 //! moved.
 //!
-//!   compact-check SIZE STRIDE THP_MIB [CMD [ARGS...]]
+//!   compact-check [--wait-moved SECS] SIZE STRIDE THP_MIB [CMD [ARGS...]]
 //!
 //! It takes SIZE (MiB, or `N%` of MemFree) of 4 KiB anonymous pages, keeps
 //! one page in STRIDE with a pattern and frees the others: holes for
 //! compaction to fill (STRIDE 2 leaves the most pages to move; 512 keeps
 //! one per 2 MiB block, which denies every huge page with little to move).
 //! Then it runs CMD (e.g. `sh -c 'echo 1 > /proc/sys/vm/compact_memory'`),
+//! then, with `--wait-moved`, polls until at least one kept page moved or
+//! SECS passed (a daemon such as kcompactd compacts in its own time),
 //! then, if THP_MIB > 0, it faults in THP_MIB of huge pages, which makes
 //! the page allocator compact directly (with THP defrag `always`), and
 //! times that; then it reads the pattern back. Progress goes to stderr.
@@ -33,17 +35,18 @@ fn word(page: usize, i: usize) -> u64 {
     ((page as u64) << 20 | i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// The page frame of each kept page, 0 when not present.
+/// The page frame of each kept page, 0 when not present (one read of the
+/// pagemap for the whole range: this is polled).
 fn frames(pagemap: &File, base: usize, pages: &[usize]) -> Vec<u64> {
+    let span = pages.last().map_or(0, |&p| p + 1);
+    let mut raw = vec![0u8; span * 8];
+    pagemap
+        .read_exact_at(&mut raw, (base / PAGE * 8) as u64)
+        .unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
     pages
         .iter()
         .map(|&p| {
-            let mut b = [0u8; 8];
-            let off = ((base + p * PAGE) / PAGE * 8) as u64;
-            pagemap
-                .read_exact_at(&mut b, off)
-                .unwrap_or_else(|e| fail(&format!("pagemap: {e}")));
-            let e = u64::from_le_bytes(b);
+            let e = u64::from_le_bytes(raw[p * 8..p * 8 + 8].try_into().unwrap());
             if e >> 63 == 1 {
                 e & ((1 << 55) - 1)
             } else {
@@ -102,10 +105,33 @@ fn fault_thp(mib: usize) -> (u128, usize) {
     (ms, huge_kib / 1024)
 }
 
+/// Polls the kept pages' frames every 100 ms until one differs from
+/// `before` or `secs` passed.
+fn wait_moved(pagemap: &File, base: usize, kept: &[usize], before: &[u64], secs: u64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if frames(pagemap, base, kept) != before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eprintln!("compact-check: no kept page moved in {secs} s");
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let wait_secs = if args.first().map(String::as_str) == Some("--wait-moved") {
+        let secs = args
+            .get(1)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_else(|| fail("--wait-moved SECS: a number of seconds"));
+        args.drain(..2);
+        Some(secs)
+    } else {
+        None
+    };
     let (Some(size), Some(stride), Some(thp_mib)) = (args.first(), args.get(1), args.get(2)) else {
-        fail("usage: compact-check SIZE STRIDE THP_MIB [CMD [ARGS...]]")
+        fail("usage: compact-check [--wait-moved SECS] SIZE STRIDE THP_MIB [CMD [ARGS...]]")
     };
     let mib = match size.strip_suffix('%') {
         Some(pct) => {
@@ -172,6 +198,9 @@ fn main() {
         if !status.success() {
             fail(&format!("{cmd} failed: {status}"));
         }
+    }
+    if let Some(secs) = wait_secs {
+        wait_moved(&pagemap, base as usize, &kept, &before, secs);
     }
     let (thp_ms, thp_huge_mib) = if thp_mib > 0 {
         eprintln!("compact-check: faulting in {thp_mib} MiB of THP");
