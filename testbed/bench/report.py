@@ -59,6 +59,15 @@ def parse(log):
                 except ValueError:
                     t[k] = None
             timing.append(t)
+        elif line.startswith("BENCH-C "):
+            # the C driver's own counters, after its run's BENCH-TIMING line
+            f = line.split()
+            key = (f[1], f[2], int(f[3]))
+            run = next((t for t in reversed(timing)
+                        if (t["phase"], t["config"], t["rep"]) == key), None)
+            for kv in f[4:] if run is not None else []:
+                k, v = kv.split("=", 1)
+                run["c_" + k] = int(v)
         elif line.startswith("BENCH "):
             try:
                 _, phase, config, rep, js = line.split(" ", 4)
@@ -452,7 +461,7 @@ def table_md(info, mrows, lrows, gl, extra):
 
 # ---------------------------------------------------------------- tiering
 
-TIER_CONFIGS = ["cpu", "dcbm-4", "default"]
+TIER_CONFIGS = ["cpu", "dcbm-4", "default", "c-4"]
 
 
 def tier_rows(samples, timing):
@@ -478,7 +487,9 @@ def tier_rows(samples, timing):
                 "pages": moved,
                 "mbps": moved * 4096 / 1e6 / secs if secs else None,
                 "stalls": v("allocstall_normal") + v("allocstall_movable"),
-                "dma_share": (v("folios_migrated") / moved) if moved else None,
+                # the workload's cgroup: time it stalled on memory (PSI)
+                "stall_ms": t["psi_some_us"] / 1000 if t.get("psi_some_us") is not None else None,
+                "dma_share": ((v("folios_migrated") + v("c_folios_migrated")) / moved) if moved else None,
                 "longest_gap_ms": smp.get("longest_gap_ms"),
                 "ok": smp.get("ok"),
             }
@@ -491,11 +502,12 @@ def tier_rows(samples, timing):
             row = {"phase": phase, "config": conf, "runs": len(runs),
                    "all_ok": all(r["ok"] for r in runs.values()),
                    "seconds": col("seconds"), "pages": col("pages"), "mbps": col("mbps"),
-                   "stalls": col("stalls"), "dma_share": col("dma_share"),
+                   "stalls": col("stalls"), "stall_ms": col("stall_ms"), "dma_share": col("dma_share"),
                    "longest_gap_ms": col("longest_gap_ms")}
             if conf != "cpu":
                 row["time_ratio"] = spread(paired(runs, cpu, lambda o, c: o["seconds"] / c["seconds"]))
                 row["mbps_ratio"] = spread(paired(runs, cpu, lambda o, c: o["mbps"] / c["mbps"]))
+                row["stall_ratio"] = spread(paired(runs, cpu, lambda o, c: o["stall_ms"] / c["stall_ms"]))
             rows.append(row)
     return rows
 
@@ -509,15 +521,17 @@ def tier_md(info, trows):
          f"bound to node 0 (of {info.get('node0_mib')} MiB), so that kswapd and direct reclaim demote to node 1. "
          "run time = the second region's allocation and fill (what the pressure costs the workload, "
          "reclaim stalls included); MB/s demoted = pages demoted (pgdemote_kswapd + pgdemote_direct) / run time; "
-         "stalls = direct reclaim entries (allocstall). Promotion: `migrate-check stall`, 64 MiB placed on node 1, "
+         "stalls = direct reclaim entries (allocstall); stall ms = the time the workload's tasks stalled on memory "
+         "(direct reclaim, compaction: PSI's `some` total of their cgroup; kswapd is not in it). Promotion: `migrate-check stall`, 64 MiB placed on node 1, "
          "touched for 10 s with `numa_balancing=2`: MB/s promoted = pgpromote_success / run time. "
          "by DMA = dcbm's folios copied / pages moved. Ratios per pair against the CPU run of the same repetition.\n"]
-    L.append("| path | config | run time s | time vs CPU | MB/s moved | MB/s vs CPU | direct reclaim stalls | by DMA | longest gap ms | intact |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    L.append("| path | config | run time s | time vs CPU | MB/s moved | MB/s vs CPU | direct reclaim stalls | stall ms | stall vs CPU | by DMA | longest gap ms | intact |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in trows:
         name = "demotion" if r["phase"] == "tiering" else "promotion"
         L.append(f"| {name} | {r['config']} | {fs(r['seconds'], 1, minmax=False)} | {fs(r.get('time_ratio'))} | "
                  f"{fs(r['mbps'], 1)} | {fs(r.get('mbps_ratio'))} | {fs(r['stalls'], 0, minmax=False)} | "
+                 f"{fs(r['stall_ms'], 0, minmax=False)} | {fs(r.get('stall_ratio'))} | "
                  f"{fs(r['dma_share'], 2, minmax=False)} | "
                  f"{fs(r['longest_gap_ms'], 0, minmax=False) if r['phase'] == 'promotion' else '–'} | "
                  f"{'yes' if r['all_ok'] else '**no**'} |")

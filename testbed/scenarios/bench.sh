@@ -23,7 +23,10 @@
 # memory pressure (migrate-check pressure: a region of 3/8 of node 0,
 # written to all along, then 5/8 of it more bound to node 0, so reclaim
 # demotes to node 1) and promotion (numa_balancing=2, migrate-check stall
-# on a region placed on node 1), configurations cpu, dcbm-4 and default.
+# on a region placed on node 1), configurations cpu, dcbm-4, default and,
+# when loaded, the C reference on 4 channels (c-4); the workload runs in a
+# cgroup of its own, whose memory.pressure gives the time it stalled on
+# memory.
 #
 #   bench.sh SIZES REPS LAT_REPS LAT_SPECS CONFIGS [ENGINE [TIER_REPS]]
 #     SIZES     region sizes in MiB for the main phase, comma-separated
@@ -103,8 +106,13 @@ vmkeys='^(thp_migration_success|thp_migration_fail|thp_migration_split|compact_s
 # doorbell on an idle engine to its work starting, an interrupt to its
 # callbacks running: what a hardware engine does not pay).
 swdma_counters="interrupts interrupt_requests wake_ns wakes irq_ns irqs_timed"
+# The tiering phase runs in the cgroup $wl: the time its tasks stalled on
+# memory, in µs (PSI's "some" and "full" totals; kswapd is not in it).
+wl=/sys/fs/cgroup/workload
 snapshot() { # the kernel's and the engine's counters, "KEY VALUE" lines
   grep -E "$vmkeys" /proc/vmstat
+  [ ! -f $wl/memory.pressure ] ||
+    sed -n 's/^\([a-z]*\) .*total=\([0-9]*\)/psi_\1_us \2/p' $wl/memory.pressure
   (cd /sys/module/swdma/parameters && grep -H . $swdma_counters) | sed 's/^/swdma_/; s/:/ /'
 }
 deltas() { # deltas BEFORE: KEY=DELTA... against now
@@ -225,10 +233,16 @@ if [ "$tier_reps" -gt 0 ]; then
     node0=$(awk '/MemTotal/ { print int($4 / 1024) }' /sys/devices/system/node/node0/meminfo)
     cold=$((node0 * 3 / 8)) hot=$((node0 * 5 / 8))
     echo "BENCH-INFO tiering node0_mib=$node0 cold_mib=$cold hot_mib=$hot tier_reps=$tier_reps"
+    # This shell and so every workload in its own cgroup, for its PSI.
+    grep -q cgroup2 /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup
+    mkdir -p $wl && echo $$ > $wl/cgroup.procs || fail "tiering: no cgroup for the workload"
+    [ -f $wl/memory.pressure ] || echo "BENCH-INFO tiering: no memory.pressure (kernel without CONFIG_PSI): no stall time"
+    tier_configs="cpu dcbm-4 default"
+    [ ! -d $c ] || tier_configs="$tier_configs c-4"
     S=/sys/kernel/debug/sched/numa_balancing
     r=0
     while [ $r -lt "$tier_reps" ]; do
-      for conf in $(rotate $r cpu dcbm-4 default); do
+      for conf in $(rotate $r $tier_configs); do
         echo 0 > /proc/sys/kernel/numa_balancing
         one tiering $conf $r 4k $((cold + hot)) all pressure --size-mib $cold --hot-mib $hot --from-node 0 --to-node 1
         # Promotion: the pages of a region on node 1 that a task keeps
