@@ -16,8 +16,8 @@
 # sample of the same repetition.
 #
 # With /modules/bench_sampler.ko (bench/run --profile) each main-phase
-# run is sampled: BENCH-PROFILE PHASE CONFIG REP PAGE SIZE lines, the
-# sampler's report (testbed/bench/sampler).
+# and demotion run is sampled: BENCH-PROFILE PHASE CONFIG REP PAGE SIZE
+# lines, the sampler's report (testbed/bench/sampler).
 #
 # PHASE tiering (the tiered machine, vm/run --tiered): demotion under
 # memory pressure (migrate-check pressure: a region of 3/8 of node 0,
@@ -141,7 +141,8 @@ one() {
   [ ! -d $c ] || { echo 0 > $c/folios_migrated; echo 0 > $c/folios_failures; }
   vm0=$(snapshot)
   profiled=""
-  if [ "$phase" = main ] && [ -f /modules/bench_sampler.ko ]; then
+  case $phase in main | tiering) sampled=1 ;; *) sampled="" ;; esac
+  if [ -n "$sampled" ] && [ -f /modules/bench_sampler.ko ]; then
     insmod /modules/bench_sampler.ko && profiled=1 || fail "insmod bench_sampler"
   fi
   out=$(migrate-check "$@" --page "$page" --seed $((rep + 1)) 2>/tmp/bench.err)
