@@ -9,8 +9,10 @@
  * until the report is first read.  The report, /sys/kernel/debug/bench_sampler/
  * report, is one line per context ("ctx CONTEXT SAMPLES"), one per module
  * and context with all its functions' samples ("mod CONTEXT SAMPLES
- * MODULE"), and one per kernel function with at least min_permille of
- * the samples ("fn CONTEXT SAMPLES SYMBOL [MODULE]").
+ * MODULE"), and one per function ("fn CONTEXT SAMPLES SYMBOL [MODULE]"):
+ * every function of a module (the drivers compared: a driver's cost is
+ * spread over many small functions), the kernel's own with at least
+ * min_permille of the samples.
  *
  * A time spent with interrupts off is counted where they come back on
  * (_raw_spin_unlock_irqrestore, say); the hrtimer itself costs the guest
@@ -34,7 +36,7 @@ module_param(max_samples, uint, 0444);
 MODULE_PARM_DESC(max_samples, "Samples kept at most (16 bytes each)");
 static unsigned int min_permille = 2;
 module_param(min_permille, uint, 0444);
-MODULE_PARM_DESC(min_permille, "Functions reported: this share of the samples at least");
+MODULE_PARM_DESC(min_permille, "The kernel's own functions reported: this share of the samples at least");
 
 enum ctx { C_IDLE, C_SOFTIRQ, C_KTHREAD, C_TASK, C_USER, C_NR };
 static const char *const ctx_name[C_NR] = {
@@ -148,6 +150,15 @@ static void count_module(unsigned long ip, enum ctx ctx, unsigned int n)
 	mods[i].n[ctx] += n;
 }
 
+/* Whether @ip is a module's (its symbol is printed with the module's name). */
+static bool in_module(unsigned long ip)
+{
+	char buf[KSYM_SYMBOL_LEN];
+
+	sprint_symbol(buf, ip);
+	return strstr(buf, " [");
+}
+
 static int by_ctx_then_ip(const void *a, const void *b)
 {
 	const struct sample *x = a, *y = b;
@@ -186,7 +197,8 @@ static int report_show(struct seq_file *m, void *unused)
 			continue;
 		if (!reported)
 			count_module(samples[i].ip, samples[i].ctx, j - i);
-		if ((u64)(j - i) * 1000 < (u64)n * min_permille)
+		if ((u64)(j - i) * 1000 < (u64)n * min_permille &&
+		    !in_module(samples[i].ip))
 			continue;
 		seq_printf(m, "fn %s %u %pS\n", ctx_name[samples[i].ctx], j - i,
 			   (void *)samples[i].ip);
