@@ -128,35 +128,35 @@ static struct {
 	unsigned int n[C_NR];
 } mods[MAX_MODS];
 
-static void count_module(unsigned long ip, enum ctx ctx, unsigned int n)
+/*
+ * The name of the module @ip is in (within @buf, as its symbol prints
+ * it: "sym+off/size [module]"), NULL for the kernel's own.
+ */
+static const char *module_of(unsigned long ip, char *buf)
 {
-	char buf[KSYM_SYMBOL_LEN], *open, *close;
-	int i;
+	char *open, *close;
 
 	sprint_symbol(buf, ip);
 	open = strstr(buf, " [");
 	close = open ? strchr(open, ']') : NULL;
 	if (!close)
-		return;		/* the kernel's own */
+		return NULL;
 	*close = 0;
-	open += 2;
+	return open + 2;
+}
+
+static void count_module(const char *name, enum ctx ctx, unsigned int n)
+{
+	int i;
+
 	for (i = 0; i < MAX_MODS && mods[i].name[0]; i++)
-		if (!strcmp(mods[i].name, open))
+		if (!strcmp(mods[i].name, name))
 			break;
 	if (i == MAX_MODS)
 		return;
 	if (!mods[i].name[0])
-		strscpy(mods[i].name, open);
+		strscpy(mods[i].name, name);
 	mods[i].n[ctx] += n;
-}
-
-/* Whether @ip is a module's (its symbol is printed with the module's name). */
-static bool in_module(unsigned long ip)
-{
-	char buf[KSYM_SYMBOL_LEN];
-
-	sprint_symbol(buf, ip);
-	return strstr(buf, " [");
 }
 
 static int by_ctx_then_ip(const void *a, const void *b)
@@ -171,6 +171,8 @@ static int by_ctx_then_ip(const void *a, const void *b)
 static int report_show(struct seq_file *m, void *unused)
 {
 	unsigned int n, i, j, per_ctx[C_NR] = { 0 };
+	char buf[KSYM_SYMBOL_LEN];
+	const char *mod;
 
 	mutex_lock(&report_lock);
 	stop_sampling();
@@ -195,10 +197,10 @@ static int report_show(struct seq_file *m, void *unused)
 			;
 		if (!samples[i].ip)
 			continue;
-		if (!reported)
-			count_module(samples[i].ip, samples[i].ctx, j - i);
-		if ((u64)(j - i) * 1000 < (u64)n * min_permille &&
-		    !in_module(samples[i].ip))
+		mod = module_of(samples[i].ip, buf);
+		if (mod && !reported)
+			count_module(mod, samples[i].ctx, j - i);
+		if ((u64)(j - i) * 1000 < (u64)n * min_permille && !mod)
 			continue;
 		seq_printf(m, "fn %s %u %pS\n", ctx_name[samples[i].ctx], j - i,
 			   (void *)samples[i].ip);
